@@ -1,0 +1,72 @@
+"""Client authentication: ``Authorization: Bearer <key>``.
+
+Keys are ``ClientKey`` rows (stored as SHA-256 hashes) plus the bootstrap AUTHORIZED_API_KEY.
+Each worker keeps the enabled hashes in memory for ROUTING_CACHE_SECONDS, so the request path
+costs no query; saving a key in this process drops the copy at once.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from imagegen.api.errors import ApiError
+from imagegen.db import run_db
+from imagegen.models import ClientKey, hash_client_key
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: a ClientKey row, or the bootstrap key (client_key_id None)."""
+
+    client_key_id: int | None
+    label: str
+
+
+BOOTSTRAP = Caller(client_key_id=None, label="AUTHORIZED_API_KEY")
+
+_keys: dict[str, Caller] | None = None
+_loaded_at = 0.0
+
+
+def _load_keys() -> dict[str, Caller]:
+    return {
+        key.hashed_key: Caller(client_key_id=key.id, label=key.name)
+        for key in ClientKey.objects.filter(enabled=True).only("id", "name", "hashed_key")
+    }
+
+
+async def _enabled_keys() -> dict[str, Caller]:
+    global _keys, _loaded_at
+    if _keys is None or time.monotonic() - _loaded_at > settings.ROUTING_CACHE_SECONDS:
+        _keys, _loaded_at = await run_db(_load_keys), time.monotonic()
+    return _keys
+
+
+def invalidate_client_keys() -> None:
+    global _keys
+    _keys = None
+
+
+def bearer_token(request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+async def authenticate(request) -> Caller:
+    token = bearer_token(request)
+    if not token:
+        raise ApiError(401, "Missing API key: send it as 'Authorization: Bearer <key>'.", code="invalid_api_key")
+    bootstrap = settings.AUTHORIZED_API_KEY
+    if bootstrap and hmac.compare_digest(token.encode(), bootstrap.encode()):
+        return BOOTSTRAP
+    # A dict lookup on the SHA-256 of the key: timing can reveal at most something about a
+    # hash, never about the key, so this is as safe as comparing in constant time.
+    caller = (await _enabled_keys()).get(hash_client_key(token))
+    if caller is None:
+        raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
+    return caller

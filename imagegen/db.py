@@ -1,0 +1,35 @@
+"""Database work from async code without holding a thread per waiting request.
+
+Django's default (``thread_sensitive=True``) gives every ASGI request a thread of its own for
+ORM calls, kept for the whole request: hundreds of requests waiting on vendors would mean
+hundreds of threads and database connections. ``run_db`` sends each short database step to the
+event loop's shared executor instead, and hands PostgreSQL connections back to the pool after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+from asgiref.sync import sync_to_async
+from django.db import connection
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _release_after(fn: Callable[P, T]) -> Callable[P, T]:
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if connection.vendor == "postgresql" and not connection.in_atomic_block:
+                connection.close()  # back to the pool; SQLite keeps its per-thread connection
+
+    return wrapper
+
+
+async def run_db(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    return await sync_to_async(_release_after(fn), thread_sensitive=False)(*args, **kwargs)

@@ -1,0 +1,127 @@
+"""Client keys, the generation ledger and the prompt optimizer's settings."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from proxy.models import StoredImage
+from vendors.models import Vendor
+
+CLIENT_KEY_PREFIX = "sk-ig-"
+
+
+def hash_client_key(raw: str) -> str:
+    # Client keys are 256-bit random strings, so a fast hash is enough; no salt or KDF needed.
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ClientKey(models.Model):
+    name = models.CharField(max_length=100, help_text="Who uses this key (an app, a team).")
+    prefix = models.CharField(max_length=16, db_index=True, editable=False)
+    hashed_key = models.CharField(max_length=64, unique=True, editable=False)
+    last4 = models.CharField(max_length=4, editable=False)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def generate(cls, name: str) -> tuple[ClientKey, str]:
+        """A new unsaved key and its raw value, which is shown once and never stored."""
+        raw = CLIENT_KEY_PREFIX + secrets.token_urlsafe(32)
+        key = cls(name=name)
+        key.set_raw(raw)
+        return key, raw
+
+    def set_raw(self, raw: str) -> None:
+        self.prefix = raw[: len(CLIENT_KEY_PREFIX) + 6]
+        self.hashed_key = hash_client_key(raw)
+        self.last4 = raw[-4:]
+
+    @property
+    def masked(self) -> str:
+        return f"{self.prefix}…{self.last4}"
+
+
+class Generation(models.Model):
+    """One row per generation request, successful or not: the ledger."""
+
+    class Status(models.TextChoices):
+        SUCCESS = "success", "Success"
+        FAILED = "failed", "Failed"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    client_key = models.ForeignKey(ClientKey, null=True, blank=True, on_delete=models.SET_NULL)
+    client_label = models.CharField(max_length=100, blank=True)
+    model = models.CharField(max_length=200, db_index=True)
+    vendor = models.ForeignKey(Vendor, null=True, blank=True, on_delete=models.SET_NULL)
+    vendor_name = models.CharField(max_length=100, blank=True)
+    key_label = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, db_index=True)
+    error_code = models.CharField(max_length=50, blank=True)
+    error_message = models.TextField(blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    size = models.CharField(max_length=11, blank=True)
+    user_prompt = models.TextField(blank=True)
+    prompt = models.TextField(blank=True, help_text="The prompt sent to the vendor.")
+    images = models.ManyToManyField(StoredImage, blank=True, related_name="generations")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.model} {self.status} {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class OptimizerSettings(models.Model):
+    """The prompt optimizer's configuration: a single row (pk=1)."""
+
+    class Mode(models.TextChoices):
+        OFF = "off", "Off: send the user's words"
+        FAST = "fast", "Fast: one direct rewrite"
+        REASONING = "reasoning", "Reasoning: the model thinks first"
+
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.OFF)
+    vendor = models.ForeignKey(
+        Vendor,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        help_text="An openai_chat vendor whose keys the optimizer uses.",
+    )
+    model = models.CharField(max_length=200, blank=True, help_text="The LLM's model name at that vendor.")
+    time_budget = models.FloatField(default=20.0, help_text="Seconds before falling back to the user's words.")
+    max_words = models.PositiveIntegerField(default=50)
+
+    class Meta:
+        verbose_name = "prompt optimizer settings"
+        verbose_name_plural = "prompt optimizer settings"
+
+    def __str__(self) -> str:
+        return f"Prompt optimizer ({self.get_mode_display()})"
+
+    def save(self, *args, **kwargs):
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def load(cls) -> OptimizerSettings:
+        return cls.objects.get_or_create(pk=1)[0]
+
+    def clean(self):
+        if self.mode != self.Mode.OFF:
+            if self.vendor is None or not self.model:
+                raise ValidationError("An optimizer that is on needs a vendor and a model.")
+        if self.vendor is not None and self.vendor.kind != "openai_chat":
+            raise ValidationError({"vendor": "The optimizer needs an openai_chat vendor."})
+        if self.time_budget is not None and self.time_budget <= 0:
+            raise ValidationError({"time_budget": "The time budget must be more than 0 seconds."})

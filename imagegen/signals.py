@@ -1,0 +1,10 @@
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from imagegen.api.auth import invalidate_client_keys
+from imagegen.models import ClientKey
+
+
+@receiver([post_save, post_delete], sender=ClientKey)
+def drop_client_keys(**kwargs):
+    invalidate_client_keys()

@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.urls import path
+
+from imagegen.api import views as api
+from proxy import views as proxy
+
+urlpatterns = [
+    path("v1/chat/completions", api.chat_completions, name="chat-completions"),
+    path("v1/models", api.list_models, name="models"),
+    path("v1/health", api.health),
+    path("health", api.health, name="health"),
+    path("images/<str:token>.<str:ext>", proxy.serve_image, name="image"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "imagegen.api.errors.bad_request"
+handler403 = "imagegen.api.errors.permission_denied"
+handler404 = "imagegen.api.errors.not_found"
+handler500 = "imagegen.api.errors.server_error"

@@ -1,0 +1,158 @@
+"""The adapter interface: one subclass per upstream API kind.
+
+An adapter is mostly pure translation. ``build_request`` turns our request into an
+``httpx.Request``; ``parse_response`` turns a 2xx answer into our result; ``classify_error``
+turns a non-2xx answer into an :mod:`vendors.errors` class. The default ``call`` sends through
+the shared client (``vendors.http.send``); polling kinds override ``call`` instead.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from math import gcd
+from typing import Any, ClassVar
+
+import httpx
+
+from imagegen.redaction import scrub
+from vendors import errors
+from vendors.http import send
+
+
+@dataclass(frozen=True)
+class VendorTarget:
+    """What an adapter knows of its vendor row."""
+
+    name: str
+    base_url: str
+    timeout: float = 120.0
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    prompt: str
+    model: str  # the upstream model name
+    width: int = 1024
+    height: int = 1024
+    n: int = 1
+
+    @property
+    def size(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    @property
+    def aspect_ratio(self) -> str:
+        divisor = gcd(self.width, self.height)
+        return f"{self.width // divisor}:{self.height // divisor}"
+
+
+@dataclass(frozen=True)
+class UpstreamImage:
+    """One image as the vendor gave it: a URL to fetch, base64 (or a data URL), or raw bytes."""
+
+    url: str | None = None
+    b64: str | None = None
+    data: bytes | None = None
+    content_type: str | None = None
+    revised_prompt: str | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    model: str
+    system: str
+    user: str
+    max_tokens: int = 1024
+    temperature: float = 0.7
+
+
+@dataclass(frozen=True)
+class ChatReply:
+    content: str
+    reasoning: str | None = None
+    finish_reason: str | None = None
+
+
+class Adapter:
+    """Base for every kind. Subclasses set ``kind``, ``purpose`` and ``label`` and translate."""
+
+    kind: ClassVar[str]
+    label: ClassVar[str]
+    purpose: ClassVar[str] = "image"  # "image" kinds serve ImageModels; "chat" kinds serve the optimizer
+
+    def __init__(self, vendor: VendorTarget):
+        self.vendor = vendor
+
+    def build_request(self, request: Any, key: str) -> httpx.Request:
+        raise NotImplementedError
+
+    def parse_response(self, response: httpx.Response) -> Any:
+        raise NotImplementedError
+
+    def classify_error(self, response: httpx.Response) -> errors.UpstreamError:
+        return classify_by_status(response, vendor_message(response))
+
+    async def call(self, client: httpx.AsyncClient, request: Any, key: str) -> Any:
+        response = await send(client, self.build_request(request, key), timeout=self.vendor.timeout)
+        if response.status_code >= 400:
+            raise self.classify_error(response)
+        return self.parse_response(response)
+
+    def url(self, path: str) -> str:
+        return self.vendor.base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The body as JSON (object, array or bare string), or None when it is not JSON."""
+    try:
+        return json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def vendor_message(response: httpx.Response, body: Any = None) -> str:
+    """The vendor's own words about a failure, scrubbed of URLs and keys, at most 300 characters."""
+    if body is None:
+        body = json_body(response)
+    text = _message_from(body)
+    if text is None:
+        text = response.text.strip() if response.content else ""
+    text = scrub(text)[:300]
+    return text or f"HTTP {response.status_code}"
+
+
+def _message_from(body: Any) -> str | None:
+    if isinstance(body, str):
+        return body
+    if isinstance(body, list) and body:
+        return _message_from(body[0])
+    if not isinstance(body, dict):
+        return None
+    error = body.get("error")
+    if isinstance(error, dict):
+        return _message_from(error)
+    if isinstance(error, str):
+        return error
+    for field in ("message", "detail", "title", "errors", "msg"):
+        value = body.get(field)
+        if isinstance(value, str) and value:
+            return value
+        if isinstance(value, list) and value:
+            first = value[0]
+            return first if isinstance(first, str) else _message_from(first)
+    return None
+
+
+def classify_by_status(response: httpx.Response, message: str) -> errors.UpstreamError:
+    """The default decision by status alone; adapters look at the body first for their traps."""
+    status = response.status_code
+    if status in (401, 402, 403):
+        return errors.KeyRejected(message, vendor_status=status)
+    if status == 429:
+        retry_after = errors.parse_retry_after(response.headers.get("retry-after"))
+        return errors.RateLimited(message, retry_after=retry_after, vendor_status=status)
+    if status == 408 or status >= 500:
+        return errors.UpstreamUnavailable(message, vendor_status=status)
+    return errors.BadRequest(message, vendor_status=status)

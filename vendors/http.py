@@ -1,0 +1,87 @@
+"""The one outgoing HTTP path: a shared ``httpx.AsyncClient`` per event loop, and ``send``.
+
+A gunicorn worker runs one event loop, so it holds one client and one connection pool for every
+request in flight. The client is keyed by loop because connection pools cannot cross loops
+(Django's sync test client runs each request in a fresh loop).
+
+By default the client rides on aiohttp through ``httpx-aiohttp``: httpx's own async transport
+is several times slower under concurrency (bench/README.md has the figures). HTTP_TRANSPORT=httpx
+switches back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+
+import httpx
+from django.conf import settings
+
+from vendors import errors
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
+_transport_override: httpx.AsyncBaseTransport | None = None
+
+
+def _build_client() -> httpx.AsyncClient:
+    limits = httpx.Limits(
+        max_connections=settings.UPSTREAM_MAX_CONNECTIONS,
+        max_keepalive_connections=min(settings.UPSTREAM_MAX_CONNECTIONS, 200),
+        keepalive_expiry=30,
+    )
+    # read/write/pool are per request (see send); connect is the one fixed budget.
+    timeout = httpx.Timeout(120.0, connect=settings.UPSTREAM_CONNECT_TIMEOUT)
+    headers = {"User-Agent": "imagegen/1.0"}
+    if _transport_override is not None:
+        return httpx.AsyncClient(transport=_transport_override, timeout=timeout, headers=headers)
+    if settings.HTTP_TRANSPORT == "aiohttp":
+        from httpx_aiohttp import HttpxAiohttpClient
+
+        return HttpxAiohttpClient(limits=limits, timeout=timeout, headers=headers, trust_env=False)
+    return httpx.AsyncClient(limits=limits, timeout=timeout, headers=headers, trust_env=False)
+
+
+def get_client() -> httpx.AsyncClient:
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None or client.is_closed:
+        client = _clients[loop] = _build_client()
+    return client
+
+
+async def close_client() -> None:
+    client = _clients.pop(asyncio.get_running_loop(), None)
+    if client is not None:
+        await client.aclose()
+
+
+def use_transport(transport: httpx.AsyncBaseTransport | None) -> None:
+    """Test hook: route every new client through ``transport`` (e.g. ``httpx.MockTransport``)."""
+    global _transport_override
+    _transport_override = transport
+    _clients.clear()
+
+
+def request_timeout(total: float) -> httpx.Timeout:
+    return httpx.Timeout(total, connect=min(settings.UPSTREAM_CONNECT_TIMEOUT, total))
+
+
+async def send(client: httpx.AsyncClient, request: httpx.Request, *, timeout: float) -> httpx.Response:
+    """Send one upstream request with a total time budget, mapping transport failures onto the tree.
+
+    Failures before the request reached the vendor (connect errors and timeouts, no pool slot)
+    are ``UpstreamUnavailable``: safe to try another key. A read timeout, or the total budget
+    running out, happens after the vendor has the request: ``UpstreamTimeout``, not resubmitted.
+    """
+    request.extensions["timeout"] = request_timeout(timeout).as_dict()
+    try:
+        async with asyncio.timeout(timeout):
+            return await client.send(request)
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        raise errors.UpstreamUnavailable(f"could not connect to the vendor ({type(exc).__name__})") from exc
+    except (httpx.ReadTimeout, TimeoutError) as exc:
+        raise errors.UpstreamTimeout(f"the vendor did not answer within {timeout:g} s") from exc
+    except httpx.TimeoutException as exc:
+        raise errors.UpstreamUnavailable(f"the vendor connection timed out ({type(exc).__name__})") from exc
+    except httpx.TransportError as exc:
+        raise errors.UpstreamUnavailable(f"the vendor connection failed ({type(exc).__name__})") from exc

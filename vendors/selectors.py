@@ -1,0 +1,98 @@
+"""Reading vendor configuration for the request path, from an in-memory routing table.
+
+Building the table costs three queries; every worker keeps it for ROUTING_CACHE_SECONDS, and a
+save or delete in this process (admin, import_env) drops it at once (``vendors.signals``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from imagegen.db import run_db
+from vendors.adapters import adapter_class
+from vendors.adapters.base import Adapter, VendorTarget
+from vendors.models import ImageModel, Vendor, VendorKey
+
+
+@dataclass(frozen=True)
+class KeyRef:
+    id: int
+    label: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class VendorRoute:
+    id: int
+    name: str
+    kind: str
+    base_url: str
+    timeout: float
+    keys: tuple[KeyRef, ...]
+
+    def adapter(self) -> Adapter:
+        return adapter_class(self.kind)(VendorTarget(name=self.name, base_url=self.base_url, timeout=self.timeout))
+
+
+@dataclass(frozen=True)
+class ModelRoute:
+    name: str
+    upstream_name: str
+    default_size: str
+    created: int
+    vendor: VendorRoute
+
+
+@dataclass
+class RoutingTable:
+    models: dict[str, ModelRoute] = field(default_factory=dict)
+    vendors: dict[int, VendorRoute] = field(default_factory=dict)
+    built_at: float = 0.0
+
+    def model_names(self) -> list[str]:
+        return sorted(self.models)
+
+
+def build_routing_table() -> RoutingTable:
+    keys: dict[int, list[KeyRef]] = {}
+    usable = VendorKey.objects.filter(enabled=True, status=VendorKey.Status.ACTIVE, vendor__enabled=True)
+    for key in usable.order_by("id"):
+        keys.setdefault(key.vendor_id, []).append(KeyRef(id=key.id, label=key.display_label, secret=key.secret))
+    table = RoutingTable(built_at=time.monotonic())
+    for vendor in Vendor.objects.filter(enabled=True):
+        table.vendors[vendor.id] = VendorRoute(
+            id=vendor.id,
+            name=vendor.name,
+            kind=vendor.kind,
+            base_url=vendor.base_url,
+            timeout=vendor.timeout,
+            keys=tuple(keys.get(vendor.id, ())),
+        )
+    for model in ImageModel.objects.filter(enabled=True, vendor__enabled=True):
+        table.models[model.name] = ModelRoute(
+            name=model.name,
+            upstream_name=model.sent_name,
+            default_size=model.default_size,
+            created=int(model.created_at.timestamp()),
+            vendor=table.vendors[model.vendor_id],
+        )
+    return table
+
+
+_table: RoutingTable | None = None
+
+
+async def routing_table() -> RoutingTable:
+    global _table
+    table = _table
+    if table is None or time.monotonic() - table.built_at > settings.ROUTING_CACHE_SECONDS:
+        table = _table = await run_db(build_routing_table)
+    return table
+
+
+def invalidate_routing_table() -> None:
+    global _table
+    _table = None

@@ -1,0 +1,152 @@
+"""Calling a vendor with its keys in rotation: the one retry loop, and the key state it writes.
+
+Where each request starts in the key list is a counter in Django's cache, so every worker shares
+one rotation; so are cooldowns. Disabled state, failure counts, the last error and the last use
+live on the ``VendorKey`` row, where the admin shows them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import F
+from django.utils import timezone
+
+from imagegen.db import run_db
+from imagegen.redaction import scrub
+from vendors import errors
+from vendors.models import VendorKey
+from vendors.selectors import KeyRef, VendorRoute, invalidate_routing_table
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# An auto-disabled key stays out of rotation in every worker until their routing tables reload.
+DISABLED_COOLDOWN = 3600.0
+
+
+@dataclass(frozen=True)
+class KeyedResult(Generic[T]):
+    value: T
+    key_label: str
+
+
+def _cooldown_key(key_id: int) -> str:
+    return f"vendorkey:{key_id}:cooldown"
+
+
+def _failures_key(key_id: int) -> str:
+    return f"vendorkey:{key_id}:failures"
+
+
+async def _rotation_start(vendor: VendorRoute) -> int:
+    counter = f"vendor:{vendor.id}:rotation"
+    await cache.aadd(counter, 0, timeout=None)
+    try:
+        return await cache.aincr(counter)
+    except ValueError:  # evicted between add and incr
+        await cache.aset(counter, 1, timeout=None)
+        return 1
+
+
+async def keys_in_turn(vendor: VendorRoute) -> list[KeyRef]:
+    """The vendor's usable keys, not cooling down, starting at the next one in turn."""
+    if not vendor.keys:
+        return []
+    start = await _rotation_start(vendor)
+    count = len(vendor.keys)
+    ordered = [vendor.keys[(start + i) % count] for i in range(count)]
+    cooling = await cache.aget_many([_cooldown_key(key.id) for key in ordered])
+    return [key for key in ordered if _cooldown_key(key.id) not in cooling]
+
+
+async def call_with_keys(vendor: VendorRoute, attempt: Callable[[KeyRef], Awaitable[T]]) -> KeyedResult[T]:
+    """Run ``attempt`` with one key after another until one succeeds or the error says stop.
+
+    Raises the stopping ``UpstreamError`` itself, ``NoAvailableKey`` when no key could be
+    tried, or ``AllKeysFailed`` when every key was tried; each carries ``key_label`` when a key
+    was used.
+    """
+    keys = await keys_in_turn(vendor)
+    if not keys:
+        reason = "cooling down or disabled" if vendor.keys else "disabled (or none are configured)"
+        raise errors.NoAvailableKey(f"No key of vendor {vendor.name!r} can be used now: all are {reason}.")
+    last_error: errors.UpstreamError | None = None
+    for key in keys:
+        try:
+            value = await attempt(key)
+        except errors.UpstreamError as exc:
+            exc.key_label = key.label
+            exc.message = scrub(exc.message, key.secret)
+            last_error = exc
+            await _record_failure(vendor, key, exc)
+            if not exc.tries_next_key:
+                raise
+            continue
+        await _record_success(key)
+        return KeyedResult(value=value, key_label=key.label)
+    failure = errors.AllKeysFailed(
+        f"Vendor {vendor.name!r} failed with all {len(keys)} usable key(s); last error: {last_error.message}"
+    )
+    failure.key_label = last_error.key_label
+    failure.last = last_error
+    raise failure
+
+
+async def _record_success(key: KeyRef) -> None:
+    await cache.adelete(_failures_key(key.id))
+    await run_db(_mark_used, key.id)
+
+
+async def _record_failure(vendor: VendorRoute, key: KeyRef, exc: errors.UpstreamError) -> None:
+    log.warning("vendor %s key %s: %s (%s)", vendor.name, key.label, exc.code, exc.message)
+    if exc.disables_key:
+        await cache.aset(_cooldown_key(key.id), True, timeout=DISABLED_COOLDOWN)
+        await run_db(_mark_failed, key.id, exc, disable=True)
+        invalidate_routing_table()
+        return
+    if exc.cools_key:
+        seconds = exc.retry_after if exc.retry_after else settings.KEY_RATE_LIMIT_COOLDOWN
+        await cache.aset(_cooldown_key(key.id), True, timeout=max(seconds, 1.0))
+    elif exc.counts_as_failure:
+        failures_key = _failures_key(key.id)
+        await cache.aadd(failures_key, 0, timeout=settings.KEY_FAILURE_COOLDOWN * 10)
+        try:
+            in_a_row = await cache.aincr(failures_key)
+        except ValueError:
+            in_a_row = 1
+        if in_a_row >= settings.KEY_FAILURES_BEFORE_COOLDOWN:
+            await cache.aset(_cooldown_key(key.id), True, timeout=settings.KEY_FAILURE_COOLDOWN)
+            await cache.adelete(failures_key)
+    else:
+        return  # bad requests, content policy and timeouts say nothing about the key
+    await run_db(_mark_failed, key.id, exc, disable=False)
+
+
+def _mark_used(key_id: int) -> None:
+    VendorKey.objects.filter(pk=key_id).update(last_used_at=timezone.now())
+
+
+def _mark_failed(key_id: int, exc: errors.UpstreamError, *, disable: bool) -> None:
+    changes = {
+        "failure_count": F("failure_count") + 1,
+        "last_error": f"{exc.code}: {exc.message}"[:1000],
+        "last_failed_at": timezone.now(),
+        "last_used_at": timezone.now(),
+    }
+    if disable:
+        changes["status"] = VendorKey.Status.AUTO_DISABLED
+    VendorKey.objects.filter(pk=key_id).update(**changes)
+
+
+def reset_key(key: VendorKey) -> None:
+    """Put an auto-disabled key back into rotation (admin action)."""
+    key.status = VendorKey.Status.ACTIVE
+    key.failure_count = 0
+    key.save(update_fields=["status", "failure_count"])
+    cache.delete_many([_cooldown_key(key.id), _failures_key(key.id)])

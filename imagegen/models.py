@@ -118,9 +118,8 @@ class OptimizerSettings(models.Model):
         return cls.objects.get_or_create(pk=1)[0]
 
     def clean(self):
-        if self.mode != self.Mode.OFF:
-            if self.vendor is None or not self.model:
-                raise ValidationError("An optimizer that is on needs a vendor and a model.")
+        if self.mode != self.Mode.OFF and (self.vendor is None or not self.model):
+            raise ValidationError("An optimizer that is on needs a vendor and a model.")
         if self.vendor is not None and self.vendor.kind != "openai_chat":
             raise ValidationError({"vendor": "The optimizer needs an openai_chat vendor."})
         if self.time_budget is not None and self.time_budget <= 0:

@@ -2,9 +2,15 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from imagegen.api.auth import invalidate_client_keys
-from imagegen.models import ClientKey
+from imagegen.models import ClientKey, OptimizerSettings
+from imagegen.prompts import invalidate_optimizer_config
 
 
 @receiver([post_save, post_delete], sender=ClientKey)
 def drop_client_keys(**kwargs):
     invalidate_client_keys()
+
+
+@receiver([post_save, post_delete], sender=OptimizerSettings)
+def drop_optimizer_config(**kwargs):
+    invalidate_optimizer_config()

@@ -1,0 +1,62 @@
+# Two commands: `make run` serves the gateway, `make test` runs the whole suite.
+# Both create .venv and install what they need on first use (and again when requirements change).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+WEB_CONCURRENCY ?= 2
+export DJANGO_SETTINGS_MODULE := imagegen.settings
+
+.PHONY: run test setup lint format bench migrate
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime-installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime-installed
+
+setup: $(VENV)/.runtime-installed
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py import_env
+	$(BIN)/python manage.py ensure_superuser
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+
+run: setup
+	@echo ""
+	@echo "imagegen is starting on port $(PORT) with $(WEB_CONCURRENCY) workers:"
+	@echo "  API     http://localhost:$(PORT)/v1  (POST /v1/chat/completions, GET /v1/models)"
+	@echo "  Admin   http://localhost:$(PORT)/admin/"
+	@echo "  Health  http://localhost:$(PORT)/health"
+	@echo "  No admin user yet? Set DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD (and"
+	@echo "  DJANGO_SUPERUSER_EMAIL) before 'make run', or run: $(BIN)/python manage.py createsuperuser"
+	@echo ""
+	exec $(BIN)/gunicorn imagegen.asgi:application \
+		--worker-class uvicorn.workers.UvicornWorker \
+		--workers $(WEB_CONCURRENCY) \
+		--bind 0.0.0.0:$(PORT) \
+		--graceful-timeout 30 \
+		--timeout 60 \
+		--access-logfile -
+
+test: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -q
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev-installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(VENV)/.dev-installed
+	$(BIN)/python bench/run.py

@@ -1,0 +1,61 @@
+"""Request validation for the OpenAI-compatible endpoints (DRF serializers, no ORM)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+
+class MessageSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=["system", "developer", "user", "assistant", "tool", "function"])
+    content = serializers.JSONField(required=False, allow_null=True)
+
+    def validate_content(self, content):
+        if content is None or isinstance(content, str):
+            return content
+        if isinstance(content, list) and all(isinstance(part, dict) for part in content):
+            return content
+        raise serializers.ValidationError("Content must be a string or an array of content parts.")
+
+
+class ChatCompletionSerializer(serializers.Serializer):
+    model = serializers.CharField(max_length=200)
+    messages = MessageSerializer(many=True, allow_empty=False)
+    stream = serializers.BooleanField(required=False, default=False)
+    size = serializers.CharField(required=False, allow_blank=True, max_length=20)
+
+    def validate(self, data):
+        data["prompt"] = last_user_text(data["messages"])
+        if not data["prompt"]:
+            raise serializers.ValidationError({"messages": "The last user message has no text to draw."})
+        return data
+
+
+def last_user_text(messages: list[dict]) -> str:
+    """The text of the last user message: a string, or the text parts of a content-part array."""
+    for message in reversed(messages):
+        if message["role"] != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            return content.strip()
+        if isinstance(content, list):
+            texts = [part.get("text", "") for part in content if part.get("type") in ("text", "input_text")]
+            return "\n".join(text.strip() for text in texts if isinstance(text, str) and text.strip())
+        return ""
+    return ""
+
+
+def first_error(errors, prefix: str = "") -> tuple[str, str]:
+    """(param, message) of the first validation error, with a dotted path such as messages.0.content."""
+    if isinstance(errors, dict):
+        for field_name, detail in errors.items():
+            name = prefix if field_name == "non_field_errors" else f"{prefix}.{field_name}".lstrip(".")
+            return first_error(detail, name)
+    if isinstance(errors, list):
+        for index, detail in enumerate(errors):
+            if detail in ({}, [], None):
+                continue
+            if isinstance(detail, dict | list):
+                return first_error(detail, f"{prefix}.{index}".lstrip("."))
+            return prefix, str(detail)
+    return prefix, str(errors)

@@ -1,0 +1,142 @@
+"""The prompt optimizer: an LLM rewrites the user's idea into a prompt image models do well with.
+
+Modes: off, fast (one direct rewrite) and reasoning (the model thinks first; its thinking arrives
+inline in ``<think>`` tags or in a separate field and is dropped). The optimizer never stands in
+the way of an image: any failure, an empty answer or an overrun of the time budget falls back to
+the user's own words.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from imagegen.db import run_db
+from imagegen.models import OptimizerSettings
+from vendors.adapters.base import ChatReply, ChatRequest
+from vendors.http import get_client
+from vendors.selectors import RoutingTable
+from vendors.services import call_with_keys
+
+log = logging.getLogger(__name__)
+
+FAST_INSTRUCTIONS = (
+    "You write prompts for text-to-image models. Turn the user's idea into a single prompt and reply "
+    "with that prompt alone: one line of English, comma-separated phrases, {max_words} words at most. "
+    "Name the subject and what it is doing, a style or medium, the setting, and the lighting or mood. "
+    "Keep every detail the user asked for and invent nothing that contradicts it; translate ideas "
+    "written in other languages. No quotation marks, labels, lists or commentary."
+)
+REASONING_INSTRUCTIONS = (
+    "You write prompts for text-to-image models. First work out what picture the user has in mind: "
+    "the subject and its action, the composition, a fitting style or medium, the setting, and the "
+    "lighting or mood. Then give your final answer: a single line of English, comma-separated "
+    "phrases, {max_words} words at most, keeping every detail the user asked for. The final answer "
+    "holds the prompt alone, with no quotation marks, labels or commentary."
+)
+
+# Closing tags of inline thinking; the answer is what follows the last one.
+_THINK_CLOSE = re.compile(r"</(?:think|thinking|reasoning)>", re.IGNORECASE)
+_THINK_BLOCK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.IGNORECASE | re.DOTALL)
+_LABEL = re.compile(r"^\s*(?:final\s+)?(?:image\s+)?prompt\s*[:：]\s*", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    mode: str
+    vendor_id: int | None
+    model: str
+    time_budget: float
+    max_words: int
+
+
+@dataclass(frozen=True)
+class OptimizedPrompt:
+    prompt: str
+    optimized: bool  # False when the user's words were used as they are
+
+
+def final_answer(reply: ChatReply) -> str:
+    """The prompt in a reply, without any thinking, whichever way the model delivered it."""
+    content = reply.content or ""
+    closes = list(_THINK_CLOSE.finditer(content))
+    if closes:
+        content = content[closes[-1].end() :]
+    content = _THINK_BLOCK.sub(" ", content)
+    if re.match(r"\s*<(?:think|thinking|reasoning)>", content, re.IGNORECASE):
+        return ""  # thinking that never closed: the budget ran out before any answer
+    lines = [line.strip() for line in content.strip().splitlines() if line.strip()]
+    answer = " ".join(lines)
+    answer = _LABEL.sub("", answer).strip().strip("\"'“”‘’`").strip()
+    return answer
+
+
+def limit_words(text: str, max_words: int) -> str:
+    words = text.split()
+    if len(words) <= max_words:
+        return text
+    return " ".join(words[:max_words]).rstrip(",;:")
+
+
+_config: OptimizerConfig | None = None
+_config_loaded_at = 0.0
+
+
+def _load_config() -> OptimizerConfig:
+    row = OptimizerSettings.load()
+    return OptimizerConfig(
+        mode=row.mode, vendor_id=row.vendor_id, model=row.model, time_budget=row.time_budget, max_words=row.max_words
+    )
+
+
+async def optimizer_config() -> OptimizerConfig:
+    global _config, _config_loaded_at
+    if _config is None or time.monotonic() - _config_loaded_at > settings.ROUTING_CACHE_SECONDS:
+        _config, _config_loaded_at = await run_db(_load_config), time.monotonic()
+    return _config
+
+
+def invalidate_optimizer_config() -> None:
+    global _config
+    _config = None
+
+
+async def optimize(idea: str, table: RoutingTable) -> OptimizedPrompt:
+    config = await optimizer_config()
+    as_given = OptimizedPrompt(prompt=idea, optimized=False)
+    if config.mode == OptimizerSettings.Mode.OFF:
+        return as_given
+    vendor = table.vendors.get(config.vendor_id)
+    if vendor is None or not config.model:
+        log.warning("prompt optimizer is on but its vendor is missing or disabled; using the user's words")
+        return as_given
+    instructions = FAST_INSTRUCTIONS if config.mode == OptimizerSettings.Mode.FAST else REASONING_INSTRUCTIONS
+    request = ChatRequest(
+        model=config.model,
+        system=instructions.format(max_words=config.max_words),
+        user=idea,
+        # Reasoning models spend tokens thinking before they answer.
+        max_tokens=4096 if config.mode == OptimizerSettings.Mode.REASONING else 300,
+    )
+    adapter = vendor.adapter()
+    try:
+        async with asyncio.timeout(config.time_budget):
+            reply = await call_with_keys(vendor, lambda key: adapter.call(get_client(), request, key.secret))
+    except TimeoutError:
+        log.warning("prompt optimizer took longer than %.1f s; using the user's words", config.time_budget)
+        return as_given
+    except Exception as exc:  # the optimizer must never cost the user their image
+        log.warning("prompt optimizer failed (%s); using the user's words", getattr(exc, "code", type(exc).__name__))
+        return as_given
+    answer = limit_words(final_answer(reply.value), config.max_words)
+    if not answer:
+        log.warning(
+            "prompt optimizer returned no prompt (finish_reason=%s); using the user's words", reply.value.finish_reason
+        )
+        return as_given
+    return OptimizedPrompt(prompt=answer, optimized=True)

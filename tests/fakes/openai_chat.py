@@ -1,0 +1,174 @@
+"""Fake OpenAI-compatible chat LLM (vendor-protocols §10), and ``openai_error``, the OpenAI-family error bodies.
+
+    fake = OpenAIChatFake().start()
+    base_url = fake.url + "/v1"
+    fake.keys = {"sk-bad": "invalid"}   # behaviour per key; other keys get fake.default_behaviour ("ok")
+    fake.mode = "think_tags"            # how an ok answer looks (below)
+    fake.reply = "A red lantern"        # the final answer: a string, or a callable(user_text) -> str
+    fake.thinking = "Let me think"      # the reasoning text the thinking modes show
+    fake.latency = 0.5
+
+Modes: ``plain``; ``think_tags`` (content "<think>…</think>\\n\\nfinal");
+``closing_think_only`` ("…</think>\\n\\nfinal");
+``reasoning_content`` (DeepSeek field); ``reasoning_field`` (OpenRouter field); ``content_parts`` (content as a list
+of text parts); ``empty_length`` (empty content, finish_reason "length"); ``http200_error`` (200 with an ``error``
+whose code is ``fake.error_code``).
+
+Behaviours: ``ok``, ``slow`` (sleeps ``fake.slow_seconds`` more) and every name in ``OPENAI_ERRORS``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+from aiohttp import web
+
+from tests.fakes.siliconflow import VendorFake
+
+# behaviour -> (status, body). "{key}" becomes the key sent: OpenAI echoes part of it, the fake all of it, so
+# tests prove adapters keep keys (and URLs) out of error messages.
+OPENAI_ERRORS: dict[str, tuple[int, object]] = {
+    # OpenAI: 401 invalid_api_key; the message names the key and a URL.
+    "invalid": (
+        401,
+        {
+            "error": {
+                "message": "Incorrect API key provided: {key}. You can find your API key at https://platform.example/keys.",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "invalid_api_key",
+            }
+        },
+    ),
+    # DeepSeek: 402 insufficient balance. OpenRouter: 402 no credits.
+    "no_balance": (402, {"error": {"message": "Insufficient Balance", "type": "unknown_error", "code": None}}),
+    "no_credits": (402, {"error": {"code": 402, "message": "Insufficient credits. Add more at https://x.example/c"}}),
+    # OpenRouter: 403 = the input was flagged by moderation.
+    "moderated": (
+        403,
+        {
+            "error": {
+                "code": 403,
+                "message": "Input was flagged by moderation.",
+                "metadata": {"reasons": ["violence"], "flagged_input": "...", "provider_name": "p", "model_slug": "m"},
+            }
+        },
+    ),
+    # A relay's 403 that is plainly about the key.
+    "forbidden_key": (403, {"error": {"code": 403, "message": "Invalid API key or insufficient permissions."}}),
+    "timeout": (408, {"error": {"code": 408, "message": "Request timed out."}}),
+    # OpenAI's two 429s: a cooldown, and a spent quota (billing).
+    "rate_limited": (
+        429,
+        {"error": {"message": "Rate limit reached for requests", "type": "requests", "code": "rate_limit_exceeded"}},
+    ),
+    "quota": (
+        429,
+        {
+            "error": {
+                "message": "You exceeded your current quota, please check your plan and billing details.",
+                "type": "insufficient_quota",
+                "code": "insufficient_quota",
+            }
+        },
+    ),
+    # OpenAI moderation: 400 content_policy_violation / moderation_blocked.
+    "policy": (
+        400,
+        {
+            "error": {
+                "message": "Your request was rejected as a result of our safety system.",
+                "type": "image_generation_user_error",
+                "code": "content_policy_violation",
+            }
+        },
+    ),
+    "moderation_blocked": (400, {"error": {"message": "Request blocked.", "code": "moderation_blocked"}}),
+    # xAI: a bad key is a 400 whose `error` is a string.
+    "xai_invalid": (
+        400,
+        {
+            "code": "Client specified an invalid argument",
+            "error": "Incorrect API key provided: {key}. You can obtain an API key from https://console.x.example.",
+        },
+    ),
+    # Gemini's compat endpoint: a JSON array, 400 with reason API_KEY_INVALID.
+    "gemini_invalid": (
+        400,
+        [
+            {
+                "error": {
+                    "code": 400,
+                    "message": "API key not valid. Please pass a valid API key.",
+                    "status": "INVALID_ARGUMENT",
+                    "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}],
+                }
+            }
+        ],
+    ),
+    "bad_request": (400, {"error": {"message": "Unknown model: nope", "type": "invalid_request_error", "code": None}}),
+    "server_error": (500, {"error": {"message": "The server had an error.", "type": "server_error"}}),
+    "provider_down": (502, {"error": {"code": 502, "message": "Provider returned error"}}),
+    "overloaded": (503, {"error": {"code": 503, "message": "Server overloaded, no provider available."}}),
+}
+
+
+def openai_error(behaviour: str, key: str, retry_after: float) -> web.Response | None:
+    """The error answer for ``behaviour`` (None when it is not an error behaviour)."""
+    if behaviour not in OPENAI_ERRORS:
+        return None
+    status, body = OPENAI_ERRORS[behaviour]
+    text = json.dumps(body).replace("{key}", json.dumps(key)[1:-1])
+    headers = {"Retry-After": f"{retry_after:g}"} if status == 429 else None
+    return web.Response(status=status, text=text, content_type="application/json", headers=headers)
+
+
+def completion(model: str, message: dict, finish_reason: str | None = "stop", **choice_extra) -> dict:
+    choice = {"index": 0, "finish_reason": finish_reason, "message": {"role": "assistant", **message}, **choice_extra}
+    return {
+        "id": f"chatcmpl-{time.monotonic_ns()}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [choice],
+        "usage": {"prompt_tokens": 20, "completion_tokens": 40, "total_tokens": 60},
+    }
+
+
+class OpenAIChatFake(VendorFake):
+    api_paths = ("/v1/chat/completions",)
+
+    def __init__(self, keys: dict[str, str] | None = None, *, mode: str = "plain", latency: float = 0.0):
+        super().__init__(keys, latency=latency)
+        self.mode = mode
+        self.reply: str | Callable[[str], str] = "A red paper lantern glowing on a rain-soaked night street, cinematic"
+        self.thinking = "The user wants an atmospheric night scene; translate and enrich it."
+        self.error_code = 502
+
+    def setup_routes(self, app: web.Application) -> None:
+        super().setup_routes(app)
+        app.router.add_post("/v1/chat/completions", self.complete)
+
+    async def complete(self, request: web.Request) -> web.Response:
+        key, behaviour = self.behaviour_of(request)
+        await self.pause(behaviour)
+        failure = openai_error(behaviour, key, self.retry_after)
+        if failure is not None:
+            return failure
+        payload = await request.json()
+        user = next((m.get("content") for m in payload.get("messages", []) if m.get("role") == "user"), "")
+        final = self.reply(user) if callable(self.reply) else self.reply
+        model, think = payload.get("model", ""), self.thinking
+        answers = {
+            "plain": lambda: completion(model, {"content": final}),
+            "think_tags": lambda: completion(model, {"content": f"<think>{think}</think>\n\n{final}"}),
+            "closing_think_only": lambda: completion(model, {"content": f"{think}\n</think>\n\n{final}"}),
+            "reasoning_content": lambda: completion(model, {"content": final, "reasoning_content": think}),
+            "reasoning_field": lambda: completion(model, {"content": final, "reasoning": think}),
+            "content_parts": lambda: completion(model, {"content": [{"type": "text", "text": final}]}),
+            "empty_length": lambda: completion(model, {"content": "", "reasoning_content": think}, "length"),
+            "http200_error": lambda: {"error": {"code": self.error_code, "message": "Provider returned error"}},
+        }
+        return web.json_response(answers[self.mode]())

@@ -1,0 +1,27 @@
+"""Small builders for rows the tests need (no factory library: a few functions say it plainly)."""
+
+from __future__ import annotations
+
+from imagegen.models import ClientKey
+from vendors.models import ImageModel, Vendor, VendorKey
+
+
+def make_vendor(name="vendor", kind="siliconflow", base_url="http://127.0.0.1:9/v1", timeout=10.0, **extra) -> Vendor:
+    return Vendor.objects.create(name=name, kind=kind, base_url=base_url, timeout=timeout, **extra)
+
+
+def make_model(vendor: Vendor, name="flux-schnell", **extra) -> ImageModel:
+    return ImageModel.objects.create(vendor=vendor, name=name, **extra)
+
+
+def make_key(vendor: Vendor, secret: str, label="", **extra) -> VendorKey:
+    key = VendorKey(vendor=vendor, label=label, **extra)
+    key.secret = secret
+    key.save()
+    return key
+
+
+def make_client_key(name="app") -> tuple[ClientKey, str]:
+    key, raw = ClientKey.generate(name)
+    key.save()
+    return key, raw

@@ -1,0 +1,150 @@
+"""Run the real gateway in a subprocess: migrate, import_env, then uvicorn on a free port.
+
+It gets its own data folder and database (a new PostgreSQL database when DATABASE_URL points at
+PostgreSQL, else SQLite in the data folder) and its own cache prefix, so it never sees the test
+database. Used by the end-to-end tests and by bench/.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED_PREFIXES = ("FLUX_GEN_", "IMAGE_GEN_", "OPENAI_")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class GatewayProcess:
+    def __init__(self, data_dir: Path, env: dict[str, str], *, workers: int = 1, server: str = "uvicorn"):
+        self.data_dir = data_dir
+        self.extra_env = env
+        self.workers = workers
+        self.server = server
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+        self.log_path = data_dir / "gateway.log"
+        self._database: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(SEED_PREFIXES)}
+        env.update(
+            DJANGO_SETTINGS_MODULE="imagegen.settings",
+            DATA_DIR=str(self.data_dir),
+            SECRET_KEY="e2e-" + secrets.token_hex(16),
+            CACHE_KEY_PREFIX="e2e-" + secrets.token_hex(4),
+            PYTHONUNBUFFERED="1",
+        )
+        env.pop("MEDIA_ROOT", None)
+        if self._database:
+            env["DATABASE_URL"] = self._database
+        env.update(self.extra_env)
+        return env
+
+    def manage(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env(), capture_output=True, text=True, timeout=120
+        )
+
+    def start(self) -> GatewayProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._database = _fresh_postgres_database()
+        for command in (("migrate", "--noinput"), ("import_env",)):
+            result = self.manage(*command)
+            if result.returncode != 0:
+                raise RuntimeError(f"manage.py {command[0]} failed:\n{result.stdout}\n{result.stderr}")
+        if self.server == "gunicorn":
+            argv = [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "imagegen.asgi:application",
+                "--worker-class",
+                "uvicorn.workers.UvicornWorker",
+                "--workers",
+                str(self.workers),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+            ]
+        else:
+            argv = [sys.executable, "-m", "uvicorn", "imagegen.asgi:application", "--host", "127.0.0.1"]
+            argv += ["--port", str(self.port), "--log-level", "warning"]
+        self._log = open(self.log_path, "w")  # noqa: SIM115  (closed in stop)
+        self.process = subprocess.Popen(argv, cwd=ROOT, env=self.env(), stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the gateway exited:\n{self.log_path.read_text()}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("the gateway did not become healthy in 30 s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        if self.process is not None:
+            self._log.close()
+        self.process = None
+        if self._database:
+            _drop_postgres_database(self._database)
+            self._database = None
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def __enter__(self) -> GatewayProcess:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _fresh_postgres_database() -> str | None:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        return None
+    import psycopg
+
+    name = "imagegen_e2e_" + secrets.token_hex(6)
+    with psycopg.connect(_psycopg_url(url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+def _drop_postgres_database(url: str) -> None:
+    import psycopg
+
+    name = urlsplit(url).path.lstrip("/")
+    admin_url = urlunsplit(urlsplit(url)._replace(path="/" + urlsplit(os.environ["DATABASE_URL"]).path.lstrip("/")))
+    with psycopg.connect(_psycopg_url(admin_url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _psycopg_url(url: str) -> str:
+    return "postgresql://" + url.split("://", 1)[1]

@@ -1,0 +1,180 @@
+"""Downloading a vendor's image URL without letting that URL reach into our own network.
+
+The URL comes from a vendor's answer, so it is treated as untrusted: http(s) only, every
+redirect hop checked again, every address the host resolves to must be public, a byte cap and a
+total time budget. The connection then goes to the address that was checked (the host name
+travels in the ``Host`` header and TLS SNI), so a DNS answer that changes between the check and
+the connection (DNS rebinding) cannot point it somewhere else.
+
+Hosts in ``trusted_hosts`` (the vendor's own API host, passed by the caller) and every host when
+``IMAGE_FETCH_ALLOW_PRIVATE`` is on skip the address check: a self-hosted vendor on a private
+network serves its images from there.
+
+Failures raise :class:`ImageFetchFailed` with a message meant for the client: it never names the
+URL, host or port (signed vendor URLs carry credentials, and private addresses are not the
+client's business).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+
+import httpx
+from django.conf import settings
+
+from vendors.http import get_client  # the project's one shared HTTP client; nothing else from vendors
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+ALLOWED_SCHEMES = frozenset({"http", "https"})
+
+
+class ImageFetchFailed(Exception):
+    """The image could not be downloaded, decoded or stored; the message is safe to show a client."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def human_size(n: int) -> str:
+    """``20971520`` -> ``20 MB``; for messages about the byte cap."""
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):.4g} MB"
+    if n >= 1024:
+        return f"{n / 1024:.4g} KB"
+    return f"{n} bytes"
+
+
+def too_large() -> ImageFetchFailed:
+    return ImageFetchFailed(f"the image is larger than {human_size(settings.IMAGE_MAX_BYTES)}")
+
+
+def is_forbidden_address(address: str) -> bool:
+    """True for addresses that are not on the public internet (private, loopback, link-local, ...)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 scope id (fe80::1%eth0)
+    except ValueError:
+        return True
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is not None and is_forbidden_address(str(embedded)):
+            return True
+    return (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+        or not ip.is_global  # also shared address space (100.64.0.0/10) and other non-public blocks
+        or (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local)
+    )
+
+
+async def resolve(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to (a module function so tests can stand in for DNS)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [info[4][0] for info in infos]
+
+
+def _parse(url: str) -> httpx.URL:
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        raise ImageFetchFailed("the image URL is not a valid URL") from exc
+    if parsed.scheme not in ALLOWED_SCHEMES:
+        raise ImageFetchFailed("the image URL does not use http or https")
+    if not parsed.raw_host:
+        raise ImageFetchFailed("the image URL has no host")
+    return parsed
+
+
+async def _target(url: httpx.URL, trusted_hosts: frozenset[str]) -> tuple[httpx.URL, dict[str, str], dict]:
+    """Check where ``url`` points; return the URL to connect to, extra headers and request extensions.
+
+    For a checked host the URL names the checked address itself, with the host name in ``Host``
+    and SNI; trusted hosts (and everything under IMAGE_FETCH_ALLOW_PRIVATE) go out unchanged.
+    """
+    host = url.raw_host.decode("ascii").rstrip(".").lower()
+    if settings.IMAGE_FETCH_ALLOW_PRIVATE or host in trusted_hosts:
+        return url, {}, {}
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        addresses = [str(ipaddress.ip_address(host))]  # an address literal needs no lookup
+    except ValueError:
+        try:
+            addresses = await resolve(host, port)
+        except (OSError, UnicodeError) as exc:
+            raise ImageFetchFailed("the image host could not be resolved") from exc
+    if not addresses or any(is_forbidden_address(address) for address in addresses):
+        raise ImageFetchFailed("the image URL points to a private network address")
+    # Prefer IPv4: a container without IPv6 routing still gets AAAA answers.
+    address = next((a for a in addresses if ":" not in a), addresses[0]).split("%", 1)[0]
+    pinned = url.copy_with(host=address)
+    extensions = {"sni_hostname": host} if url.scheme == "https" else {}
+    return pinned, {"Host": url.netloc.decode("ascii")}, extensions
+
+
+async def _download(url: str, trusted_hosts: frozenset[str]) -> tuple[bytes, str | None]:
+    client = get_client()
+    cap = settings.IMAGE_MAX_BYTES
+    max_redirects = settings.IMAGE_FETCH_MAX_REDIRECTS
+    current = _parse(url)
+    redirects = 0
+    while True:
+        target, headers, extensions = await _target(current, trusted_hosts)
+        request = client.build_request(
+            "GET",
+            target,
+            headers={"Accept": "image/*", **headers},
+            timeout=httpx.Timeout(settings.IMAGE_FETCH_TIMEOUT),
+            extensions=extensions,
+        )
+        response = await client.send(request, stream=True, follow_redirects=False)
+        try:
+            if response.status_code in REDIRECT_STATUSES:
+                location = response.headers.get("location")
+                if not location:
+                    raise ImageFetchFailed(f"the vendor's image URL answered HTTP {response.status_code}")
+                redirects += 1
+                if redirects > max_redirects:
+                    raise ImageFetchFailed(f"the image URL redirected more than {max_redirects} times")
+                try:
+                    current = _parse(str(current.join(location)))
+                except httpx.InvalidURL as exc:
+                    raise ImageFetchFailed("the image URL redirected to an invalid URL") from exc
+                continue
+            if response.status_code != 200:
+                raise ImageFetchFailed(f"the vendor's image URL answered HTTP {response.status_code}")
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > cap:
+                raise too_large()
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > cap:
+                    raise too_large()
+                chunks.append(chunk)
+            return b"".join(chunks), response.headers.get("content-type")
+        finally:
+            await response.aclose()
+
+
+async def fetch_image_bytes(url: str, *, trusted_hosts: frozenset[str] = frozenset()) -> tuple[bytes, str | None]:
+    """Download ``url``: the body and the Content-Type the host declared (a hint, not a verdict)."""
+    trusted = frozenset(h.rstrip(".").lower() for h in trusted_hosts if h)
+    timeout = settings.IMAGE_FETCH_TIMEOUT
+    try:
+        async with asyncio.timeout(timeout):
+            return await _download(url, trusted)
+    except ImageFetchFailed:
+        raise
+    except TimeoutError as exc:
+        raise ImageFetchFailed(f"the image download did not finish within {timeout:g} s") from exc
+    except (httpx.HTTPError, OSError) as exc:
+        # The class name only: httpx and aiohttp messages name the host and port. (httpx-aiohttp
+        # reports a refused connection as ConnectTimeout, so no "timed out" wording here.)
+        raise ImageFetchFailed(f"the image download failed ({type(exc).__name__})") from exc

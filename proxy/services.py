@@ -1,0 +1,172 @@
+"""Storing a generated image for good: take it from the vendor, verify it, keep it, give it a token.
+
+The bytes are stored content-addressed (``images/<sha[:2]>/<sha256>.<ext>``) through Django's
+storage API, so the same picture is written once however many rows point at it. Every call makes
+a new :class:`StoredImage` row with a fresh random token: the token, not the hash, makes the URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import io
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from PIL import Image
+
+from imagegen.db import run_db
+from proxy.fetch import ImageFetchFailed, fetch_image_bytes, too_large
+from proxy.models import StoredImage
+
+__all__ = ["ImageFetchFailed", "open_stored", "public_url", "read_stored", "store_image", "storage_name"]
+
+log = logging.getLogger(__name__)
+
+# Pillow format -> (Content-Type, extension). Only these parsers are ever run on vendor bytes.
+FORMATS = {
+    "PNG": ("image/png", "png"),
+    "JPEG": ("image/jpeg", "jpg"),
+    "WEBP": ("image/webp", "webp"),
+    "GIF": ("image/gif", "gif"),
+}
+
+
+@dataclass(frozen=True)
+class _Verified:
+    sha256: str
+    content_type: str
+    extension: str
+    width: int
+    height: int
+
+
+def storage_name(sha256: str, extension: str) -> str:
+    return f"images/{sha256[:2]}/{sha256}.{extension}"
+
+
+def _decode_b64(text: str) -> bytes:
+    """Plain base64 (standard or URL-safe, padding optional) or a ``data:image/...;base64,`` URL."""
+    if text.startswith("data:"):
+        header, sep, text = text.partition(",")
+        if not sep or not header.endswith(";base64"):
+            raise ImageFetchFailed("the vendor returned an invalid base64 image")
+    compact = "".join(text.split())
+    # Four base64 characters carry three bytes: refuse an oversized image before decoding it.
+    if len(compact) // 4 * 3 > settings.IMAGE_MAX_BYTES + 3:
+        raise too_large()
+    compact += "=" * (-len(compact) % 4)
+    altchars = b"-_" if ("-" in compact or "_" in compact) else None
+    try:
+        return base64.b64decode(compact, altchars=altchars, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ImageFetchFailed("the vendor returned an invalid base64 image") from exc
+
+
+def _verify(data: bytes) -> _Verified:
+    """Hash and check the bytes with Pillow (CPU work: runs in a worker thread)."""
+    not_an_image = "the vendor returned something that is not an image (PNG, JPEG, WebP or GIF)"
+    allowed = list(FORMATS)
+    try:
+        with Image.open(io.BytesIO(data), formats=allowed) as probe:
+            probe.verify()
+        # verify() leaves the image unusable; a second open reads the header for real.
+        with Image.open(io.BytesIO(data), formats=allowed) as image:
+            image_format, (width, height) = image.format, image.size
+    except Exception as exc:  # Pillow raises many types (OSError, SyntaxError, DecompressionBombError, ...)
+        raise ImageFetchFailed(not_an_image) from exc
+    if image_format not in FORMATS or width <= 0 or height <= 0:
+        raise ImageFetchFailed(not_an_image)
+    content_type, extension = FORMATS[image_format]
+    return _Verified(hashlib.sha256(data).hexdigest(), content_type, extension, width, height)
+
+
+def _save(name: str, data: bytes) -> str:
+    """Write once: content-addressed names make an existing file the same bytes."""
+    if default_storage.exists(name):
+        return name
+    # Two workers storing the same bytes at once may both get here; the storage then picks a
+    # second name for the later one, which is still correct, only not deduplicated.
+    return default_storage.save(name, ContentFile(data))
+
+
+async def store_image(
+    *,
+    url: str | None = None,
+    b64: str | None = None,
+    data: bytes | None = None,
+    content_type: str | None = None,
+    vendor: str = "",
+    trusted_hosts: frozenset[str] = frozenset(),
+) -> StoredImage:
+    """Fetch or decode one image, verify it, store its bytes and return a new ``StoredImage``.
+
+    Exactly one of ``url``, ``b64`` (plain base64 or a data URL) and ``data`` (raw bytes) is
+    given. ``content_type`` is the vendor's claim and only logged when Pillow disagrees: the
+    stored type is what the bytes are. ``trusted_hosts`` may resolve to private addresses
+    (see :mod:`proxy.fetch`). Every failure is an :class:`ImageFetchFailed`.
+    """
+    sources = [source for source in (url, b64, data) if source is not None]
+    if len(sources) > 1:
+        raise ValueError("store_image takes exactly one of url, b64 and data")
+    if not sources or not sources[0]:
+        raise ImageFetchFailed("the vendor returned no image")
+
+    if url is not None:
+        data, declared = await fetch_image_bytes(url, trusted_hosts=trusted_hosts)
+        content_type = content_type or declared
+    elif b64 is not None:
+        data = _decode_b64(b64)
+    if len(data) > settings.IMAGE_MAX_BYTES:
+        raise too_large()
+
+    verified = await asyncio.to_thread(_verify, data)
+    if content_type and content_type.split(";", 1)[0].strip().lower() != verified.content_type:
+        log.info("vendor %s said %s for a %s image", vendor or "?", content_type, verified.content_type)
+    name = storage_name(verified.sha256, verified.extension)
+    try:
+        stored_name = await asyncio.to_thread(_save, name, data)
+    except Exception as exc:  # local disk or an S3-compatible backend: each has its own errors
+        log.exception("could not write image %s to storage", name)
+        raise ImageFetchFailed("the image could not be written to storage") from exc
+    return await run_db(
+        StoredImage.objects.create,
+        sha256=verified.sha256,
+        file=stored_name,
+        content_type=verified.content_type,
+        extension=verified.extension,
+        width=verified.width,
+        height=verified.height,
+        byte_size=len(data),
+        vendor=vendor,
+    )
+
+
+def public_url(image: StoredImage, request=None) -> str:
+    """The permanent URL: PUBLIC_BASE_URL + path when set, else built from the request's host.
+
+    Without either, the bare path (``/images/<token>.<ext>``) is returned.
+    """
+    base = (settings.PUBLIC_BASE_URL or "").rstrip("/")
+    if base:
+        return base + image.path
+    if request is not None:
+        return request.build_absolute_uri(image.path)
+    return image.path
+
+
+def open_stored(image: StoredImage | str):
+    """The stored file, opened for reading (blocking: call it from a thread in async code)."""
+    name = image if isinstance(image, str) else image.file
+    return default_storage.open(name, "rb")
+
+
+def read_stored(image: StoredImage | str) -> bytes:
+    """All the stored bytes (blocking: call it from a thread in async code)."""
+    with open_stored(image) as handle:
+        return handle.read()

@@ -101,7 +101,10 @@ class Adapter:
         return self.parse_response(response)
 
     def url(self, path: str) -> str:
-        return self.vendor.base_url.rstrip("/") + "/" + path.lstrip("/")
+        """``{base}/{path}``, or the base itself when it is already that endpoint (as the seed's
+        FLUX_GEN_API_BASE often is)."""
+        base, path = self.vendor.base_url.rstrip("/"), path.strip("/")
+        return base if base.endswith("/" + path) else f"{base}/{path}"
 
 
 def json_body(response: httpx.Response) -> Any:

@@ -31,7 +31,6 @@ from vendors.adapters.openai_chat import text_of
 from vendors.adapters.openai_errors import (
     bearer_headers,
     classify_openai_error,
-    endpoint,
     error_in_success,
     looks_like_moderation,
 )
@@ -57,7 +56,7 @@ class ChatImageAdapter(Adapter):
             "image_config": {"aspect_ratio": request.aspect_ratio},
             "stream": False,
         }
-        url = endpoint(self.vendor.base_url, "chat/completions")
+        url = self.url("chat/completions")
         return httpx.Request("POST", url, headers=bearer_headers(key), json=payload)
 
     def parse_response(self, response: httpx.Response) -> list[UpstreamImage]:

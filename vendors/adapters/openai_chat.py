@@ -21,7 +21,7 @@ import httpx
 
 from vendors import errors
 from vendors.adapters.base import Adapter, ChatReply, ChatRequest, json_body
-from vendors.adapters.openai_errors import bearer_headers, classify_openai_error, endpoint, error_in_success
+from vendors.adapters.openai_errors import bearer_headers, classify_openai_error, error_in_success
 
 
 class OpenAIChatAdapter(Adapter):
@@ -37,7 +37,7 @@ class OpenAIChatAdapter(Adapter):
             "temperature": request.temperature,
             "stream": False,
         }
-        url = endpoint(self.vendor.base_url, "chat/completions")
+        url = self.url("chat/completions")
         return httpx.Request("POST", url, headers=bearer_headers(key), json=payload)
 
     def parse_response(self, response: httpx.Response) -> ChatReply:

@@ -10,8 +10,6 @@ Decision order: 429 by its code (``insufficient_quota`` is billing, the rest a c
 outages; then moderation markers, then key or balance markers; then the status alone. A 403 means moderation
 on OpenRouter but a permission problem elsewhere, so the caller says which (``forbidden``).
 
-Also here, because every OpenAI-compatible kind needs it: :func:`endpoint`, since a vendor's base URL may already
-be the full endpoint (the legacy env config does that).
 """
 
 from __future__ import annotations
@@ -33,12 +31,6 @@ KEY_WORDS += ("token is invalid", "permission denied", "unauthorized", "unauthen
 BILLING_CODES = {"insufficient_quota", "billing_hard_limit_reached", "billing_not_active"}
 BALANCE_WORDS = ("insufficient balance", "insufficient credit", "balance is insufficient", "not enough credit")
 BALANCE_WORDS += ("余额", "额度")
-
-
-def endpoint(base_url: str, path: str) -> str:
-    """``{base}/{path}``, or the base itself when it already ends with ``/{path}``."""
-    base, path = base_url.rstrip("/"), path.strip("/")
-    return base if base.endswith("/" + path) else f"{base}/{path}"
 
 
 def bearer_headers(key: str) -> dict[str, str]:

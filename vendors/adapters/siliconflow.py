@@ -23,7 +23,6 @@ from vendors.adapters.base import Adapter, ImageRequest, UpstreamImage, json_bod
 from vendors.adapters.openai_errors import (
     bearer_headers,
     clean_message,
-    endpoint,
     looks_like_moderation,
     looks_like_no_balance,
 )
@@ -39,7 +38,7 @@ class SiliconFlowAdapter(Adapter):
     def build_request(self, request: ImageRequest, key: str) -> httpx.Request:
         payload = {"model": request.model, "prompt": request.prompt, "image_size": request.size}
         payload["batch_size"] = request.n
-        url = endpoint(self.vendor.base_url, "images/generations")
+        url = self.url("images/generations")
         return httpx.Request("POST", url, headers=bearer_headers(key), json=payload)
 
     def parse_response(self, response: httpx.Response) -> list[UpstreamImage]:

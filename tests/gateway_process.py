@@ -38,6 +38,8 @@ class GatewayProcess:
         self.process: subprocess.Popen | None = None
         self.log_path = data_dir / "gateway.log"
         self._database: str | None = None
+        self._secret_key = "e2e-" + secrets.token_hex(16)
+        self._cache_prefix = "e2e-" + secrets.token_hex(4)
 
     @property
     def url(self) -> str:
@@ -48,8 +50,8 @@ class GatewayProcess:
         env.update(
             DJANGO_SETTINGS_MODULE="imagegen.settings",
             DATA_DIR=str(self.data_dir),
-            SECRET_KEY="e2e-" + secrets.token_hex(16),
-            CACHE_KEY_PREFIX="e2e-" + secrets.token_hex(4),
+            SECRET_KEY=self._secret_key,
+            CACHE_KEY_PREFIX=self._cache_prefix,
             PYTHONUNBUFFERED="1",
         )
         env.pop("MEDIA_ROOT", None)

@@ -6,15 +6,19 @@ save or delete in this process (admin, import_env) drops it at once (``vendors.s
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from imagegen.db import run_db
 from vendors.adapters import adapter_class
 from vendors.adapters.base import Adapter, VendorTarget
 from vendors.models import ImageModel, Vendor, VendorKey
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -59,8 +63,14 @@ class RoutingTable:
 def build_routing_table() -> RoutingTable:
     keys: dict[int, list[KeyRef]] = {}
     usable = VendorKey.objects.filter(enabled=True, status=VendorKey.Status.ACTIVE, vendor__enabled=True)
-    for key in usable.order_by("id"):
-        keys.setdefault(key.vendor_id, []).append(KeyRef(id=key.id, label=key.display_label, secret=key.secret))
+    for key in usable.select_related("vendor").order_by("id"):
+        try:
+            secret = key.secret
+        except ImproperlyConfigured as exc:
+            # One unreadable key must not take every model down: skip it and say why.
+            log.error("vendor %s key %s skipped: %s", key.vendor.name, key.display_label, exc)
+            continue
+        keys.setdefault(key.vendor_id, []).append(KeyRef(id=key.id, label=key.display_label, secret=secret))
     table = RoutingTable(built_at=time.monotonic())
     for vendor in Vendor.objects.filter(enabled=True):
         table.vendors[vendor.id] = VendorRoute(

@@ -308,3 +308,11 @@ def test_the_optimizers_keys_rotate_and_fail_over(client, vendor, sf, llm):
     for _ in range(2):
         chat(client, "x")
     assert [r.json["prompt"] for r in sf.requests if r.method == "POST"] == ["optimized", "optimized"]
+
+
+def test_a_key_that_cannot_be_decrypted_is_skipped_not_fatal(client, vendor, sf, caplog):
+    VendorKey.objects.filter(label="k1").update(secret_encrypted="gAAAAA-not-a-valid-token")
+    for _ in range(3):
+        assert chat(client).status_code == 200
+    assert KEYS[0] not in sf.keys_used()
+    assert "k1 skipped" in caplog.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -14,6 +15,17 @@ from vendors.adapters import KIND_CHOICES, adapter_class
 SIZE_RE = re.compile(r"^\d{2,5}x\d{2,5}$")
 
 
+def validate_http_url(value: str) -> None:
+    """http(s) with a host; unlike URLField, single-label hosts (http://flux:8000 in compose) pass."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises on a malformed port)
+    except ValueError as exc:
+        raise ValidationError(f"{value!r} is not a valid URL.") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+        raise ValidationError("Enter an http:// or https:// URL with a host.")
+
+
 def validate_size(value: str) -> None:
     if value and not SIZE_RE.match(value):
         raise ValidationError(f"{value!r} is not a size like 1024x768.")
@@ -22,8 +34,9 @@ def validate_size(value: str) -> None:
 class Vendor(models.Model):
     name = models.CharField(max_length=100, unique=True, help_text="Shown to clients as the model owner.")
     kind = models.CharField(max_length=40, choices=KIND_CHOICES, help_text="The upstream API this vendor speaks.")
-    base_url = models.URLField(
+    base_url = models.CharField(
         max_length=500,
+        validators=[validate_http_url],
         help_text="API base, e.g. https://api.siliconflow.cn/v1 (a full endpoint URL is accepted too).",
     )
     enabled = models.BooleanField(default=True)

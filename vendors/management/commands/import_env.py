@@ -5,16 +5,14 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.core.validators import URLValidator
 from django.db import transaction
 
 from imagegen.models import OptimizerSettings
 from vendors import crypto
-from vendors.models import ImageModel, Vendor, VendorKey
+from vendors.models import ImageModel, Vendor, VendorKey, validate_http_url
 
 DEFAULT_OPENAI_BASE = "https://api.openai.com/v1"
 IMAGE_GEN_BASE_RE = re.compile(r"^IMAGE_GEN_API_BASE_(\d+)$")
@@ -73,13 +71,10 @@ def _items(name: str) -> list[str]:
 
 
 def _url(var: str, value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise CommandError(f"{var} must be an http:// or https:// URL.")
     try:
-        URLValidator(schemes=["http", "https"])(value)
+        validate_http_url(value)
     except ValidationError:
-        raise CommandError(f"{var} is not a valid URL.") from None
+        raise CommandError(f"{var} must be an http:// or https:// URL with a host.") from None
     return value
 
 
@@ -302,17 +297,19 @@ class Command(BaseCommand):
         if added:
             changes.append(f"{len(added)} key(s) added ({', '.join(added)})")
         if state == "unchanged" and not changes:
-            summary = f"unchanged ({len(spec.models)} model(s), {len(spec.keys)} key(s) from the environment)"
+            listed = [f"{len(spec.models)} model(s)"] if spec.models else []
+            listed.append(f"{len(spec.keys)} key(s)")
+            summary = f"unchanged ({' and '.join(listed)} from the environment)"
         else:
             self.changed = True
             summary = "; ".join([state, *changes]) if state != "unchanged" else "; ".join(changes)
             if unchanged or len(spec.keys) > len(added):
                 summary += f"; {unchanged} model(s) and {len(spec.keys) - len(added)} key(s) unchanged"
         self.stdout.write(f"Vendor {spec.name!r} ({spec.kind}): {summary}.")
-        if other_models or other_keys:
+        others = [f"{count} {noun}(s)" for count, noun in ((other_models, "model"), (other_keys, "key")) if count]
+        if others:
             self.stdout.write(
-                f"  {other_models} model(s) and {other_keys} key(s) of {spec.name!r} that are not in the "
-                "environment were left as they are."
+                f"  {' and '.join(others)} of {spec.name!r} not in the environment were left as they are."
             )
         return vendor
 

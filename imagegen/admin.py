@@ -1,0 +1,159 @@
+"""Admin for client keys, the generation ledger and the prompt optimizer's settings."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from imagegen.api.auth import invalidate_client_keys
+from imagegen.models import ClientKey, Generation, OptimizerSettings
+from vendors.models import Vendor
+
+THUMBNAIL = '<img src="{}" alt="" style="height:48px;width:auto" height="48" loading="lazy">'
+
+
+def thumbnail(image) -> str:
+    return format_html(THUMBNAIL, image.path)
+
+
+@admin.register(ClientKey)
+class ClientKeyAdmin(admin.ModelAdmin):
+    list_display = ("name", "masked", "enabled", "created_at", "last_used_at")
+    list_filter = ("enabled",)
+    search_fields = ("name", "prefix", "last4")
+    actions = ("enable_keys", "disable_keys")
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["name"]
+        return ["name", "enabled", "masked", "created_at", "last_used_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else ("masked", "created_at", "last_used_at")
+
+    @admin.display(description="key")
+    def masked(self, obj):
+        return obj.masked
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        key, raw = ClientKey.generate(obj.name)
+        obj.prefix, obj.hashed_key, obj.last4 = key.prefix, key.hashed_key, key.last4
+        super().save_model(request, obj, form, change)
+        # The raw key exists only in this message: it is hashed in the database.
+        self.message_user(
+            request,
+            format_html("The key for {} is <code>{}</code> — Copy it now: it will not be shown again.", obj.name, raw),
+            messages.SUCCESS,
+        )
+
+    def _set_enabled(self, request, queryset, enabled: bool) -> None:
+        count = queryset.update(enabled=enabled)
+        invalidate_client_keys()  # update() sends no post_save signal
+        self.message_user(request, f"{'Enabled' if enabled else 'Disabled'} {count} key(s).", messages.SUCCESS)
+
+    @admin.action(description="Enable selected keys")
+    def enable_keys(self, request, queryset):
+        self._set_enabled(request, queryset, True)
+
+    @admin.action(description="Disable selected keys")
+    def disable_keys(self, request, queryset):
+        self._set_enabled(request, queryset, False)
+
+
+@admin.register(Generation)
+class GenerationAdmin(admin.ModelAdmin):
+    """The ledger: rows are written by the API only, so the admin can look but not touch."""
+
+    list_display = (
+        "created_at",
+        "model",
+        "vendor_name",
+        "client_label",
+        "key_label",
+        "status",
+        "error_code",
+        "latency_ms",
+        "size",
+        "thumbnail",
+    )
+    list_filter = ("status", "model", "vendor_name")
+    search_fields = ("user_prompt", "prompt")
+    date_hierarchy = "created_at"
+    ordering = ("-created_at",)
+    fields = (
+        "created_at",
+        "status",
+        "model",
+        "vendor",
+        "vendor_name",
+        "client_key",
+        "client_label",
+        "key_label",
+        "error_code",
+        "error_message",
+        "latency_ms",
+        "size",
+        "user_prompt",
+        "prompt",
+        "thumbnails",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("images")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @staticmethod
+    def _images(obj):
+        return sorted(obj.images.all(), key=lambda image: image.pk)
+
+    @admin.display(description="image")
+    def thumbnail(self, obj):
+        images = self._images(obj)
+        return thumbnail(images[0]) if images else "—"
+
+    @admin.display(description="images")
+    def thumbnails(self, obj):
+        images = self._images(obj)
+        if not images:
+            return "—"
+        return format_html_join(
+            " ", '<a href="{}">' + THUMBNAIL + "</a>", ((image.path, image.path) for image in images)
+        )
+
+
+@admin.register(OptimizerSettings)
+class OptimizerSettingsAdmin(admin.ModelAdmin):
+    """One row (pk=1): the list page goes straight to it."""
+
+    fields = ("mode", "vendor", "model", "time_budget", "max_words")
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not OptimizerSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        opts = self.model._meta
+        row = OptimizerSettings.objects.first()
+        if row is None:
+            return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_add"))
+        return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[row.pk]))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "vendor":
+            kwargs["queryset"] = Vendor.objects.filter(kind="openai_chat")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -1,0 +1,251 @@
+from html import unescape
+
+import pytest
+from django.urls import reverse
+
+from vendors.models import ImageModel, Vendor, VendorKey
+
+RAW = "sk-very-secret-vendor-key-9f3a"
+
+
+def formset(prefix, rows, initial=0):
+    data = {
+        f"{prefix}-TOTAL_FORMS": str(len(rows)),
+        f"{prefix}-INITIAL_FORMS": str(initial),
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "1000",
+    }
+    for i, row in enumerate(rows):
+        for field, value in row.items():
+            if value is True:
+                value = "on"
+            if value is not False:
+                data[f"{prefix}-{i}-{field}"] = value
+    return data
+
+
+def vendor_post(name="flux", kind="siliconflow", models=(), keys=(), initial_models=0, initial_keys=0):
+    data = {"name": name, "kind": kind, "base_url": "https://api.example.com/v1", "enabled": "on", "timeout": "120"}
+    data.update(formset("models", list(models), initial_models))
+    data.update(formset("keys", list(keys), initial_keys))
+    return data
+
+
+def page_text(response) -> str:
+    return unescape(response.content.decode())
+
+
+def add_url():
+    return reverse("admin:vendors_vendor_add")
+
+
+def change_url(vendor):
+    return reverse("admin:vendors_vendor_change", args=[vendor.pk])
+
+
+def make_vendor(name="flux", kind="siliconflow", models=(), keys=()):
+    vendor = Vendor.objects.create(name=name, kind=kind, base_url="https://api.example.com/v1")
+    for model in models:
+        ImageModel.objects.create(vendor=vendor, name=model)
+    for raw in keys:
+        key = VendorKey(vendor=vendor)
+        key.secret = raw
+        key.save()
+    return vendor
+
+
+def test_a_key_added_on_the_vendor_page_is_encrypted_at_rest_and_only_shown_masked(admin_client):
+    response = admin_client.post(
+        add_url(),
+        vendor_post(models=[{"name": "flux-pro", "enabled": True}], keys=[{"label": "main", "secret": RAW}]),
+    )
+    assert response.status_code == 302, page_text(response)
+
+    key = VendorKey.objects.get()
+    assert key.secret == RAW
+    assert RAW not in key.secret_encrypted and "9f3a" not in key.secret_encrypted
+    page = admin_client.get(change_url(key.vendor))
+    assert RAW not in page.content.decode()
+    assert "…9f3a" in page_text(page)
+    key_page = admin_client.get(reverse("admin:vendors_vendorkey_change", args=[key.pk]))
+    assert RAW not in key_page.content.decode()
+    assert "…9f3a" in page_text(key_page)
+
+
+def test_a_typed_secret_is_not_echoed_back_when_the_page_has_errors(admin_client):
+    data = vendor_post(keys=[{"secret": RAW}])
+    data["base_url"] = "not a url"
+
+    response = admin_client.post(add_url(), data)
+
+    assert response.status_code == 200
+    assert "Enter an http:// or https:// URL with a host." in page_text(response)
+    assert RAW not in response.content.decode()
+
+
+def test_leaving_the_secret_blank_on_an_existing_key_keeps_it(admin_client):
+    vendor = make_vendor(keys=[RAW])
+    key = vendor.keys.get()
+
+    response = admin_client.post(
+        change_url(vendor),
+        vendor_post(keys=[{"id": str(key.pk), "label": "renamed", "secret": "", "enabled": True}], initial_keys=1),
+    )
+
+    assert response.status_code == 302, page_text(response)
+    key.refresh_from_db()
+    assert (key.label, key.secret) == ("renamed", RAW)
+
+
+def test_a_new_secret_on_an_existing_key_replaces_it(admin_client):
+    vendor = make_vendor(keys=[RAW])
+    key = vendor.keys.get()
+
+    response = admin_client.post(
+        change_url(vendor),
+        vendor_post(keys=[{"id": str(key.pk), "secret": "sk-rotated-key-0000", "enabled": True}], initial_keys=1),
+    )
+
+    assert response.status_code == 302, page_text(response)
+    key.refresh_from_db()
+    assert (key.secret, key.last4) == ("sk-rotated-key-0000", "0000")
+
+
+def test_a_new_key_row_without_a_secret_is_refused(admin_client):
+    vendor = make_vendor()
+
+    response = admin_client.post(change_url(vendor), vendor_post(keys=[{"label": "forgot it", "enabled": True}]))
+
+    assert response.status_code == 200
+    assert "Enter the vendor&#x27;s API key." in response.content.decode()
+    assert not VendorKey.objects.exists()
+
+
+def test_the_same_key_twice_for_one_vendor_is_refused(admin_client):
+    vendor = make_vendor(keys=[RAW])
+
+    response = admin_client.post(
+        change_url(vendor),
+        vendor_post(
+            keys=[{"id": str(vendor.keys.get().pk), "enabled": True}, {"secret": RAW, "enabled": True}],
+            initial_keys=1,
+        ),
+    )
+
+    assert response.status_code == 200
+    assert "Vendor 'flux' already has this key." in page_text(response)
+    assert VendorKey.objects.count() == 1
+
+
+def test_the_same_new_key_in_two_rows_of_one_submit_is_refused(admin_client):
+    response = admin_client.post(add_url(), vendor_post(keys=[{"secret": RAW}, {"secret": RAW}]))
+
+    assert response.status_code == 200
+    assert "This key is entered twice." in page_text(response)
+    assert not Vendor.objects.exists()
+
+
+def test_a_model_name_another_vendor_serves_is_refused_on_the_vendor_page_naming_that_vendor(admin_client):
+    make_vendor(name="first", models=["flux-pro"])
+    second = make_vendor(name="second", kind="chat_image")
+
+    response = admin_client.post(
+        change_url(second), vendor_post(name="second", kind="chat_image", models=[{"name": "flux-pro"}])
+    )
+
+    assert response.status_code == 200
+    assert "Model name 'flux-pro' is already served by vendor 'first'." in page_text(response)
+    assert ImageModel.objects.get(name="flux-pro").vendor.name == "first"
+
+
+def test_a_model_name_another_vendor_serves_is_refused_when_adding_a_vendor(admin_client):
+    make_vendor(name="first", models=["flux-pro"])
+
+    response = admin_client.post(add_url(), vendor_post(name="second", models=[{"name": "flux-pro"}]))
+
+    assert response.status_code == 200
+    assert "already served by vendor 'first'" in page_text(response)
+    assert list(Vendor.objects.values_list("name", flat=True)) == ["first"]
+
+
+def test_two_new_rows_with_the_same_model_name_in_one_submit_are_refused(admin_client):
+    vendor = make_vendor()
+
+    response = admin_client.post(change_url(vendor), vendor_post(models=[{"name": "twin"}, {"name": "twin"}]))
+
+    assert response.status_code == 200
+    assert "Please correct the duplicate data for name" in page_text(response)
+    assert not ImageModel.objects.exists()
+
+
+def test_a_chat_vendor_cannot_get_image_models_on_its_page(admin_client):
+    response = admin_client.post(add_url(), vendor_post(name="llm", kind="openai_chat", models=[{"name": "flux"}]))
+
+    assert response.status_code == 200
+    assert "cannot serve image models" in page_text(response)
+    assert not Vendor.objects.exists()
+
+
+def test_the_image_model_page_names_the_vendor_that_already_has_the_name(admin_client):
+    make_vendor(name="first", models=["flux-pro"])
+    second = make_vendor(name="second", kind="chat_image")
+
+    response = admin_client.post(
+        reverse("admin:vendors_imagemodel_add"), {"vendor": str(second.pk), "name": "flux-pro", "enabled": "on"}
+    )
+
+    assert response.status_code == 200
+    assert "Model name 'flux-pro' is already served by vendor 'first'." in page_text(response)
+    assert ImageModel.objects.count() == 1
+
+
+def test_the_vendor_list_shows_model_and_key_counts(admin_client):
+    make_vendor(models=["a", "b"], keys=["sk-1111", "sk-2222", "sk-3333"])
+
+    response = admin_client.get(reverse("admin:vendors_vendor_changelist"))
+
+    row = response.context["cl"].result_list[0]
+    assert (row.model_count, row.key_count) == (2, 3)
+    assert "sk-1111" not in response.content.decode()
+
+
+def test_the_key_list_shows_state_but_never_the_secret(admin_client):
+    vendor = make_vendor(keys=[RAW])
+    VendorKey.objects.update(status="auto_disabled", failure_count=4, last_error="auth_failed: key revoked")
+
+    response = admin_client.get(reverse("admin:vendors_vendorkey_changelist") + f"?vendor__id__exact={vendor.pk}")
+
+    text = page_text(response)
+    assert RAW not in text
+    assert "…9f3a" in text and "Auto-disabled" in text and "key revoked" in text
+
+
+@pytest.mark.parametrize("secret", ["", RAW])
+def test_the_key_add_page_requires_a_new_unique_secret(admin_client, secret):
+    vendor = make_vendor(keys=["sk-other-key-1234"] + ([RAW] if secret else []))
+
+    response = admin_client.post(
+        reverse("admin:vendors_vendorkey_add"), {"vendor": str(vendor.pk), "secret": secret, "enabled": "on"}
+    )
+
+    assert response.status_code == 200
+    assert ("already has this key" if secret else "Enter the vendor's API key.") in page_text(response)
+
+
+def test_the_reset_action_puts_auto_disabled_keys_back_into_rotation(admin_client):
+    vendor = make_vendor(keys=["sk-aaaa-1111", "sk-bbbb-2222"])
+    VendorKey.objects.update(status="auto_disabled", failure_count=5)
+    first, second = vendor.keys.order_by("id")
+
+    response = admin_client.post(
+        reverse("admin:vendors_vendorkey_changelist"),
+        {"action": "reset_keys", "_selected_action": [str(first.pk)]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, first.failure_count) == ("active", 0)
+    assert (second.status, second.failure_count) == ("auto_disabled", 5)
+    assert "1 had been auto-disabled" in page_text(response)

@@ -13,14 +13,13 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from proxy.services import ImageFetchFailed, store_image
-
 from imagegen import prompts, sizes
 from imagegen.api.auth import Caller
 from imagegen.api.errors import ApiError
 from imagegen.db import run_db
 from imagegen.models import Generation
 from proxy.models import StoredImage
+from proxy.services import ImageFetchFailed, store_image
 from vendors import errors as upstream
 from vendors.adapters.base import ImageRequest, UpstreamImage
 from vendors.http import get_client

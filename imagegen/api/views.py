@@ -13,13 +13,13 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from proxy.services import public_url
 
 from imagegen import pipeline
 from imagegen.api.auth import Caller, authenticate
 from imagegen.api.errors import ApiError, error_response
 from imagegen.api.serializers import ChatCompletionSerializer, first_error
 from imagegen.db import run_db
+from proxy.services import public_url
 from vendors.selectors import routing_table
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,223 @@
+"""An aiohttp load generator: N requests at concurrency C, per-request latency and status.
+
+    async with client_session() as session:
+        result = await run_load(session, lambda s: s.get(url), n=1000, concurrency=16)
+        print(result.summary())
+
+``run_load`` starts C workers that take request numbers from a shared counter until N are
+started or ``max_seconds`` has passed (then no new request starts; those in flight finish or hit
+their own timeout). Each request is timed from just before it is sent until its whole body is read.
+A request is a success when ``check(status, body)`` says so (default: status 200).
+
+Run directly for a quick self-check against any URL:
+
+    .venv/bin/python bench/load.py http://127.0.0.1:9100/files/x.png -n 2000 -c 32
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import time
+from collections import Counter
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import aiohttp
+
+RequestFactory = Callable[[aiohttp.ClientSession], object]  # returns an aiohttp request context manager
+Check = Callable[[int, bytes], bool]
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Linear-interpolated percentile (q in 0..100) of ``values``; NaN when empty."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    rank = (len(ordered) - 1) * q / 100.0
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@dataclass
+class Sample:
+    latency: float  # seconds
+    status: int  # HTTP status, or 0 when the request raised
+    ok: bool
+    size: int = 0
+    error: str = ""  # exception text, or the start of a failing body
+
+
+@dataclass
+class LoadResult:
+    n_requested: int
+    concurrency: int
+    elapsed: float = 0.0
+    samples: list[Sample] = field(default_factory=list)
+    stopped_by_time: bool = False
+
+    @property
+    def ok_latencies(self) -> list[float]:
+        return [s.latency for s in self.samples if s.ok]
+
+    @property
+    def n_ok(self) -> int:
+        return sum(1 for s in self.samples if s.ok)
+
+    @property
+    def success_rate(self) -> float:
+        return self.n_ok / self.n_requested if self.n_requested else math.nan
+
+    @property
+    def rps(self) -> float:
+        """Successful requests per second of wall time."""
+        return self.n_ok / self.elapsed if self.elapsed > 0 else math.nan
+
+    def pct(self, q: float, *, only_ok: bool = True) -> float:
+        values = self.ok_latencies if only_ok else [s.latency for s in self.samples]
+        return percentile(values, q)
+
+    def statuses(self) -> dict[str, int]:
+        return {str(k): v for k, v in sorted(Counter(s.status for s in self.samples).items())}
+
+    def failures(self, limit: int = 10) -> list[dict]:
+        """Distinct failures (status + error text) with how often each happened."""
+        counts = Counter((s.status, s.error) for s in self.samples if not s.ok)
+        return [{"status": st, "error": err, "count": c} for (st, err), c in counts.most_common(limit)]
+
+    def summary(self) -> dict:
+        ok = self.ok_latencies
+        return {
+            "n": self.n_requested,
+            "concurrency": self.concurrency,
+            "completed": len(self.samples),
+            "ok": self.n_ok,
+            "success_rate": self.success_rate,
+            "elapsed_s": self.elapsed,
+            "rps": self.rps,
+            "p50_ms": percentile(ok, 50) * 1000,
+            "p90_ms": percentile(ok, 90) * 1000,
+            "p99_ms": percentile(ok, 99) * 1000,
+            "max_ms": max(ok) * 1000 if ok else math.nan,
+            "mean_ms": sum(ok) / len(ok) * 1000 if ok else math.nan,
+            "statuses": self.statuses(),
+            "failures": self.failures(),
+            "stopped_by_time": self.stopped_by_time,
+        }
+
+
+def default_check(status: int, body: bytes) -> bool:
+    return status == 200
+
+
+@asynccontextmanager
+async def client_session(timeout: float = 120.0, connect_timeout: float = 30.0):
+    """A session with no connection limit (so concurrency is set by ``run_load`` alone)."""
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300, force_close=False)
+    client_timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=connect_timeout)
+    async with aiohttp.ClientSession(connector=connector, timeout=client_timeout, auto_decompress=False) as session:
+        yield session
+
+
+async def timed(session: aiohttp.ClientSession, make_request: RequestFactory, check: Check) -> Sample:
+    start = time.perf_counter()
+    try:
+        async with make_request(session) as response:
+            body = await response.read()
+            status = response.status
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        return Sample(time.perf_counter() - start, 0, False, 0, f"{type(exc).__name__}: {exc}"[:300])
+    latency = time.perf_counter() - start
+    ok = check(status, body)
+    error = "" if ok else body[:300].decode("utf-8", "replace")
+    return Sample(latency, status, ok, len(body), error)
+
+
+async def run_load(
+    session: aiohttp.ClientSession,
+    make_request: RequestFactory,
+    *,
+    n: int,
+    concurrency: int,
+    check: Check = default_check,
+    max_seconds: float = 300.0,
+) -> LoadResult:
+    """Run ``n`` requests, at most ``concurrency`` at a time, starting none after ``max_seconds``."""
+    result = LoadResult(n_requested=n, concurrency=concurrency)
+    started = 0
+    deadline = time.perf_counter() + max_seconds
+
+    async def worker() -> None:
+        nonlocal started
+        while started < n:  # bounded: each pass takes one of the n request numbers
+            if time.perf_counter() > deadline:
+                result.stopped_by_time = True
+                return
+            started += 1
+            result.samples.append(await timed(session, make_request, check))
+
+    begin = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, n))))
+    result.elapsed = time.perf_counter() - begin
+    return result
+
+
+async def run_sequence_load(
+    session: aiohttp.ClientSession,
+    steps: Callable[[aiohttp.ClientSession], object],
+    *,
+    n: int,
+    concurrency: int,
+    max_seconds: float = 300.0,
+) -> LoadResult:
+    """Like ``run_load`` but each unit of work is ``await steps(session)`` returning (status, ok, error)."""
+    result = LoadResult(n_requested=n, concurrency=concurrency)
+    started = 0
+    deadline = time.perf_counter() + max_seconds
+
+    async def worker() -> None:
+        nonlocal started
+        while started < n:  # bounded, as in run_load
+            if time.perf_counter() > deadline:
+                result.stopped_by_time = True
+                return
+            started += 1
+            start = time.perf_counter()
+            try:
+                status, ok, error = await steps(session)
+            except Exception as exc:  # noqa: BLE001  (any failure of a step is a failed sample)
+                status, ok, error = 0, False, f"{type(exc).__name__}: {exc}"[:300]
+            result.samples.append(Sample(time.perf_counter() - start, status, ok, 0, error))
+
+    begin = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, n))))
+    result.elapsed = time.perf_counter() - begin
+    return result
+
+
+async def _main(url: str, n: int, concurrency: int) -> None:
+    async with client_session() as session:
+        result = await run_load(session, lambda s: s.get(url), n=n, concurrency=concurrency, max_seconds=120)
+    summary = result.summary()
+    print(
+        f"{summary['ok']}/{n} ok at c={concurrency}: {summary['rps']:.0f} req/s, "
+        f"p50 {summary['p50_ms']:.2f} ms, p99 {summary['p99_ms']:.2f} ms, statuses {summary['statuses']}"
+    )
+    for failure in summary["failures"]:
+        print("  failure:", failure)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="GET a URL N times at concurrency C (127.0.0.1 only).")
+    parser.add_argument("url")
+    parser.add_argument("-n", type=int, default=1000)
+    parser.add_argument("-c", type=int, default=16)
+    args = parser.parse_args()
+    if not args.url.startswith(("http://127.0.0.1:", "http://localhost:")):
+        parser.error("this bench only sends traffic to 127.0.0.1")
+    asyncio.run(_main(args.url, args.n, args.c))

@@ -33,3 +33,8 @@ def _release_after(fn: Callable[P, T]) -> Callable[P, T]:
 
 async def run_db(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     return await sync_to_async(_release_after(fn), thread_sensitive=False)(*args, **kwargs)
+
+
+async def run_blocking(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Other blocking calls (Django's cache, whose async methods are thread-sensitive) in the shared executor."""
+    return await sync_to_async(fn, thread_sensitive=False)(*args, **kwargs)

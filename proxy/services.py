@@ -7,7 +7,6 @@ a new :class:`StoredImage` row with a fresh random token: the token, not the has
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -125,17 +124,21 @@ async def store_image(
     if len(data) > settings.IMAGE_MAX_BYTES:
         raise too_large()
 
-    verified = await asyncio.to_thread(_verify, data)
+    # One executor hop for the whole sync tail: verify, write, record.
+    return await run_db(_verify_and_keep, data, content_type, vendor)
+
+
+def _verify_and_keep(data: bytes, content_type: str | None, vendor: str) -> StoredImage:
+    verified = _verify(data)
     if content_type and content_type.split(";", 1)[0].strip().lower() != verified.content_type:
         log.info("vendor %s said %s for a %s image", vendor or "?", content_type, verified.content_type)
     name = storage_name(verified.sha256, verified.extension)
     try:
-        stored_name = await asyncio.to_thread(_save, name, data)
+        stored_name = _save(name, data)
     except Exception as exc:  # local disk or an S3-compatible backend: each has its own errors
         log.exception("could not write image %s to storage", name)
         raise ImageFetchFailed("the image could not be written to storage") from exc
-    return await run_db(
-        StoredImage.objects.create,
+    return StoredImage.objects.create(
         sha256=verified.sha256,
         file=stored_name,
         content_type=verified.content_type,

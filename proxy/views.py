@@ -127,6 +127,7 @@ async def serve_image(request, token: str, ext: str) -> HttpResponse:
         "ETag": etag,
         "Access-Control-Allow-Origin": "*",
         "Cross-Origin-Resource-Policy": "cross-origin",  # embeddable from pages that set COEP
+        "X-Content-Type-Options": "nosniff",  # API paths skip SecurityMiddleware (imagegen/asgi.py)
     }
     if etag_matches(request.headers.get("If-None-Match", ""), etag):
         # No Content-Length: servers hold a 304 to the length it announces, and it has no body.

@@ -2,6 +2,7 @@ import pytest
 from django.core.cache import cache
 
 from vendors import http as vendor_http
+from vendors import services as vendor_services
 from vendors.selectors import invalidate_routing_table
 
 
@@ -19,6 +20,8 @@ def _isolated_state(settings, tmp_path):
 
     invalidate_client_keys()
     vendor_http._clients.clear()
+    vendor_services._last_use_written.clear()
+    vendor_services._failing.clear()
     yield
     cache.clear()
     invalidate_routing_table()

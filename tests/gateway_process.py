@@ -72,6 +72,15 @@ class GatewayProcess:
             result = self.manage(*command)
             if result.returncode != 0:
                 raise RuntimeError(f"manage.py {command[0]} failed:\n{result.stdout}\n{result.stderr}")
+        self._serve()
+        return self
+
+    def restart(self) -> None:
+        """Stop the server and start it again on the same data, as an operator's restart does."""
+        self._terminate()
+        self._serve()
+
+    def _serve(self) -> None:
         if self.server == "gunicorn":
             argv = [
                 str(Path(sys.executable).parent / "gunicorn"),
@@ -86,7 +95,7 @@ class GatewayProcess:
         else:
             argv = [sys.executable, "-m", "uvicorn", "imagegen.asgi:application", "--host", "127.0.0.1"]
             argv += ["--port", str(self.port), "--log-level", "warning"]
-        self._log = open(self.log_path, "w")  # noqa: SIM115  (closed in stop)
+        self._log = open(self.log_path, "a")  # noqa: SIM115  (closed in _terminate)
         self.process = subprocess.Popen(argv, cwd=ROOT, env=self.env(), stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -94,14 +103,14 @@ class GatewayProcess:
                 raise RuntimeError(f"the gateway exited:\n{self.log_path.read_text()}")
             try:
                 if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return self
+                    return
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
         self.stop()
         raise RuntimeError("the gateway did not become healthy in 30 s")
 
-    def stop(self) -> None:
+    def _terminate(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -112,6 +121,9 @@ class GatewayProcess:
         if self.process is not None:
             self._log.close()
         self.process = None
+
+    def stop(self) -> None:
+        self._terminate()
         if self._database:
             _drop_postgres_database(self._database)
             self._database = None

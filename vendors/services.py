@@ -8,6 +8,7 @@ live on the ``VendorKey`` row, where the admin shows them.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -17,7 +18,7 @@ from django.core.cache import cache
 from django.db.models import F
 from django.utils import timezone
 
-from imagegen.db import run_db
+from imagegen.db import run_blocking, run_db
 from imagegen.redaction import scrub
 from vendors import errors
 from vendors.models import VendorKey
@@ -25,6 +26,9 @@ from vendors.selectors import KeyRef, VendorRoute, invalidate_routing_table
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# Keys whose last call in this worker failed: their next success must reset the failure streak.
+_failing: set[int] = set()
 
 # An auto-disabled key stays out of rotation in every worker until their routing tables reload.
 DISABLED_COOLDOWN = 3600.0
@@ -44,25 +48,25 @@ def _failures_key(key_id: int) -> str:
     return f"vendorkey:{key_id}:failures"
 
 
-async def _rotation_start(vendor: VendorRoute) -> int:
+def _keys_in_turn(vendor: VendorRoute) -> list[KeyRef]:
     counter = f"vendor:{vendor.id}:rotation"
-    await cache.aadd(counter, 0, timeout=None)
+    cache.add(counter, 0, timeout=None)
     try:
-        return await cache.aincr(counter)
+        start = cache.incr(counter)
     except ValueError:  # evicted between add and incr
-        await cache.aset(counter, 1, timeout=None)
-        return 1
+        start = 1
+        cache.set(counter, start, timeout=None)
+    count = len(vendor.keys)
+    ordered = [vendor.keys[(start + i) % count] for i in range(count)]
+    cooling = cache.get_many([_cooldown_key(key.id) for key in ordered])
+    return [key for key in ordered if _cooldown_key(key.id) not in cooling]
 
 
 async def keys_in_turn(vendor: VendorRoute) -> list[KeyRef]:
     """The vendor's usable keys, not cooling down, starting at the next one in turn."""
     if not vendor.keys:
         return []
-    start = await _rotation_start(vendor)
-    count = len(vendor.keys)
-    ordered = [vendor.keys[(start + i) % count] for i in range(count)]
-    cooling = await cache.aget_many([_cooldown_key(key.id) for key in ordered])
-    return [key for key in ordered if _cooldown_key(key.id) not in cooling]
+    return await run_blocking(_keys_in_turn, vendor)
 
 
 async def call_with_keys(vendor: VendorRoute, attempt: Callable[[KeyRef], Awaitable[T]]) -> KeyedResult[T]:
@@ -98,37 +102,47 @@ async def call_with_keys(vendor: VendorRoute, attempt: Callable[[KeyRef], Awaita
     raise failure
 
 
+# key id -> when this worker last wrote its last_used_at; the admin needs minutes, not every request.
+_last_use_written: dict[int, float] = {}
+LAST_USE_RESOLUTION = 30.0
+
+
 async def _record_success(key: KeyRef) -> None:
-    await cache.adelete(_failures_key(key.id))
-    await run_db(_mark_used, key.id)
+    now = time.monotonic()
+    if key.id in _failing or now - _last_use_written.get(key.id, -LAST_USE_RESOLUTION) >= LAST_USE_RESOLUTION:
+        _last_use_written[key.id] = now
+        _failing.discard(key.id)
+        await run_db(_mark_used, key.id)
 
 
 async def _record_failure(vendor: VendorRoute, key: KeyRef, exc: errors.UpstreamError) -> None:
     log.warning("vendor %s key %s: %s (%s)", vendor.name, key.label, exc.code, exc.message)
     if exc.disables_key:
-        await cache.aset(_cooldown_key(key.id), True, timeout=DISABLED_COOLDOWN)
+        await run_blocking(cache.set, _cooldown_key(key.id), True, timeout=DISABLED_COOLDOWN)
         await run_db(_mark_failed, key.id, exc, disable=True)
         invalidate_routing_table()
         return
     if exc.cools_key:
         seconds = exc.retry_after if exc.retry_after else settings.KEY_RATE_LIMIT_COOLDOWN
-        await cache.aset(_cooldown_key(key.id), True, timeout=max(seconds, 1.0))
+        await run_blocking(cache.set, _cooldown_key(key.id), True, timeout=max(seconds, 1.0))
     elif exc.counts_as_failure:
+        _failing.add(key.id)
         failures_key = _failures_key(key.id)
-        await cache.aadd(failures_key, 0, timeout=settings.KEY_FAILURE_COOLDOWN * 10)
+        await run_blocking(cache.add, failures_key, 0, timeout=settings.KEY_FAILURE_COOLDOWN * 10)
         try:
-            in_a_row = await cache.aincr(failures_key)
+            in_a_row = await run_blocking(cache.incr, failures_key)
         except ValueError:
             in_a_row = 1
         if in_a_row >= settings.KEY_FAILURES_BEFORE_COOLDOWN:
-            await cache.aset(_cooldown_key(key.id), True, timeout=settings.KEY_FAILURE_COOLDOWN)
-            await cache.adelete(failures_key)
+            await run_blocking(cache.set, _cooldown_key(key.id), True, timeout=settings.KEY_FAILURE_COOLDOWN)
+            await run_blocking(cache.delete, failures_key)
     else:
         return  # bad requests, content policy and timeouts say nothing about the key
     await run_db(_mark_failed, key.id, exc, disable=False)
 
 
 def _mark_used(key_id: int) -> None:
+    cache.delete(_failures_key(key_id))  # a success ends a streak of failures
     VendorKey.objects.filter(pk=key_id).update(last_used_at=timezone.now())
 
 

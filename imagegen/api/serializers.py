@@ -4,24 +4,35 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-
-class MessageSerializer(serializers.Serializer):
-    role = serializers.ChoiceField(choices=["system", "developer", "user", "assistant", "tool", "function"])
-    content = serializers.JSONField(required=False, allow_null=True)
-
-    def validate_content(self, content):
-        if content is None or isinstance(content, str):
-            return content
-        if isinstance(content, list) and all(isinstance(part, dict) for part in content):
-            return content
-        raise serializers.ValidationError("Content must be a string or an array of content parts.")
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
 
 class ChatCompletionSerializer(serializers.Serializer):
     model = serializers.CharField(max_length=200)
-    messages = MessageSerializer(many=True, allow_empty=False)
+    # Checked in validate_messages rather than by a nested serializer: DRF copies a nested
+    # serializer's fields for every request, and this endpoint is the hot path.
+    messages = serializers.ListField(allow_empty=False)
     stream = serializers.BooleanField(required=False, default=False)
     size = serializers.CharField(required=False, allow_blank=True, max_length=20)
+
+    def validate_messages(self, messages):
+        for index, message in enumerate(messages):
+            if not isinstance(message, dict):
+                raise serializers.ValidationError({str(index): "Each message must be an object."})
+            role = message.get("role")
+            if role not in ROLES:
+                problem = "This field is required." if role is None else f'"{role}" is not a valid role.'
+                raise serializers.ValidationError({str(index): {"role": problem}})
+            content = message.get("content")
+            if not (
+                content is None
+                or isinstance(content, str)
+                or (isinstance(content, list) and all(isinstance(part, dict) for part in content))
+            ):
+                raise serializers.ValidationError(
+                    {str(index): {"content": "Content must be a string or an array of content parts."}}
+                )
+        return messages
 
     def validate(self, data):
         data["prompt"] = last_user_text(data["messages"])

@@ -316,3 +316,28 @@ def test_a_key_that_cannot_be_decrypted_is_skipped_not_fatal(client, vendor, sf,
         assert chat(client).status_code == 200
     assert KEYS[0] not in sf.keys_used()
     assert "k1 skipped" in caplog.text
+
+
+def test_an_unreachable_vendor_fails_over_then_answers_502_without_its_address(client, vendor, sf):
+    port = sf.port
+    sf.stop()
+    response = chat(client)
+    assert response.status_code == 502
+    error = response.json()["error"]
+    assert error["code"] == "upstream_error" and "connect" in error["message"]
+    assert str(port) not in error["message"] and "127.0.0.1" not in error["message"]
+
+
+def test_a_rate_limited_key_returns_to_rotation_after_retry_after(client, vendor, sf):
+    import time
+
+    sf.retry_after = 1
+    sf.keys = {KEYS[0]: "rate_limited"}
+    for _ in range(3):
+        chat(client)
+    assert sf.keys_used().count(KEYS[0]) == 1
+    sf.keys = {}
+    time.sleep(1.2)
+    for _ in range(3):
+        chat(client)
+    assert sf.keys_used().count(KEYS[0]) == 2

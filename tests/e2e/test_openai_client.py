@@ -85,6 +85,10 @@ def test_a_chat_completion_returns_a_permanent_image_that_outlives_the_vendor(cl
     assert response.status_code == 200 and response.content == sf.image
     assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
 
+    gateway.restart()
+    response = httpx.get(url)
+    assert response.status_code == 200 and response.content == sf.image
+
 
 def test_a_chat_image_vendor_works_through_the_same_api(client, fakes):
     _, relay, _ = fakes

@@ -4,15 +4,19 @@ Django's default (``thread_sensitive=True``) gives every ASGI request a thread o
 ORM calls, kept for the whole request: hundreds of requests waiting on vendors would mean
 hundreds of threads and database connections. ``run_db`` sends each short database step to the
 event loop's shared executor instead, and hands PostgreSQL connections back to the pool after it.
+On SQLite, which lets one writer in at a time, they go through one thread per process instead:
+parallel threads would only queue on its write lock, sleeping in its busy handler.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache, wraps
 from typing import ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import connection
 
 P = ParamSpec("P")
@@ -31,8 +35,16 @@ def _release_after(fn: Callable[P, T]) -> Callable[P, T]:
     return wrapper
 
 
+@cache
+def _database_executor() -> ThreadPoolExecutor | None:
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+    return None  # the loop's default executor
+
+
 async def run_db(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    return await sync_to_async(_release_after(fn), thread_sensitive=False)(*args, **kwargs)
+    run = sync_to_async(_release_after(fn), thread_sensitive=False, executor=_database_executor())
+    return await run(*args, **kwargs)
 
 
 async def run_blocking(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -13,13 +13,15 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from django.db import transaction
+
 from imagegen import prompts, sizes
 from imagegen.api.auth import Caller
 from imagegen.api.errors import ApiError
 from imagegen.db import run_db
 from imagegen.models import Generation
 from proxy.models import StoredImage
-from proxy.services import ImageFetchFailed, store_image
+from proxy.services import ImageFetchFailed, PreparedImage, prepare_image, record_images
 from vendors import errors as upstream
 from vendors.adapters.base import ImageRequest, UpstreamImage
 from vendors.http import get_client
@@ -45,6 +47,7 @@ class GenerationOutcome:
     prompt: str
     optimized: bool
     size: str
+    prepared: list[PreparedImage] = field(default_factory=list)
     images: list[StoredImage] = field(default_factory=list)
 
 
@@ -67,7 +70,8 @@ async def generate(request: GenerationRequest) -> GenerationOutcome:
     except ApiError as exc:
         await run_db(_record, ledger, status=Generation.Status.FAILED, error=exc)
         raise
-    await run_db(_record, ledger, status=Generation.Status.SUCCESS, images=outcome.images)
+    # One write transaction for the images and the ledger row: the answer waits on it.
+    outcome.images = await run_db(_record, ledger, status=Generation.Status.SUCCESS, prepared=outcome.prepared)
     return outcome
 
 
@@ -103,24 +107,24 @@ async def _generate(request: GenerationRequest, ledger: _Ledger) -> GenerationOu
         raise _client_error(exc, route) from exc
     ledger.key_label = result.key_label
 
-    images = await _store_all(result.value, route)
+    prepared = await _prepare_all(result.value, route)
     return GenerationOutcome(
         model=route.name,
         vendor=route.vendor.name,
         prompt=optimized.prompt,
         optimized=optimized.optimized,
         size=choice.size,
-        images=images,
+        prepared=prepared,
     )
 
 
-async def _store_all(upstream_images: list[UpstreamImage], route: ModelRoute) -> list[StoredImage]:
+async def _prepare_all(upstream_images: list[UpstreamImage], route: ModelRoute) -> list[PreparedImage]:
     vendor_host = urlsplit(route.vendor.base_url).hostname or ""
     try:
         return list(
             await asyncio.gather(
                 *(
-                    store_image(
+                    prepare_image(
                         url=image.url,
                         b64=image.b64,
                         data=image.data,
@@ -161,14 +165,16 @@ def _client_error(exc: upstream.UpstreamError, route: ModelRoute) -> ApiError:
     return ApiError(exc.status, message, code=exc.code, error_type=exc.error_type, headers=headers)
 
 
+@transaction.atomic
 def _record(
     ledger: _Ledger,
     *,
     status: str,
     error: ApiError | None = None,
-    images: list[StoredImage] | None = None,
-) -> None:
+    prepared: list[PreparedImage] = (),
+) -> list[StoredImage]:
     request, route = ledger.request, ledger.route
+    images = record_images(list(prepared)) if prepared else []
     generation = Generation.objects.create(
         client_key_id=request.caller.client_key_id,
         client_label=request.caller.label,
@@ -185,4 +191,6 @@ def _record(
         prompt=ledger.prompt,
     )
     if images:
-        generation.images.add(*images)
+        links = Generation.images.through
+        links.objects.bulk_create([links(generation=generation, storedimage=image) for image in images])
+    return images

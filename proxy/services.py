@@ -12,14 +12,14 @@ import binascii
 import hashlib
 import io
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image
 
-from imagegen.db import run_db
+from imagegen.db import run_blocking, run_db
 from proxy.fetch import ImageFetchFailed, fetch_image_bytes, too_large
 from proxy.models import StoredImage
 
@@ -43,6 +43,20 @@ class _Verified:
     extension: str
     width: int
     height: int
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """A verified image whose bytes are in storage, not yet recorded as a ``StoredImage``."""
+
+    sha256: str
+    file: str
+    content_type: str
+    extension: str
+    width: int
+    height: int
+    byte_size: int
+    vendor: str
 
 
 def storage_name(sha256: str, extension: str) -> str:
@@ -94,7 +108,7 @@ def _save(name: str, data: bytes) -> str:
     return default_storage.save(name, ContentFile(data))
 
 
-async def store_image(
+async def prepare_image(
     *,
     url: str | None = None,
     b64: str | None = None,
@@ -102,8 +116,8 @@ async def store_image(
     content_type: str | None = None,
     vendor: str = "",
     trusted_hosts: frozenset[str] = frozenset(),
-) -> StoredImage:
-    """Fetch or decode one image, verify it, store its bytes and return a new ``StoredImage``.
+) -> PreparedImage:
+    """Fetch or decode one image, verify it and write its bytes to storage; the row comes later.
 
     Exactly one of ``url``, ``b64`` (plain base64 or a data URL) and ``data`` (raw bytes) is
     given. ``content_type`` is the vendor's claim and only logged when Pillow disagrees: the
@@ -124,11 +138,10 @@ async def store_image(
     if len(data) > settings.IMAGE_MAX_BYTES:
         raise too_large()
 
-    # One executor hop for the whole sync tail: verify, write, record.
-    return await run_db(_verify_and_keep, data, content_type, vendor)
+    return await run_blocking(_verify_and_write, data, content_type, vendor)
 
 
-def _verify_and_keep(data: bytes, content_type: str | None, vendor: str) -> StoredImage:
+def _verify_and_write(data: bytes, content_type: str | None, vendor: str) -> PreparedImage:
     verified = _verify(data)
     if content_type and content_type.split(";", 1)[0].strip().lower() != verified.content_type:
         log.info("vendor %s said %s for a %s image", vendor or "?", content_type, verified.content_type)
@@ -138,7 +151,7 @@ def _verify_and_keep(data: bytes, content_type: str | None, vendor: str) -> Stor
     except Exception as exc:  # local disk or an S3-compatible backend: each has its own errors
         log.exception("could not write image %s to storage", name)
         raise ImageFetchFailed("the image could not be written to storage") from exc
-    return StoredImage.objects.create(
+    return PreparedImage(
         sha256=verified.sha256,
         file=stored_name,
         content_type=verified.content_type,
@@ -148,6 +161,17 @@ def _verify_and_keep(data: bytes, content_type: str | None, vendor: str) -> Stor
         byte_size=len(data),
         vendor=vendor,
     )
+
+
+def record_images(prepared: list[PreparedImage]) -> list[StoredImage]:
+    """Rows for prepared images (sync; callers put it in the same transaction as their own rows)."""
+    return StoredImage.objects.bulk_create([StoredImage(**asdict(image)) for image in prepared])
+
+
+async def store_image(**source) -> StoredImage:
+    """Prepare one image and record it: ``prepare_image``'s arguments, a saved ``StoredImage``."""
+    prepared = await prepare_image(**source)
+    return (await run_db(record_images, [prepared]))[0]
 
 
 def public_url(image: StoredImage, request=None) -> str:

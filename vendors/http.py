@@ -23,7 +23,24 @@ _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient
 _transport_override: httpx.AsyncBaseTransport | None = None
 
 
+class _NoCookies(httpx.Cookies):
+    """A cookie jar that keeps nothing. One client serves every vendor key: a cookie a vendor sets
+    for one key must not ride along with the next key's requests (and parsing them costs CPU)."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        pass
+
+    def set_cookie_header(self, request: httpx.Request) -> None:
+        pass
+
+
 def _build_client() -> httpx.AsyncClient:
+    client = _new_client()
+    client._cookies = _NoCookies()  # the public setter would copy it into a plain Cookies
+    return client
+
+
+def _new_client() -> httpx.AsyncClient:
     limits = httpx.Limits(
         max_connections=settings.UPSTREAM_MAX_CONNECTIONS,
         max_keepalive_connections=min(settings.UPSTREAM_MAX_CONNECTIONS, 200),
@@ -35,10 +52,24 @@ def _build_client() -> httpx.AsyncClient:
     if _transport_override is not None:
         return httpx.AsyncClient(transport=_transport_override, timeout=timeout, headers=headers)
     if settings.HTTP_TRANSPORT == "aiohttp":
-        from httpx_aiohttp import HttpxAiohttpClient
-
-        return HttpxAiohttpClient(limits=limits, timeout=timeout, headers=headers, trust_env=False)
+        return httpx.AsyncClient(transport=_aiohttp_transport(limits), timeout=timeout, headers=headers)
     return httpx.AsyncClient(limits=limits, timeout=timeout, headers=headers, trust_env=False)
+
+
+def _aiohttp_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
+    import aiohttp
+    from httpx_aiohttp import AiohttpTransport
+
+    ssl_context = httpx.create_ssl_context(trust_env=False)
+
+    def session() -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=limits.max_connections, keepalive_timeout=limits.keepalive_expiry, ssl=ssl_context
+        )
+        # aiohttp keeps cookies in its own jar too; a dummy one keeps them from crossing keys.
+        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+
+    return AiohttpTransport(client=session)
 
 
 def get_client() -> httpx.AsyncClient:

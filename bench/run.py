@@ -129,11 +129,12 @@ def process_tree(root: int) -> list[int]:
     return pids
 
 
-def vm_rss_kb(pid: int) -> int:
+def proc_status(pid: int, field: str) -> int:
+    """An integer field of /proc/<pid>/status (VmRSS in kB, Threads), 0 when the process is gone."""
     try:
         with open(f"/proc/{pid}/status") as fh:
             for line in fh:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
@@ -143,7 +144,11 @@ def vm_rss_kb(pid: int) -> int:
 def tree_rss_kb(root: int) -> tuple[int, int]:
     """(sum of VmRSS in kB, number of processes) over ``root``'s tree."""
     pids = process_tree(root)
-    return sum(vm_rss_kb(pid) for pid in pids), len(pids)
+    return sum(proc_status(pid, "VmRSS") for pid in pids), len(pids)
+
+
+def tree_threads(root: int) -> int:
+    return sum(proc_status(pid, "Threads") for pid in process_tree(root))
 
 
 def tree_cpu_s(root: int) -> float:
@@ -192,6 +197,7 @@ class RssSampler:
         self.max_seconds = max_seconds
         self.peak_kb = 0
         self.peak_processes = 0
+        self.peak_threads = 0
         self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="rss-sampler")
@@ -200,6 +206,7 @@ class RssSampler:
         deadline = time.monotonic() + self.max_seconds
         while not self._stop.is_set() and time.monotonic() < deadline:  # bounded in time
             total, count = tree_rss_kb(self.root)
+            self.peak_threads = max(self.peak_threads, tree_threads(self.root))
             self.samples += 1
             if total > self.peak_kb:
                 self.peak_kb, self.peak_processes = total, count
@@ -323,6 +330,7 @@ async def scenario_b(gateway, client_key: str, fake: FakeVendorProcess, args) ->
         "baseline_processes": baseline_procs,
         "peak_rss_mib": sampler.peak_kb / 1024,
         "peak_rss_processes": sampler.peak_processes,
+        "peak_threads": sampler.peak_threads,
         "after_rss_mib": after_kb / 1024,
         "rss_samples": sampler.samples,
         "cpu": cpu.used,
@@ -483,8 +491,8 @@ def markdown(report: dict) -> str:
             f"### (b) Holding power ({report['config']['holding']} concurrent chat completions, {lat:g} s fake)",
             "",
             f"| transport | success | p50 | p99 | **p99 − {lat:g} s** | max | **peak RSS (MiB)** | idle RSS (MiB) "
-            "| wall s | gateway CPU ms/req | statuses |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "| peak threads | wall s | gateway CPU ms/req | statuses |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in runs:
             if "b" not in r:
@@ -494,7 +502,8 @@ def markdown(report: dict) -> str:
                 f"| {r['transport']} | {s['ok']}/{s['n']} ({s['success_rate'] * 100:.1f}%) | {f0(s['p50_ms'])} "
                 f"| {f0(s['p99_ms'])} | **{f0(b['p99_minus_latency_ms'])}** | {f0(s['max_ms'])} "
                 f"| **{f0(b['peak_rss_mib'])}** ({b['peak_rss_processes']} processes) | {f0(b['baseline_rss_mib'])} "
-                f"| {s['elapsed_s']:.1f} | {f1(b['gateway_cpu_ms_per_request'])} | {s['statuses']} |"
+                f"| {b.get('peak_threads', '?')} | {s['elapsed_s']:.1f} "
+                f"| {f1(b['gateway_cpu_ms_per_request'])} | {s['statuses']} |"
             )
         out.append("")
     c_run = next((r for r in runs if "c" in r), None)

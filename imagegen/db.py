@@ -4,12 +4,16 @@ Django's default (``thread_sensitive=True``) gives every ASGI request a thread o
 ORM calls, kept for the whole request: hundreds of requests waiting on vendors would mean
 hundreds of threads and database connections. ``run_db`` sends each short database step to the
 event loop's shared executor instead, and hands PostgreSQL connections back to the pool after it.
-On SQLite, which lets one writer in at a time, they go through one thread per process instead:
-parallel threads would only queue on its write lock, sleeping in its busy handler.
+On SQLite, which lets one writer in at a time, they go through one thread per process instead,
+and that thread takes an flock shared by the gateway's processes first: waiting for SQLite's own
+lock means sleeping in its busy handler in steps of up to 100 ms, which gave two workers
+multi-second tails under load, while the kernel wakes an flock waiter the moment it is free.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache, wraps
@@ -35,16 +39,41 @@ def _release_after(fn: Callable[P, T]) -> Callable[P, T]:
     return wrapper
 
 
+def _is_sqlite() -> bool:
+    return settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
+
+
 @cache
 def _database_executor() -> ThreadPoolExecutor | None:
-    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    if _is_sqlite():
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
     return None  # the loop's default executor
 
 
+@cache
+def _sqlite_lock() -> int:
+    name = str(settings.DATABASES["default"]["NAME"])
+    on_disk = name and not name.startswith("file:") and name != ":memory:"
+    path = f"{name}.gateway-lock" if on_disk else str(settings.DATA_DIR / ".sqlite.gateway-lock")
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+
+def _one_process_at_a_time(fn: Callable[P, T]) -> Callable[P, T]:
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        lock = _sqlite_lock()
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+    return wrapper
+
+
 async def run_db(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    run = sync_to_async(_release_after(fn), thread_sensitive=False, executor=_database_executor())
-    return await run(*args, **kwargs)
+    step = _one_process_at_a_time(fn) if _is_sqlite() else _release_after(fn)
+    return await sync_to_async(step, thread_sensitive=False, executor=_database_executor())(*args, **kwargs)
 
 
 async def run_blocking(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -9,6 +9,7 @@ from django.utils.html import format_html, format_html_join
 
 from imagegen.api.auth import invalidate_client_keys
 from imagegen.models import ClientKey, Generation, OptimizerSettings
+from proxy.admin import ReadOnlyModelAdmin
 from vendors.models import Vendor
 
 THUMBNAIL = '<img src="{}" alt="" style="height:48px;width:auto" height="48" loading="lazy">'
@@ -65,7 +66,7 @@ class ClientKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Generation)
-class GenerationAdmin(admin.ModelAdmin):
+class GenerationAdmin(ReadOnlyModelAdmin):
     """The ledger: rows are written by the API only, so the admin can look but not touch."""
 
     list_display = (
@@ -105,15 +106,6 @@ class GenerationAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("images")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @staticmethod
     def _images(obj):

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache, wraps
-from typing import ParamSpec, TypeVar
+from typing import Generic, ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -79,3 +80,25 @@ async def run_db(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
 async def run_blocking(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Other blocking calls (Django's cache, whose async methods are thread-sensitive) in the shared executor."""
     return await sync_to_async(fn, thread_sensitive=False)(*args, **kwargs)
+
+
+class Snapshot(Generic[T]):
+    """A value built from the database, kept in this worker's memory for ROUTING_CACHE_SECONDS.
+
+    The request path reads routing tables, client keys and optimizer settings from snapshots,
+    so it costs no query. ``invalidate`` (called by signals when the rows change) drops the
+    value at once in this process; other workers see the change within the TTL.
+    """
+
+    def __init__(self, build: Callable[[], T]):
+        self._build = build
+        self._value: T | None = None
+        self._built_at = 0.0
+
+    async def get(self) -> T:
+        if self._value is None or time.monotonic() - self._built_at > settings.ROUTING_CACHE_SECONDS:
+            self._value, self._built_at = await run_db(self._build), time.monotonic()
+        return self._value
+
+    def invalidate(self) -> None:
+        self._value = None

@@ -11,12 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 from dataclasses import dataclass
 
-from django.conf import settings
-
-from imagegen.db import run_db
+from imagegen.db import Snapshot
 from imagegen.models import OptimizerSettings
 from vendors.adapters.base import ChatReply, ChatRequest
 from vendors.http import get_client
@@ -83,10 +80,6 @@ def limit_words(text: str, max_words: int) -> str:
     return " ".join(words[:max_words]).rstrip(",;:")
 
 
-_config: OptimizerConfig | None = None
-_config_loaded_at = 0.0
-
-
 def _load_config() -> OptimizerConfig:
     row = OptimizerSettings.load()
     return OptimizerConfig(
@@ -94,16 +87,9 @@ def _load_config() -> OptimizerConfig:
     )
 
 
-async def optimizer_config() -> OptimizerConfig:
-    global _config, _config_loaded_at
-    if _config is None or time.monotonic() - _config_loaded_at > settings.ROUTING_CACHE_SECONDS:
-        _config, _config_loaded_at = await run_db(_load_config), time.monotonic()
-    return _config
-
-
-def invalidate_optimizer_config() -> None:
-    global _config
-    _config = None
+_config = Snapshot(_load_config)
+optimizer_config = _config.get
+invalidate_optimizer_config = _config.invalidate
 
 
 async def optimize(idea: str, table: RoutingTable) -> OptimizedPrompt:

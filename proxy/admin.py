@@ -11,8 +11,21 @@ from proxy.models import StoredImage
 THUMBNAIL = '<img src="{}" alt="" style="height:48px;width:auto" height="48" loading="lazy">'
 
 
+class ReadOnlyModelAdmin(admin.ModelAdmin):
+    """Rows the gateway writes as records: viewable, never added, edited or deleted by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(StoredImage)
-class StoredImageAdmin(admin.ModelAdmin):
+class StoredImageAdmin(ReadOnlyModelAdmin):
     list_display = ("thumbnail", "vendor", "size", "dimensions", "content_type", "created_at")
     list_filter = ("vendor", "content_type")
     search_fields = ("token", "sha256")
@@ -30,15 +43,6 @@ class StoredImageAdmin(admin.ModelAdmin):
         "created_at",
     )
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="image")
     def thumbnail(self, obj):

@@ -7,13 +7,11 @@ save or delete in this process (admin, import_env) drops it at once (``vendors.s
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from imagegen.db import run_db
+from imagegen.db import Snapshot
 from vendors.adapters import adapter_class
 from vendors.adapters.base import Adapter, VendorTarget
 from vendors.models import ImageModel, Vendor, VendorKey
@@ -54,7 +52,6 @@ class ModelRoute:
 class RoutingTable:
     models: dict[str, ModelRoute] = field(default_factory=dict)
     vendors: dict[int, VendorRoute] = field(default_factory=dict)
-    built_at: float = 0.0
 
     def model_names(self) -> list[str]:
         return sorted(self.models)
@@ -71,7 +68,7 @@ def build_routing_table() -> RoutingTable:
             log.error("vendor %s key %s skipped: %s", key.vendor.name, key.display_label, exc)
             continue
         keys.setdefault(key.vendor_id, []).append(KeyRef(id=key.id, label=key.display_label, secret=secret))
-    table = RoutingTable(built_at=time.monotonic())
+    table = RoutingTable()
     for vendor in Vendor.objects.filter(enabled=True):
         table.vendors[vendor.id] = VendorRoute(
             id=vendor.id,
@@ -92,17 +89,6 @@ def build_routing_table() -> RoutingTable:
     return table
 
 
-_table: RoutingTable | None = None
-
-
-async def routing_table() -> RoutingTable:
-    global _table
-    table = _table
-    if table is None or time.monotonic() - table.built_at > settings.ROUTING_CACHE_SECONDS:
-        table = _table = await run_db(build_routing_table)
-    return table
-
-
-def invalidate_routing_table() -> None:
-    global _table
-    _table = None
+_routing = Snapshot(build_routing_table)
+routing_table = _routing.get
+invalidate_routing_table = _routing.invalidate

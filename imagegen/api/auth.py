@@ -8,13 +8,12 @@ costs no query; saving a key in this process drops the copy at once.
 from __future__ import annotations
 
 import hmac
-import time
 from dataclasses import dataclass
 
 from django.conf import settings
 
 from imagegen.api.errors import ApiError
-from imagegen.db import run_db
+from imagegen.db import Snapshot
 from imagegen.models import ClientKey, hash_client_key
 
 
@@ -28,9 +27,6 @@ class Caller:
 
 BOOTSTRAP = Caller(client_key_id=None, label="AUTHORIZED_API_KEY")
 
-_keys: dict[str, Caller] | None = None
-_loaded_at = 0.0
-
 
 def _load_keys() -> dict[str, Caller]:
     return {
@@ -39,16 +35,8 @@ def _load_keys() -> dict[str, Caller]:
     }
 
 
-async def _enabled_keys() -> dict[str, Caller]:
-    global _keys, _loaded_at
-    if _keys is None or time.monotonic() - _loaded_at > settings.ROUTING_CACHE_SECONDS:
-        _keys, _loaded_at = await run_db(_load_keys), time.monotonic()
-    return _keys
-
-
-def invalidate_client_keys() -> None:
-    global _keys
-    _keys = None
+_enabled_keys = Snapshot(_load_keys)
+invalidate_client_keys = _enabled_keys.invalidate
 
 
 def bearer_token(request) -> str:
@@ -66,7 +54,7 @@ async def authenticate(request) -> Caller:
         return BOOTSTRAP
     # A dict lookup on the SHA-256 of the key: timing can reveal at most something about a
     # hash, never about the key, so this is as safe as comparing in constant time.
-    caller = (await _enabled_keys()).get(hash_client_key(token))
+    caller = (await _enabled_keys.get()).get(hash_client_key(token))
     if caller is None:
         raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
     return caller

@@ -1,0 +1,19 @@
+"""Shared helpers for the proxy tests."""
+
+import asyncio
+
+from vendors import http as vendor_http
+
+LOOPBACK = frozenset({"127.0.0.1"})
+
+
+def run(coro):
+    """Run a coroutine in a fresh loop and close the shared client that loop created."""
+
+    async def main():
+        try:
+            return await coro
+        finally:
+            await vendor_http.close_client()
+
+    return asyncio.run(main())

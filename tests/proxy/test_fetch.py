@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 
@@ -13,21 +12,8 @@ from proxy import fetch
 from proxy.fetch import ImageFetchFailed, fetch_image_bytes
 from tests.fakes.image_host import FakeImageHost
 from tests.fakes.server import png_bytes
+from tests.proxy import LOOPBACK, run
 from vendors import http as vendor_http
-
-LOOPBACK = frozenset({"127.0.0.1"})
-
-
-def run(coro):
-    """Run a coroutine in a fresh loop and close the shared client that loop created."""
-
-    async def main():
-        try:
-            return await coro
-        finally:
-            await vendor_http.close_client()
-
-    return asyncio.run(main())
 
 
 def fails(url: str, **kwargs) -> str:

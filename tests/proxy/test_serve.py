@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from django.core.files.storage import default_storage
 
@@ -11,19 +9,9 @@ from proxy import views
 from proxy.services import store_image
 from tests.fakes.image_host import FakeImageHost
 from tests.fakes.server import jpeg_bytes, png_bytes
-from vendors import http as vendor_http
+from tests.proxy import run
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run(coro):
-    async def main():
-        try:
-            return await coro
-        finally:
-            await vendor_http.close_client()
-
-    return asyncio.run(main())
 
 
 @pytest.fixture(autouse=True)

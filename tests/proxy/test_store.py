@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import io
@@ -18,21 +17,9 @@ from proxy.models import StoredImage
 from proxy.services import ImageFetchFailed, public_url, read_stored, store_image
 from tests.fakes.image_host import FakeImageHost
 from tests.fakes.server import jpeg_bytes, png_bytes
-from vendors import http as vendor_http
+from tests.proxy import LOOPBACK, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-LOOPBACK = frozenset({"127.0.0.1"})
-
-
-def run(coro):
-    async def main():
-        try:
-            return await coro
-        finally:
-            await vendor_http.close_client()
-
-    return asyncio.run(main())
 
 
 def image_bytes(fmt: str, size: tuple[int, int] = (24, 16)) -> bytes:

@@ -70,6 +70,12 @@ async def generate(request: GenerationRequest) -> GenerationOutcome:
     except ApiError as exc:
         await run_db(_record, ledger, status=Generation.Status.FAILED, error=exc)
         raise
+    except asyncio.CancelledError:
+        # The client went away (Django cancels the view); the ledger still says so. Shielded:
+        # the task is being cancelled, and the row must be written all the same.
+        gone = ApiError(499, "The client closed the connection before the answer.", code="client_closed_request")
+        await asyncio.shield(run_db(_record, ledger, status=Generation.Status.FAILED, error=gone))
+        raise
     # One write transaction for the images and the ledger row: the answer waits on it.
     outcome.images = await run_db(_record, ledger, status=Generation.Status.SUCCESS, prepared=outcome.prepared)
     return outcome

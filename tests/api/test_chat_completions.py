@@ -341,3 +341,24 @@ def test_a_rate_limited_key_returns_to_rotation_after_retry_after(client, vendor
     for _ in range(3):
         chat(client)
     assert sf.keys_used().count(KEYS[0]) == 2
+
+
+def test_a_client_that_goes_away_still_leaves_a_ledger_row(vendor, sf):
+    import asyncio
+
+    from imagegen import pipeline
+    from imagegen.api.auth import BOOTSTRAP
+
+    sf.latency = 2.0
+
+    async def disconnect_midway():
+        request = pipeline.GenerationRequest(model="flux-schnell", idea="a cat", caller=BOOTSTRAP)
+        task = asyncio.create_task(pipeline.generate(request))
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(disconnect_midway())
+    generation = Generation.objects.get()
+    assert (generation.status, generation.error_code) == (Generation.Status.FAILED, "client_closed_request")

@@ -35,8 +35,11 @@ def scrub(text: str, *secrets: str) -> str:
     return TOKEN_RE.sub(lambda m: mask(m.group(0)), text)
 
 
+_formatter = logging.Formatter()
+
+
 class RedactingFilter(logging.Filter):
-    """Scrubs every formatted log message; a leak in one call site is not a leak in the log."""
+    """Scrubs every log message and traceback; a leak in one call site is not a leak in the log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -46,4 +49,7 @@ class RedactingFilter(logging.Filter):
         cleaned = scrub(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            # Exception messages can quote URLs; formatters reuse exc_text once it is set.
+            record.exc_text = scrub(_formatter.formatException(record.exc_info))
         return True

@@ -68,7 +68,7 @@ class GatewayProcess:
     def start(self) -> GatewayProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._database = _fresh_postgres_database()
-        for command in (("migrate", "--noinput"), ("import_env",)):
+        for command in (("migrate", "--noinput"), ("import_env",), ("collectstatic", "--noinput", "-v0")):
             result = self.manage(*command)
             if result.returncode != 0:
                 raise RuntimeError(f"manage.py {command[0]} failed:\n{result.stdout}\n{result.stderr}")

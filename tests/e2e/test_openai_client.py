@@ -120,6 +120,14 @@ def test_health_answers_for_load_balancers(gateway):
     assert httpx.get(gateway.url + "/health").json() == {"status": "ok"}
 
 
+def test_the_admin_and_its_static_files_are_served_in_production_mode(gateway):
+    page = httpx.get(gateway.url + "/admin/login/")
+    assert page.status_code == 200
+    stylesheet = re.search(r'href="(/static/admin/css/[^"]+\.css)"', page.text)[1]
+    css = httpx.get(gateway.url + stylesheet)
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+
+
 def test_import_env_is_idempotent(gateway):
     result = gateway.manage("import_env")
     assert result.returncode == 0, result.stderr

@@ -1,7 +1,7 @@
 """SiliconFlow image generation: https://docs.siliconflow.cn/api-reference/images/images-generations
 
 Request: ``POST {base}/images/generations`` (or the base itself when it is that endpoint already), Bearer key,
-JSON ``{model, prompt, image_size: "WxH", batch_size: n}``.
+JSON ``{model, prompt, image_size: "WxH"}``, plus ``batch_size: n`` when more than one image is asked for.
 
 Answer: ``{"images": [{"url": ...}], "timings": {...}, "seed": 123}``; the URLs live one hour, so the caller
 downloads them at once. ``data[].url`` / ``b64_json`` are accepted too, for relays that answer OpenAI-style.
@@ -37,7 +37,8 @@ class SiliconFlowAdapter(Adapter):
 
     def build_request(self, request: ImageRequest, key: str) -> httpx.Request:
         payload = {"model": request.model, "prompt": request.prompt, "image_size": request.size}
-        payload["batch_size"] = request.n
+        if request.n > 1:  # documented for Kolors only; other models need not know the field
+            payload["batch_size"] = request.n
         url = self.url("images/generations")
         return httpx.Request("POST", url, headers=bearer_headers(key), json=payload)
 

@@ -143,3 +143,8 @@ def test_a_plain_text_403_is_a_key_problem_and_a_plain_text_404_a_bad_request():
 
     assert type(adapter.classify_error(_response(403, text="Forbidden"))) is errors.KeyRejected
     assert type(adapter.classify_error(_response(404, text="404 page not found"))) is errors.BadRequest
+
+
+def test_a_single_image_request_leaves_out_the_kolors_only_batch_size(fake, adapter):
+    call(adapter, ImageRequest(prompt="a lantern", model="black-forest-labs/FLUX.1-schnell", n=1), KEY)
+    assert "batch_size" not in fake.requests[0].json

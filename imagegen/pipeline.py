@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -166,8 +167,8 @@ def _client_error(exc: upstream.UpstreamError, route: ModelRoute) -> ApiError:
     else:
         message = f"Model '{route.name}' could not generate the image. {exc.message}"
     headers = {}
-    if isinstance(exc, upstream.NoAvailableKey):
-        headers["Retry-After"] = "30"
+    if isinstance(exc, upstream.NoAvailableKey) and exc.retry_after:
+        headers["Retry-After"] = str(math.ceil(exc.retry_after))
     return ApiError(exc.status, message, code=exc.code, error_type=exc.error_type, headers=headers)
 
 

@@ -48,7 +48,13 @@ def _failures_key(key_id: int) -> str:
     return f"vendorkey:{key_id}:failures"
 
 
-def _keys_in_turn(vendor: VendorRoute) -> list[KeyRef]:
+def _cool(key_id: int, seconds: float, *, disabled: bool = False) -> None:
+    """Rest a key for ``seconds``; the entry holds when it ends (0: disabled, no end known)."""
+    cache.set(_cooldown_key(key_id), 0.0 if disabled else time.time() + seconds, timeout=seconds)
+
+
+def _keys_in_turn(vendor: VendorRoute) -> tuple[list[KeyRef], float | None]:
+    """The usable keys in turn, and when none is usable, seconds until the first comes back."""
     counter = f"vendor:{vendor.id}:rotation"
     cache.add(counter, 0, timeout=None)
     try:
@@ -59,13 +65,16 @@ def _keys_in_turn(vendor: VendorRoute) -> list[KeyRef]:
     count = len(vendor.keys)
     ordered = [vendor.keys[(start + i) % count] for i in range(count)]
     cooling = cache.get_many([_cooldown_key(key.id) for key in ordered])
-    return [key for key in ordered if _cooldown_key(key.id) not in cooling]
+    usable = [key for key in ordered if _cooldown_key(key.id) not in cooling]
+    ends = [end for end in cooling.values() if end]
+    back_in = max(min(ends) - time.time(), 1.0) if ends and not usable else None
+    return usable, back_in
 
 
-async def keys_in_turn(vendor: VendorRoute) -> list[KeyRef]:
+async def keys_in_turn(vendor: VendorRoute) -> tuple[list[KeyRef], float | None]:
     """The vendor's usable keys, not cooling down, starting at the next one in turn."""
     if not vendor.keys:
-        return []
+        return [], None
     return await run_blocking(_keys_in_turn, vendor)
 
 
@@ -76,10 +85,13 @@ async def call_with_keys(vendor: VendorRoute, attempt: Callable[[KeyRef], Awaita
     tried, or ``AllKeysFailed`` when every key was tried; each carries ``key_label`` when a key
     was used.
     """
-    keys = await keys_in_turn(vendor)
+    keys, back_in = await keys_in_turn(vendor)
     if not keys:
         reason = "cooling down or disabled" if vendor.keys else "disabled (or none are configured)"
-        raise errors.NoAvailableKey(f"No key of vendor {vendor.name!r} can be used now: all are {reason}.")
+        message = f"No key of vendor {vendor.name!r} can be used now: all are {reason}."
+        if back_in is not None:
+            message += f" The first one is back in {back_in:.0f} s."
+        raise errors.NoAvailableKey(message, retry_after=back_in)
     last_error: errors.UpstreamError | None = None
     for key in keys:
         try:
@@ -118,13 +130,13 @@ async def _record_success(key: KeyRef) -> None:
 async def _record_failure(vendor: VendorRoute, key: KeyRef, exc: errors.UpstreamError) -> None:
     log.warning("vendor %s key %s: %s (%s)", vendor.name, key.label, exc.code, exc.message)
     if exc.disables_key:
-        await run_blocking(cache.set, _cooldown_key(key.id), True, timeout=DISABLED_COOLDOWN)
+        await run_blocking(_cool, key.id, DISABLED_COOLDOWN, disabled=True)
         await run_db(_mark_failed, key.id, exc, disable=True)
         invalidate_routing_table()
         return
     if exc.cools_key:
         seconds = exc.retry_after if exc.retry_after else settings.KEY_RATE_LIMIT_COOLDOWN
-        await run_blocking(cache.set, _cooldown_key(key.id), True, timeout=max(seconds, 1.0))
+        await run_blocking(_cool, key.id, max(seconds, 1.0))
     elif exc.counts_as_failure:
         _failing.add(key.id)
         failures_key = _failures_key(key.id)
@@ -134,7 +146,7 @@ async def _record_failure(vendor: VendorRoute, key: KeyRef, exc: errors.Upstream
         except ValueError:
             in_a_row = 1
         if in_a_row >= settings.KEY_FAILURES_BEFORE_COOLDOWN:
-            await run_blocking(cache.set, _cooldown_key(key.id), True, timeout=settings.KEY_FAILURE_COOLDOWN)
+            await run_blocking(_cool, key.id, settings.KEY_FAILURE_COOLDOWN)
             await run_blocking(cache.delete, failures_key)
     else:
         return  # bad requests, content policy and timeouts say nothing about the key

@@ -160,8 +160,19 @@ def test_when_every_key_is_disabled_the_client_gets_a_503(client, vendor, sf):
     response = chat(client)
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "no_available_key"
-    assert response["Retry-After"]
+    assert "Retry-After" not in response  # disabled keys do not come back by themselves
     assert len(sf.keys_used()) == 3
+
+
+def test_when_every_key_is_cooling_retry_after_says_when_the_first_is_back(client, vendor, sf):
+    sf.retry_after = 7
+    sf.default_behaviour = "rate_limited"
+    assert chat(client).status_code == 502
+    response = chat(client)
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "no_available_key"
+    assert 5 <= int(response["Retry-After"]) <= 7
+    assert "back in" in response.json()["error"]["message"]
 
 
 def test_a_content_policy_refusal_stops_at_once_with_the_vendors_reason(client, vendor, sf):

@@ -65,11 +65,19 @@ class FakeServer:
     def stop(self) -> None:
         if self._loop is None:
             return
-        future = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
+        future = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
         future.result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop = None
+
+    async def _shutdown(self) -> None:
+        await self._runner.cleanup()
+        # Handlers still sleeping (slow-vendor knobs) would be destroyed pending: end them.
+        leftovers = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in leftovers:
+            task.cancel()
+        await asyncio.gather(*leftovers, return_exceptions=True)
 
     def __enter__(self) -> FakeServer:
         return self.start()

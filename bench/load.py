@@ -21,7 +21,7 @@ import asyncio
 import math
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -138,16 +138,10 @@ async def timed(session: aiohttp.ClientSession, make_request: RequestFactory, ch
     return Sample(latency, status, ok, len(body), error)
 
 
-async def run_load(
-    session: aiohttp.ClientSession,
-    make_request: RequestFactory,
-    *,
-    n: int,
-    concurrency: int,
-    check: Check = default_check,
-    max_seconds: float = 300.0,
+async def _run_workers(
+    one: Callable[[], Awaitable[Sample]], *, n: int, concurrency: int, max_seconds: float
 ) -> LoadResult:
-    """Run ``n`` requests, at most ``concurrency`` at a time, starting none after ``max_seconds``."""
+    """``n`` calls of ``one``, at most ``concurrency`` at a time, starting none after ``max_seconds``."""
     result = LoadResult(n_requested=n, concurrency=concurrency)
     started = 0
     deadline = time.perf_counter() + max_seconds
@@ -159,12 +153,27 @@ async def run_load(
                 result.stopped_by_time = True
                 return
             started += 1
-            result.samples.append(await timed(session, make_request, check))
+            result.samples.append(await one())
 
     begin = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(min(concurrency, n))))
     result.elapsed = time.perf_counter() - begin
     return result
+
+
+async def run_load(
+    session: aiohttp.ClientSession,
+    make_request: RequestFactory,
+    *,
+    n: int,
+    concurrency: int,
+    check: Check = default_check,
+    max_seconds: float = 300.0,
+) -> LoadResult:
+    """Run ``n`` requests, at most ``concurrency`` at a time, starting none after ``max_seconds``."""
+    return await _run_workers(
+        lambda: timed(session, make_request, check), n=n, concurrency=concurrency, max_seconds=max_seconds
+    )
 
 
 async def run_sequence_load(
@@ -176,28 +185,16 @@ async def run_sequence_load(
     max_seconds: float = 300.0,
 ) -> LoadResult:
     """Like ``run_load`` but each unit of work is ``await steps(session)`` returning (status, ok, error)."""
-    result = LoadResult(n_requested=n, concurrency=concurrency)
-    started = 0
-    deadline = time.perf_counter() + max_seconds
 
-    async def worker() -> None:
-        nonlocal started
-        while started < n:  # bounded, as in run_load
-            if time.perf_counter() > deadline:
-                result.stopped_by_time = True
-                return
-            started += 1
-            start = time.perf_counter()
-            try:
-                status, ok, error = await steps(session)
-            except Exception as exc:  # noqa: BLE001  (any failure of a step is a failed sample)
-                status, ok, error = 0, False, f"{type(exc).__name__}: {exc}"[:300]
-            result.samples.append(Sample(time.perf_counter() - start, status, ok, 0, error))
+    async def one() -> Sample:
+        start = time.perf_counter()
+        try:
+            status, ok, error = await steps(session)
+        except Exception as exc:  # noqa: BLE001  (any failure of a step is a failed sample)
+            status, ok, error = 0, False, f"{type(exc).__name__}: {exc}"[:300]
+        return Sample(time.perf_counter() - start, status, ok, 0, error)
 
-    begin = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(min(concurrency, n))))
-    result.elapsed = time.perf_counter() - begin
-    return result
+    return await _run_workers(one, n=n, concurrency=concurrency, max_seconds=max_seconds)
 
 
 async def _main(url: str, n: int, concurrency: int) -> None:

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from imagegen.api.errors import error_response
+from imagegen.api.errors import error_response, method_not_allowed
 from imagegen.db import run_db
 from proxy.models import StoredImage
 from proxy.services import read_stored
@@ -104,12 +104,7 @@ def _not_found() -> HttpResponse:
 @csrf_exempt
 async def serve_image(request, token: str, ext: str) -> HttpResponse:
     if request.method not in ALLOWED_METHODS:
-        return error_response(
-            405,
-            f"Method {request.method} is not allowed on images; use GET or HEAD.",
-            code="method_not_allowed",
-            headers={"Allow": ", ".join(ALLOWED_METHODS)},
-        )
+        return method_not_allowed(request, ALLOWED_METHODS, "images")
     if not TOKEN_RE.fullmatch(token):
         return _not_found()
     entry = index.get(token)

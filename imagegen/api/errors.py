@@ -70,6 +70,15 @@ def error_response(
     return response
 
 
+def method_not_allowed(request, allowed: tuple[str, ...], what: str | None = None) -> JsonResponse:
+    return error_response(
+        405,
+        f"Method {request.method} is not allowed on {what or request.path}; use {', '.join(allowed)}.",
+        code="method_not_allowed",
+        headers={"Allow": ", ".join(allowed)},
+    )
+
+
 def not_found(request, exception=None):
     return error_response(404, f"Unknown path: {request.method} {request.path}", code="not_found")
 

@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from imagegen import pipeline
 from imagegen.api.auth import Caller, authenticate
-from imagegen.api.errors import ApiError, error_response
+from imagegen.api.errors import ApiError, error_response, method_not_allowed
 from imagegen.api.serializers import ChatCompletionSerializer, first_error
 from imagegen.db import run_db
 from proxy.services import public_url
@@ -36,12 +36,7 @@ def api_endpoint(*methods: str, authenticated: bool = True) -> Callable[[View], 
         async def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             try:
                 if request.method not in methods:
-                    raise ApiError(
-                        405,
-                        f"Method {request.method} is not allowed on {request.path}; use {', '.join(methods)}.",
-                        code="method_not_allowed",
-                        headers={"Allow": ", ".join(methods)},
-                    )
+                    return method_not_allowed(request, methods)
                 if authenticated:
                     kwargs["caller"] = await authenticate(request)
                 return await view(request, *args, **kwargs)

@@ -122,7 +122,9 @@ def vendor_message(response: httpx.Response, body: Any = None) -> str:
     text = _message_from(body)
     if text is None:
         text = response.text.strip() if response.content else ""
-    text = scrub(text)[:300]
+    # Bound the text before the regexes run: an error page can be megabytes of HTML. The margin
+    # keeps a URL or key that straddles 300 characters whole for scrub to find.
+    text = scrub(text[:2000])[:300]
     return text or f"HTTP {response.status_code}"
 
 

@@ -13,6 +13,12 @@ from importlib import import_module
 ADAPTERS: dict[str, tuple[str, str]] = {
     "siliconflow": ("vendors.adapters.siliconflow.SiliconFlowAdapter", "SiliconFlow images (JSON image URLs)"),
     "chat_image": ("vendors.adapters.chat_image.ChatImageAdapter", "Chat-completions image model"),
+    "openai_images": ("vendors.adapters.openai_images.OpenAIImagesAdapter", "OpenAI Images API and compatible"),
+    "stability": ("vendors.adapters.stability.StabilityAdapter", "Stability AI Stable Image (v2beta)"),
+    "workers_ai": ("vendors.adapters.workers_ai.WorkersAIAdapter", "Cloudflare Workers AI text-to-image"),
+    "replicate": ("vendors.adapters.replicate.ReplicateAdapter", "Replicate predictions (polled)"),
+    "bfl": ("vendors.adapters.bfl.BFLAdapter", "Black Forest Labs API (polled)"),
+    "fal": ("vendors.adapters.fal.FalAdapter", "fal.ai queue (polled)"),
     "openai_chat": ("vendors.adapters.openai_chat.OpenAIChatAdapter", "OpenAI-compatible chat LLM (prompt optimizer)"),
 }
 

@@ -29,6 +29,17 @@ class VendorTarget:
     timeout: float = 120.0
 
 
+# How a model takes its size (ImageModel.size_format); "" means the kind's usual way.
+SIZE_FORMATS: dict[str, str] = {
+    "": "the kind's usual way",
+    "size": "one WxH string (image_size / size)",
+    "width_height": "width and height integers",
+    "aspect_ratio": "an aspect ratio such as 16:9",
+    "preset": "a named preset (fal: landscape_16_9, ...)",
+    "none": "not sent (the model has one size)",
+}
+
+
 @dataclass(frozen=True)
 class ImageRequest:
     prompt: str
@@ -36,6 +47,10 @@ class ImageRequest:
     width: int = 1024
     height: int = 1024
     n: int = 1
+    ratio: str = ""  # the ratio size negotiation chose from the model's list, e.g. "21:9"; "" = from width/height
+    size_format: str = ""  # one of SIZE_FORMATS; "" = the adapter's default_size_format
+    quality: str | None = None  # OpenAI Images' quality and style, passed on when the client sent them
+    style: str | None = None
 
     @property
     def size(self) -> str:
@@ -43,6 +58,8 @@ class ImageRequest:
 
     @property
     def aspect_ratio(self) -> str:
+        if self.ratio:
+            return self.ratio
         divisor = gcd(self.width, self.height)
         return f"{self.width // divisor}:{self.height // divisor}"
 
@@ -81,6 +98,9 @@ class Adapter:
     kind: ClassVar[str]
     label: ClassVar[str]
     purpose: ClassVar[str] = "image"  # "image" kinds serve ImageModels; "chat" kinds serve the optimizer
+    default_size_format: ClassVar[str] = "size"  # used when the model's size_format is ""
+    size_field: ClassVar[str] = "size"  # the JSON field a "size" format is sent in
+    batch_limit: ClassVar[int] = 1  # most images one call can return (n / batch_size / num_images)
 
     def __init__(self, vendor: VendorTarget):
         self.vendor = vendor
@@ -99,6 +119,21 @@ class Adapter:
         if response.status_code >= 400:
             raise self.classify_error(response)
         return self.parse_response(response)
+
+    def max_batch(self, request: ImageRequest) -> int:
+        """How many of ``request.n`` images one call may ask for; the pipeline makes more calls for the rest."""
+        return self.batch_limit
+
+    def size_fields(self, request: ImageRequest) -> dict[str, Any]:
+        """The request's size in the fields this model takes (see SIZE_FORMATS)."""
+        size_format = request.size_format or self.default_size_format
+        if size_format == "width_height":
+            return {"width": request.width, "height": request.height}
+        if size_format == "aspect_ratio":
+            return {"aspect_ratio": request.aspect_ratio}
+        if size_format == "none":
+            return {}
+        return {self.size_field: request.size}
 
     def url(self, path: str) -> str:
         """``{base}/{path}``, or the base itself when it is already that endpoint (as the seed's

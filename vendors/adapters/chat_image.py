@@ -47,15 +47,18 @@ class ChatImageAdapter(Adapter):
     kind = "chat_image"
     label = "Chat-completions image model"
     purpose = "image"
+    default_size_format = "aspect_ratio"
 
     def build_request(self, request: ImageRequest, key: str) -> httpx.Request:
         payload = {
             "model": request.model,
             "messages": [{"role": "user", "content": request.prompt}],
             "modalities": ["image", "text"],
-            "image_config": {"aspect_ratio": request.aspect_ratio},
             "stream": False,
         }
+        size = self.size_fields(request)
+        if size:  # OpenRouter's image_config; relays that do not know it ignore it
+            payload["image_config"] = size
         url = self.url("chat/completions")
         return httpx.Request("POST", url, headers=bearer_headers(key), json=payload)
 

@@ -34,9 +34,11 @@ class SiliconFlowAdapter(Adapter):
     kind = "siliconflow"
     label = "SiliconFlow images (JSON image URLs)"
     purpose = "image"
+    size_field = "image_size"
+    batch_limit = 4  # batch_size 1-4
 
     def build_request(self, request: ImageRequest, key: str) -> httpx.Request:
-        payload = {"model": request.model, "prompt": request.prompt, "image_size": request.size}
+        payload = {"model": request.model, "prompt": request.prompt, **self.size_fields(request)}
         if request.n > 1:  # documented for Kolors only; other models need not know the field
             payload["batch_size"] = request.n
         url = self.url("images/generations")

@@ -78,26 +78,33 @@ class GenerationAdmin(ReadOnlyModelAdmin):
         "status",
         "error_code",
         "latency_ms",
-        "size",
+        "generated_size",
         "thumbnail",
     )
-    list_filter = ("status", "model", "vendor_name")
+    list_filter = ("status", "endpoint", "model", "vendor_name")
     search_fields = ("user_prompt", "prompt")
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
     fields = (
         "created_at",
         "status",
+        "endpoint",
         "model",
+        "served_model",
         "vendor",
         "vendor_name",
         "client_key",
         "client_label",
+        "end_user",
         "key_label",
         "error_code",
         "error_message",
         "latency_ms",
+        "n",
+        "requested_size",
         "size",
+        "generated_size",
+        "notes",
         "user_prompt",
         "prompt",
         "thumbnails",

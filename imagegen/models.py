@@ -62,7 +62,11 @@ class Generation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     client_key = models.ForeignKey(ClientKey, null=True, blank=True, on_delete=models.SET_NULL)
     client_label = models.CharField(max_length=100, blank=True)
-    model = models.CharField(max_length=200, db_index=True)
+    model = models.CharField(max_length=200, db_index=True, help_text="The model the client asked for.")
+    served_model = models.CharField(
+        max_length=200, blank=True, help_text="The model that made the images (a fallback when it differs)."
+    )
+    endpoint = models.CharField(max_length=20, blank=True, help_text="chat, chat.stream or images.")
     vendor = models.ForeignKey(Vendor, null=True, blank=True, on_delete=models.SET_NULL)
     vendor_name = models.CharField(max_length=100, blank=True)
     key_label = models.CharField(max_length=100, blank=True)
@@ -70,7 +74,14 @@ class Generation(models.Model):
     error_code = models.CharField(max_length=50, blank=True)
     error_message = models.TextField(blank=True)
     latency_ms = models.PositiveIntegerField(default=0)
-    size = models.CharField(max_length=11, blank=True)
+    requested_size = models.CharField(
+        max_length=11, blank=True, help_text="From the request's size field, the text, or the model default."
+    )
+    size = models.CharField(max_length=11, blank=True, help_text="Sent to the vendor, after the model's size rules.")
+    generated_size = models.CharField(max_length=100, blank=True, help_text="Measured from the stored images.")
+    n = models.PositiveSmallIntegerField(default=1, help_text="Images asked for.")
+    end_user = models.CharField(max_length=200, blank=True, help_text="The request's 'user' field.")
+    notes = models.TextField(blank=True, help_text="Fallbacks, size changes, images of n that failed.")
     user_prompt = models.TextField(blank=True)
     prompt = models.TextField(blank=True, help_text="The prompt sent to the vendor.")
     images = models.ManyToManyField(StoredImage, blank=True, related_name="generations")

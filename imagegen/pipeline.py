@@ -11,7 +11,8 @@ import asyncio
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from django.db import transaction
@@ -28,8 +29,15 @@ from vendors.adapters.base import ImageRequest, UpstreamImage
 from vendors.http import get_client
 from vendors.selectors import ModelRoute, routing_table
 from vendors.services import call_with_keys
+from vendors.sizing import negotiate
 
 log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+def _no_progress(step: str) -> None:
+    pass
 
 
 @dataclass(frozen=True)
@@ -39,17 +47,41 @@ class GenerationRequest:
     caller: Caller
     size: str | None = None
     n: int = 1
+    quality: str | None = None
+    style: str | None = None
+    end_user: str = ""
+    endpoint: str = "chat"  # for the ledger: chat, chat.stream or images
+    # Called with short steps ("optimizing the prompt", ...) for streaming clients to show.
+    progress: Progress = field(default=_no_progress, compare=False)
 
 
 @dataclass
 class GenerationOutcome:
-    model: str
+    model: str  # the model that made the images: the one asked for, or a fallback
+    requested_model: str
     vendor: str
     prompt: str
     optimized: bool
-    size: str
+    requested_size: str  # what the request, the text or the model default asked for
+    size: str  # what was sent to the vendor after the model's size rules
+    size_note: str = ""  # why size differs from requested_size
+    fallback_note: str = ""  # why another model made the images
+    failures: list[str] = field(default_factory=list)  # images of n that could not be made
     prepared: list[PreparedImage] = field(default_factory=list)
     images: list[StoredImage] = field(default_factory=list)
+
+    @property
+    def generated_sizes(self) -> list[str]:
+        """The pixel sizes of the stored images, measured, in order and without repeats."""
+        return list(dict.fromkeys(f"{image.width}x{image.height}" for image in self.images))
+
+    @property
+    def notes(self) -> list[str]:
+        notes = [note for note in (self.fallback_note, self.size_note) if note]
+        if self.failures:
+            made, asked = len(self.images), len(self.images) + len(self.failures)
+            notes.append(f"{made} of {asked} images were generated; the rest failed: {'; '.join(self.failures)}")
+        return notes
 
 
 @dataclass
@@ -59,9 +91,11 @@ class _Ledger:
     request: GenerationRequest
     started: float = field(default_factory=time.monotonic)
     route: ModelRoute | None = None
-    key_label: str = ""
+    key_labels: list[str] = field(default_factory=list)
+    requested_size: str = ""
     size: str = ""
     prompt: str = ""
+    notes: list[str] = field(default_factory=list)
 
 
 async def generate(request: GenerationRequest) -> GenerationOutcome:
@@ -78,51 +112,171 @@ async def generate(request: GenerationRequest) -> GenerationOutcome:
         await asyncio.shield(run_db(_record, ledger, status=Generation.Status.FAILED, error=gone))
         raise
     # One write transaction for the images and the ledger row: the answer waits on it.
+    ledger.notes = [note for note in (outcome.fallback_note, outcome.size_note) if note] + outcome.failures
     outcome.images = await run_db(_record, ledger, status=Generation.Status.SUCCESS, prepared=outcome.prepared)
     return outcome
 
 
-async def _generate(request: GenerationRequest, ledger: _Ledger) -> GenerationOutcome:
+async def find_route(model: str) -> ModelRoute:
+    """The route of a public model name, or the 404 that names the models there are."""
     table = await routing_table()
-    route = table.models.get(request.model)
+    route = table.models.get(model)
     if route is None:
         available = ", ".join(table.model_names()) or "none are configured"
         raise ApiError(
             404,
-            f"The model '{request.model}' does not exist. Available models: {available}.",
+            f"The model '{model}' does not exist. Available models: {available}.",
             code="model_not_found",
             param="model",
         )
+    return route
+
+
+async def _generate(request: GenerationRequest, ledger: _Ledger) -> GenerationOutcome:
+    route = await find_route(request.model)
+    table = await routing_table()
     ledger.route = route
 
     choice = sizes.choose_size(request.idea, requested=request.size, model_default=route.default_size)
-    ledger.size = choice.size
+    ledger.requested_size = ledger.size = choice.size
     if not choice.prompt:
         raise ApiError(400, "The prompt is empty once the size or ratio is taken out.", code="empty_prompt")
 
+    if await prompts.optimizer_enabled():
+        request.progress("Optimizing the prompt.")
     optimized = await prompts.optimize(choice.prompt, table)
     ledger.prompt = optimized.prompt
 
-    image_request = ImageRequest(
-        prompt=optimized.prompt, model=route.upstream_name, width=choice.width, height=choice.height, n=request.n
-    )
-    adapter = route.vendor.adapter()
-    try:
-        result = await call_with_keys(route.vendor, lambda key: adapter.call(get_client(), image_request, key.secret))
-    except upstream.UpstreamError as exc:
-        ledger.key_label = getattr(exc, "key_label", "")
-        raise _client_error(exc, route) from exc
-    ledger.key_label = result.key_label
+    # The asked-for model first, then its fallback chain while the failure allows it.
+    chain = [route, *(table.models[name] for name in route.fallbacks if name in table.models)]
+    fallback_note = ""
+    for position, candidate in enumerate(chain):
+        ledger.route = candidate
+        fitted = negotiate(choice.width, choice.height, candidate.capability)
+        ledger.size = f"{fitted.width}x{fitted.height}"
+        image_request = ImageRequest(
+            prompt=optimized.prompt,
+            model=candidate.upstream_name,
+            width=fitted.width,
+            height=fitted.height,
+            n=request.n,
+            ratio=fitted.ratio,
+            size_format=candidate.size_format,
+            quality=request.quality,
+            style=request.style,
+        )
+        shape = image_request.aspect_ratio
+        request.progress(f"Generating with {candidate.name}, {shape} ({ledger.size}).")
+        try:
+            upstream_images, failures = await _generate_images(candidate, image_request, ledger)
+        except upstream.UpstreamError as exc:
+            following = chain[position + 1] if position + 1 < len(chain) else None
+            if following is None or not _falls_back(exc, candidate):
+                raise _client_error(exc, candidate) from exc
+            reason = _short_reason(exc)
+            log.warning("model %s failed (%s); falling back to %s", candidate.name, exc.code, following.name)
+            request.progress(f"{candidate.name} is unavailable ({reason}); falling back to {following.name}.")
+            fallback_note = (
+                f"Generated by fallback model {following.name}: {route.name} was unavailable ({reason})."
+                if candidate is route
+                else f"Generated by fallback model {following.name}: {route.name} and the models before "
+                f"{following.name} in its fallback chain were unavailable ({reason})."
+            )
+            continue
+        break
 
-    prepared = await _prepare_all(result.value, route)
+    request.progress("Storing the image." if len(upstream_images) == 1 else "Storing the images.")
+    prepared = await _prepare_all(upstream_images, candidate)
+    size_note = ""
+    if fitted.adjusted:
+        size_note = f"Asked for {choice.size}; generated at {ledger.size}, {fitted.reason} ({candidate.name})."
     return GenerationOutcome(
-        model=route.name,
-        vendor=route.vendor.name,
+        model=candidate.name,
+        requested_model=route.name,
+        vendor=candidate.vendor.name,
         prompt=optimized.prompt,
         optimized=optimized.optimized,
-        size=choice.size,
+        requested_size=choice.size,
+        size=ledger.size,
+        size_note=size_note,
+        fallback_note=fallback_note,
+        failures=failures,
         prepared=prepared,
     )
+
+
+def _falls_back(exc: upstream.UpstreamError, route: ModelRoute) -> bool:
+    """Whether a failure of ``route`` lets the request move on to its fallback model.
+
+    Unavailable keys and failures another key might not have had move on. A timeout does not:
+    the vendor may still be making (and billing) the image. Refusals of the prompt itself move on
+    only where the operator said so, since the next model would likely refuse it too.
+    """
+    if isinstance(exc, upstream.NoAvailableKey | upstream.AllKeysFailed):
+        return True
+    if isinstance(exc, upstream.ContentPolicy | upstream.BadRequest):
+        return route.fallback_on_content_policy
+    return False
+
+
+def _short_reason(exc: upstream.UpstreamError) -> str:
+    last = getattr(exc, "last", None)
+    return (last or exc).code.replace("_", " ")
+
+
+async def _generate_images(
+    route: ModelRoute, image_request: ImageRequest, ledger: _Ledger
+) -> tuple[list[UpstreamImage], list[str]]:
+    """``image_request.n`` images from one model: in as few calls as the model batches, all at once.
+
+    A batch may come back short (SiliconFlow documents batch_size for Kolors only): the missing
+    images are asked for once more, one per call. Images that still fail are reported, not fatal,
+    as long as one image was made; with none, the first failure is raised.
+    """
+    adapter = route.vendor.adapter()
+    per_call = max(1, min(adapter.max_batch(image_request), image_request.n))
+    batches = [min(per_call, image_request.n - start) for start in range(0, image_request.n, per_call)]
+
+    async def one_call(count: int) -> list[UpstreamImage]:
+        batch_request = replace(image_request, n=count)
+        result = await call_with_keys(route.vendor, lambda key: adapter.call(get_client(), batch_request, key.secret))
+        ledger.key_labels.append(result.key_label)
+        return list(result.value)[:count]
+
+    async def calls(counts: list[int]) -> list[list[UpstreamImage] | upstream.UpstreamError]:
+        results = await asyncio.gather(*(one_call(count) for count in counts), return_exceptions=True)
+        for result in results:
+            if isinstance(result, upstream.UpstreamError):
+                if getattr(result, "key_label", ""):
+                    ledger.key_labels.append(result.key_label)
+            elif isinstance(result, BaseException):
+                raise result
+        return results
+
+    results = await calls(batches)
+    images: list[UpstreamImage] = []
+    errors_seen: list[upstream.UpstreamError] = []
+    short = 0
+    for count, result in zip(batches, results, strict=True):
+        if isinstance(result, list):
+            images += result
+            short += count - len(result)
+        else:
+            errors_seen.append(result)
+    if short and images:
+        for result in await calls([1] * short):
+            if isinstance(result, list):
+                images += result
+            else:
+                errors_seen.append(result)
+    if not images:
+        if errors_seen:
+            raise errors_seen[0]
+        raise upstream.GenerationFailed("the vendor answered without an image")
+    missing = image_request.n - len(images)
+    failures = [_short_reason(error) for error in errors_seen][:missing]
+    failures += ["the vendor answered without an image"] * (missing - len(failures))
+    return images, failures
 
 
 async def _prepare_all(upstream_images: list[UpstreamImage], route: ModelRoute) -> list[PreparedImage]:
@@ -155,6 +309,7 @@ async def _prepare_all(upstream_images: list[UpstreamImage], route: ModelRoute) 
 
 
 def _client_error(exc: upstream.UpstreamError, route: ModelRoute) -> ApiError:
+    """The failure as the client sees it; ``route`` is the model that failed last."""
     if isinstance(exc, upstream.ContentPolicy):
         message = f"The vendor refused the prompt under its content policy: {exc.message}"
     elif isinstance(exc, upstream.BadRequest):
@@ -188,12 +343,19 @@ def _record(
         model=request.model[:200],
         vendor_id=route.vendor.id if route else None,
         vendor_name=route.vendor.name if route else "",
-        key_label=ledger.key_label,
+        served_model=route.name if route else "",
+        key_label=", ".join(dict.fromkeys(label for label in ledger.key_labels if label))[:100],
         status=status,
         error_code=(error.code or "") if error else "",
         error_message=error.message[:2000] if error else "",
         latency_ms=int((time.monotonic() - ledger.started) * 1000),
+        requested_size=ledger.requested_size,
         size=ledger.size,
+        generated_size=", ".join(dict.fromkeys(f"{image.width}x{image.height}" for image in images))[:100],
+        n=request.n,
+        endpoint=request.endpoint,
+        end_user=request.end_user[:200],
+        notes="\n".join(ledger.notes),
         user_prompt=request.idea,
         prompt=ledger.prompt,
     )

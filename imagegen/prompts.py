@@ -92,6 +92,10 @@ optimizer_config = _config.get
 invalidate_optimizer_config = _config.invalidate
 
 
+async def optimizer_enabled() -> bool:
+    return (await optimizer_config()).mode != OptimizerSettings.Mode.OFF
+
+
 async def optimize(idea: str, table: RoutingTable) -> OptimizedPrompt:
     config = await optimizer_config()
     as_given = OptimizedPrompt(prompt=idea, optimized=False)

@@ -197,6 +197,12 @@ KEY_RATE_LIMIT_COOLDOWN = _positive("float", "KEY_RATE_LIMIT_COOLDOWN", 60.0)
 KEY_FAILURE_COOLDOWN = _positive("float", "KEY_FAILURE_COOLDOWN", 30.0)
 KEY_FAILURES_BEFORE_COOLDOWN = _positive("int", "KEY_FAILURES_BEFORE_COOLDOWN", 3)
 
+# Most images one request may ask for (the "n" field of both endpoints).
+MAX_IMAGES_PER_REQUEST = _positive("int", "MAX_IMAGES_PER_REQUEST", 4)
+# A streamed chat answer sends an SSE comment at least this often while the image is being made,
+# so proxies that cut idle connections after 60-120 s never see one.
+STREAM_HEARTBEAT_SECONDS = _positive("float", "STREAM_HEARTBEAT_SECONDS", 10.0)
+
 # Stored images.
 IMAGE_MAX_BYTES = _positive("int", "IMAGE_MAX_BYTES", 20 * 1024 * 1024)
 IMAGE_FETCH_TIMEOUT = _positive("float", "IMAGE_FETCH_TIMEOUT", 60.0)

@@ -3,15 +3,16 @@
 A ratio is taken from the text only where it stands as a ratio, so "meet at 10:30" keeps its time:
 marked ratios (``--ar 16:9``, ``aspect ratio 16:9``, ``16:9 ratio``) are always read; a bare
 ``16:9`` token is read when it is a ratio people use for images and nothing around it says time.
-Whatever was read is removed from the prompt. A ratio outside the presets maps to the preset
-nearest in shape.
+Whatever was read is removed from the prompt. Any ratio works ("dynamic resolution"): the six
+presets keep their sizes for their own ratios, and any other ratio gets a size of exactly that shape
+with the long side 1024 and both sides multiples of 16 (21:9 -> 1024x432).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 
 PRESETS: dict[str, tuple[int, int]] = {
     "1:1": (1024, 1024),
@@ -22,6 +23,7 @@ PRESETS: dict[str, tuple[int, int]] = {
     "9:16": (576, 1024),
 }
 DEFAULT_SIZE = (1024, 1024)
+RATIO_LONG_SIDE, RATIO_STEP = 1024, 16  # the size of a ratio outside the presets
 MIN_SIDE, MAX_SIDE = 64, 4096
 
 # Bare W:H tokens that are read as ratios without a marker: shapes people ask images in.
@@ -51,6 +53,7 @@ class SizeChoice:
     height: int
     source: str  # "request", "text-size", "text-ratio" or "default"
     prompt: str  # the user's text with what was read removed
+    ratio: str = ""  # the ratio read from the text, reduced ("21:9", "16:9"); "" when the size came from elsewhere
 
     @property
     def size(self) -> str:
@@ -67,10 +70,30 @@ def parse_size(value: str) -> tuple[int, int] | None:
     return width, height
 
 
-def nearest_preset(width: float, height: float) -> tuple[int, int]:
-    """The preset whose shape (log of width/height) is closest to the one asked for."""
-    wanted = math.log(width / height)
-    return min(PRESETS.values(), key=lambda size: abs(math.log(size[0] / size[1]) - wanted))
+def reduce_ratio(width: float, height: float) -> tuple[int, int]:
+    """Whole-number terms with no common divisor: 32:18 -> 16:9, 21:9 -> 7:3, 2.4:1 -> 12:5."""
+    exact = Fraction(str(width)) / Fraction(str(height))
+    return exact.numerator, exact.denominator
+
+
+def ratio_label(width: float, height: float) -> str:
+    """The ratio as the user wrote it, reduced: a common ratio keeps its terms (21:9, 16:10), others are
+    reduced to whole numbers (32:18 -> 16:9, 1.5:1 -> 3:2)."""
+    if width.is_integer() and height.is_integer() and (int(width), int(height)) in COMMON_RATIOS:
+        return f"{int(width)}:{int(height)}"
+    terms = reduce_ratio(width, height)
+    return f"{terms[0]}:{terms[1]}"
+
+
+def ratio_size(width: float, height: float) -> tuple[int, int]:
+    """The size generated for a ratio: its preset, else that shape with the long side 1024 in steps of 16."""
+    terms = reduce_ratio(width, height)
+    preset = PRESETS.get(f"{terms[0]}:{terms[1]}")
+    if preset is not None:
+        return preset
+    long_side, short_side = max(terms), min(terms)
+    short = max(RATIO_STEP, round(RATIO_LONG_SIDE * short_side / long_side / RATIO_STEP) * RATIO_STEP)
+    return (RATIO_LONG_SIDE, short) if terms[0] >= terms[1] else (short, RATIO_LONG_SIDE)
 
 
 def choose_size(text: str, *, requested: str | None = None, model_default: str = "") -> SizeChoice:
@@ -84,7 +107,12 @@ def choose_size(text: str, *, requested: str | None = None, model_default: str =
     ratio = _find_ratio(text)
     if ratio is not None:
         match, width, height = ratio
-        return SizeChoice(*nearest_preset(width, height), source="text-ratio", prompt=_tidy(_cut(text, match)))
+        return SizeChoice(
+            *ratio_size(width, height),
+            source="text-ratio",
+            prompt=_tidy(_cut(text, match)),
+            ratio=ratio_label(width, height),
+        )
     default = parse_size(model_default) or DEFAULT_SIZE
     return SizeChoice(*default, source="default", prompt=_tidy(text))
 

@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.db.models import Count
 
 from vendors.adapters import image_kinds
-from vendors.forms import ImageModelInlineFormSet, VendorKeyForm, VendorKeyInlineFormSet
+from vendors.forms import ImageModelForm, ImageModelInlineFormSet, VendorKeyForm, VendorKeyInlineFormSet
 from vendors.models import ImageModel, Vendor, VendorKey
 from vendors.services import reset_key
 
@@ -65,16 +65,74 @@ class VendorAdmin(admin.ModelAdmin):
 
 @admin.register(ImageModel)
 class ImageModelAdmin(admin.ModelAdmin):
-    list_display = ("name", "vendor", "upstream_name", "default_size", "enabled", "created_at")
+    form = ImageModelForm
+    list_display = (
+        "name",
+        "vendor",
+        "upstream_name",
+        "default_size",
+        "size_rules",
+        "fallback",
+        "enabled",
+        "created_at",
+    )
     list_filter = ("vendor", "enabled")
-    list_select_related = ("vendor",)
+    list_select_related = ("vendor", "fallback")
     search_fields = ("name", "upstream_name")
-    fields = ("vendor", "name", "upstream_name", "default_size", "enabled")
+    readonly_fields = ("fallback_chain",)
+    fieldsets = (
+        (None, {"fields": ("vendor", "name", "upstream_name", "enabled")}),
+        (
+            "Sizes",
+            {
+                "description": "A request's size comes from its size field, else a WxH or ratio in the prompt, else "
+                "the default size below; it is then mapped to the closest size these rules allow. Leave the rules "
+                "empty for a model that takes any size.",
+                "fields": (
+                    "default_size",
+                    "size_format",
+                    "allowed_sizes",
+                    "allowed_ratios",
+                    ("size_multiple", "min_side", "max_side"),
+                    "max_megapixels",
+                ),
+            },
+        ),
+        ("Fallback", {"fields": ("fallback", "fallback_on_content_policy", "fallback_chain")}),
+    )
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "vendor":
             kwargs["queryset"] = Vendor.objects.filter(kind__in=image_kinds())
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description="size rules")
+    def size_rules(self, obj):
+        if obj.allowed_sizes:
+            return obj.allowed_sizes
+        rules = [obj.allowed_ratios] if obj.allowed_ratios else []
+        if obj.size_multiple:
+            rules.append(f"×{obj.size_multiple}")
+        if obj.min_side or obj.max_side:
+            rules.append(f"{obj.min_side or '…'}–{obj.max_side or '…'} px")
+        if obj.max_megapixels:
+            rules.append(f"≤ {obj.max_megapixels:g} MP")
+        return "; ".join(rules) or "any"
+
+    @admin.display(description="fallback chain")
+    def fallback_chain(self, obj):
+        """The models a request tries after this one, as saved (disabled ones are passed over)."""
+        if obj is None or obj.pk is None or obj.fallback_id is None:
+            return "—"
+        rows = {row.pk: row for row in ImageModel.objects.select_related("vendor")}
+        names, seen, following = [obj.name], {obj.pk}, obj.fallback_id
+        while following in rows and following not in seen:
+            seen.add(following)
+            row = rows[following]
+            usable = row.enabled and row.vendor.enabled
+            names.append(row.name if usable else f"{row.name} (skipped: disabled)")
+            following = row.fallback_id
+        return " → ".join(names)
 
 
 @admin.register(VendorKey)

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 
 from vendors import crypto
 from vendors.adapters import adapter_class
-from vendors.models import VendorKey
+from vendors.models import ImageModel, VendorKey
 
 
 class VendorKeyForm(forms.ModelForm):
@@ -55,6 +55,44 @@ class VendorKeyForm(forms.ModelForm):
         if secret:
             self.instance.secret = secret
         return super().save(commit=commit)
+
+
+class FallbackChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: ImageModel) -> str:
+        return f"{obj.name} ({obj.vendor.name}{'' if obj.enabled else ', disabled'})"
+
+
+class ImageModelForm(forms.ModelForm):
+    """The model page: the fallback may be a model of any vendor, named with its vendor; never itself."""
+
+    class Meta:
+        model = ImageModel
+        fields = [
+            "vendor",
+            "name",
+            "upstream_name",
+            "enabled",
+            "default_size",
+            "size_format",
+            "allowed_sizes",
+            "allowed_ratios",
+            "size_multiple",
+            "min_side",
+            "max_side",
+            "max_megapixels",
+            "fallback",
+            "fallback_on_content_policy",
+        ]
+        field_classes = {"fallback": FallbackChoiceField}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("fallback")
+        if field is not None:
+            choices = ImageModel.objects.select_related("vendor").order_by("name")
+            if self.instance.pk:
+                choices = choices.exclude(pk=self.instance.pk)
+            field.queryset = choices
 
 
 class ImageModelInlineFormSet(forms.BaseInlineFormSet):

@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from imagegen.redaction import mask
 from vendors import crypto
 from vendors.adapters import KIND_CHOICES, adapter_class
+from vendors.adapters.base import SIZE_FORMATS
+from vendors.sizing import SizeCapability
 
 SIZE_RE = re.compile(r"^\d{2,5}x\d{2,5}$")
 
@@ -68,7 +71,74 @@ class ImageModel(models.Model):
     )
     enabled = models.BooleanField(default=True)
     default_size = models.CharField(
-        max_length=11, blank=True, validators=[validate_size], help_text="WxH used when the request names none."
+        max_length=11,
+        blank=True,
+        validators=[validate_size],
+        help_text="WxH used when the request and the prompt name no size. Must be one of the allowed sizes, if any.",
+    )
+    # How the model takes its size, and which sizes it accepts: a request's size is mapped onto these.
+    size_format = models.CharField(
+        max_length=20,
+        blank=True,
+        choices=list(SIZE_FORMATS.items()),
+        help_text="How the size is sent to the vendor. Leave empty for the usual way of the vendor's kind.",
+    )
+    allowed_sizes = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="The only sizes the model makes, e.g. “1024x1024, 1792x1024, 1024x1792”. A request gets the one "
+        "closest in shape. When set, the ratio and side rules below are ignored. Empty: any size.",
+    )
+    allowed_ratios = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The only aspect ratios the model takes, e.g. “1:1, 16:9, 9:16”, written as the vendor spells "
+        "them. A request gets the closest one. Empty: any ratio.",
+    )
+    size_multiple = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        verbose_name="sides a multiple of",
+        help_text="Width and height are rounded to a multiple of this, e.g. 32 or 64. Empty: any whole number.",
+    )
+    min_side = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        verbose_name="smallest side",
+        help_text="Neither width nor height may be smaller than this many pixels. Empty: no minimum.",
+    )
+    max_side = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        verbose_name="largest side",
+        help_text="Neither width nor height may be larger than this many pixels. Empty: no maximum.",
+    )
+    max_megapixels = models.FloatField(
+        null=True,
+        blank=True,
+        verbose_name="largest megapixels",
+        help_text="Larger requests are scaled down to this area, keeping the shape (1.0 = 1024x1024). Empty: no limit.",
+    )
+    # Where a request goes when this model cannot serve it.
+    fallback = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="fallback_for",
+        verbose_name="fallback model",
+        help_text="The model (of any vendor) a request moves to when this one cannot serve it: its vendor has no "
+        "usable key, or every key failed (vendor down, rate limited, key rejected). A timeout does not move on. "
+        "The fallback's own fallback is tried next, and so on; disabled models in the chain are skipped.",
+    )
+    fallback_on_content_policy = models.BooleanField(
+        default=False,
+        verbose_name="also fall back on refusals",
+        help_text="Also move to the fallback model when the vendor refuses the prompt (content policy) or "
+        "rejects the request as bad. Off: such a refusal goes straight back to the client.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -78,15 +148,121 @@ class ImageModel(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs):
+        # Checked on every save, not only in forms: code that skips full_clean must not make a loop either.
+        problem = self.fallback_problem()
+        if problem:
+            raise ValidationError({"fallback": problem})
+        super().save(*args, **kwargs)
+
     @property
     def sent_name(self) -> str:
         return self.upstream_name or self.name
 
-    def clean(self):
-        if self.vendor_id and adapter_class(self.vendor.kind).purpose != "image":
-            raise ValidationError(
-                {"vendor": f"Vendor {self.vendor.name!r} is a {self.vendor.kind} vendor and cannot serve image models."}
+    @property
+    def size_capability(self) -> SizeCapability:
+        """The size rules of this row; raises ValueError when they do not parse (clean() refuses those)."""
+        return SizeCapability.parse(
+            sizes=self.allowed_sizes,
+            ratios=self.allowed_ratios,
+            multiple_of=self.size_multiple,
+            min_side=self.min_side,
+            max_side=self.max_side,
+            max_megapixels=self.max_megapixels,
+        )
+
+    def full_clean(self, exclude=None, validate_unique=True, validate_constraints=True):
+        # clean() files errors under fields; a form without that field (the Vendor page's inline)
+        # would crash on them, so clean() needs to know which fields the caller left out.
+        self._clean_exclude = set(exclude or ())
+        try:
+            super().full_clean(
+                exclude=exclude, validate_unique=validate_unique, validate_constraints=validate_constraints
             )
+        finally:
+            del self._clean_exclude
+
+    def clean(self):
+        errors: dict[str, list[str]] = {}
+
+        def error(field: str, message: str) -> None:
+            if field in getattr(self, "_clean_exclude", ()):
+                field, message = NON_FIELD_ERRORS, f"{self._meta.get_field(field).verbose_name.capitalize()}: {message}"
+            errors.setdefault(field, []).append(message)
+
+        if self.vendor_id and adapter_class(self.vendor.kind).purpose != "image":
+            error(
+                "vendor", f"Vendor {self.vendor.name!r} is a {self.vendor.kind} vendor and cannot serve image models."
+            )
+        sizes: tuple[tuple[int, int], ...] = ()
+        try:
+            sizes = SizeCapability.parse(sizes=self.allowed_sizes).sizes
+        except ValueError as exc:
+            error("allowed_sizes", str(exc))
+        try:
+            SizeCapability.parse(ratios=self.allowed_ratios)
+        except ValueError as exc:
+            error("allowed_ratios", str(exc))
+        self._clean_limits(error)
+        if sizes and self.default_size and SIZE_RE.match(self.default_size):
+            width, height = (int(side) for side in self.default_size.split("x"))
+            if (width, height) not in sizes:
+                error("default_size", f"{self.default_size} is not one of the allowed sizes ({self.allowed_sizes}).")
+        problem = self.fallback_problem()
+        if problem:
+            error("fallback", problem)
+        if errors:
+            raise ValidationError(errors)
+
+    def _clean_limits(self, error) -> None:
+        if self.max_megapixels is not None and self.max_megapixels <= 0:
+            error("max_megapixels", "The megapixel limit must be more than 0.")
+            return
+        if any(value is not None and value < 1 for value in (self.size_multiple, self.min_side, self.max_side)):
+            return  # the fields' own validators say so
+        if self.min_side and self.max_side and self.min_side > self.max_side:
+            error("max_side", f"The largest side must be at least the smallest side ({self.min_side}).")
+            return
+        checks = (
+            ("max_megapixels", {"min_side": self.min_side, "max_megapixels": self.max_megapixels}),
+            (
+                "size_multiple",
+                {"multiple_of": self.size_multiple, "min_side": self.min_side, "max_side": self.max_side},
+            ),
+        )
+        for field, limits in checks:
+            try:
+                SizeCapability.parse(**limits)
+            except ValueError as exc:
+                error(field, str(exc))
+
+    def fallback_problem(self) -> str:
+        """Why this row's fallback cannot be saved (itself, or a loop back), or "" when it can."""
+        if self.fallback_id is None:
+            return ""
+        if self.pk is not None and self.fallback_id == self.pk:
+            return "A model cannot be its own fallback."
+        # One query for the whole chain, however long.
+        rows = {
+            pk: (name, fallback_id)
+            for pk, name, fallback_id in ImageModel.objects.values_list("id", "name", "fallback_id")
+        }
+        chain = [self.name]
+        seen = {self.pk}
+        current = self.fallback_id
+        while current is not None and current in rows:
+            if current == self.pk:
+                chain.append(self.name)
+                return (
+                    f"This fallback makes a loop: {' -> '.join(chain)}. Choose a model whose chain does not lead back."
+                )
+            name, following = rows[current]
+            chain.append(name)
+            if current in seen:
+                return f"This fallback leads into a loop: {' -> '.join(chain)}. Fix that chain or choose another model."
+            seen.add(current)
+            current = following
+        return ""
 
     def validate_unique(self, exclude=None):
         # Name the vendor that already has the model: "already exists" alone sends people hunting.

@@ -2,6 +2,9 @@
 
 Building the table costs three queries; every worker keeps it for ROUTING_CACHE_SECONDS, and a
 save or delete in this process (admin, import_env) drops it at once (``vendors.signals``).
+
+Each model's route carries its size rules (parsed once here) and its fallback chain: the enabled
+models to try after it, in order, following ``ImageModel.fallback`` past disabled models.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from imagegen.db import Snapshot
 from vendors.adapters import adapter_class
 from vendors.adapters.base import Adapter, VendorTarget
 from vendors.models import ImageModel, Vendor, VendorKey
+from vendors.sizing import SizeCapability
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,10 @@ class ModelRoute:
     default_size: str
     created: int
     vendor: VendorRoute
+    size_format: str = ""  # one of vendors.adapters.base.SIZE_FORMATS; "" = the adapter's usual way
+    capability: SizeCapability = SizeCapability()
+    fallbacks: tuple[str, ...] = ()  # enabled model names to try after this one, in order
+    fallback_on_content_policy: bool = False
 
 
 @dataclass
@@ -78,15 +86,49 @@ def build_routing_table() -> RoutingTable:
             timeout=vendor.timeout,
             keys=tuple(keys.get(vendor.id, ())),
         )
-    for model in ImageModel.objects.filter(enabled=True, vendor__enabled=True):
+    # Every model, disabled ones too: a chain runs on through them to the next enabled one.
+    models = {model.id: model for model in ImageModel.objects.all()}
+
+    def serves(model: ImageModel) -> bool:
+        return model.enabled and model.vendor_id in table.vendors
+
+    for model in models.values():
+        if not serves(model):
+            continue
         table.models[model.name] = ModelRoute(
             name=model.name,
             upstream_name=model.sent_name,
             default_size=model.default_size,
             created=int(model.created_at.timestamp()),
             vendor=table.vendors[model.vendor_id],
+            size_format=model.size_format,
+            capability=_capability(model),
+            fallbacks=_fallbacks(model, models, serves),
+            fallback_on_content_policy=model.fallback_on_content_policy,
         )
     return table
+
+
+def _capability(model: ImageModel) -> SizeCapability:
+    try:
+        return model.size_capability
+    except ValueError as exc:
+        # Rows saved past validation must not take every model down: serve this one without size rules.
+        log.error("model %s: size rules ignored: %s", model.name, exc)
+        return SizeCapability()
+
+
+def _fallbacks(model: ImageModel, models: dict[int, ImageModel], serves) -> tuple[str, ...]:
+    chain: list[str] = []
+    visited = {model.id}
+    following = model.fallback_id
+    while following is not None and following not in visited and following in models:
+        visited.add(following)
+        candidate = models[following]
+        if serves(candidate):
+            chain.append(candidate.name)
+        following = candidate.fallback_id
+    return tuple(chain)
 
 
 _routing = Snapshot(build_routing_table)

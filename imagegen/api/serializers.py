@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from rest_framework import serializers
+
+from imagegen.sizes import parse_size
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
@@ -13,7 +16,16 @@ class ChatCompletionSerializer(serializers.Serializer):
     # serializer's fields for every request, and this endpoint is the hot path.
     messages = serializers.ListField(allow_empty=False)
     stream = serializers.BooleanField(required=False, default=False)
+    stream_options = serializers.DictField(required=False, allow_null=True)
     size = serializers.CharField(required=False, allow_blank=True, max_length=20)
+    n = serializers.IntegerField(required=False, default=1)
+    user = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+
+    def validate_n(self, value):
+        return validate_image_count(value)
+
+    def validate_size(self, value):
+        return validate_size_value(value)
 
     def validate_messages(self, messages):
         for index, message in enumerate(messages):
@@ -38,6 +50,51 @@ class ChatCompletionSerializer(serializers.Serializer):
         data["prompt"] = last_user_text(data["messages"])
         if not data["prompt"]:
             raise serializers.ValidationError({"messages": "The last user message has no text to draw."})
+        return data
+
+
+def validate_image_count(value: int) -> int:
+    limit = settings.MAX_IMAGES_PER_REQUEST
+    if not 1 <= value <= limit:
+        raise serializers.ValidationError(f"Ask for between 1 and {limit} images (got {value}).")
+    return value
+
+
+def validate_size_value(value: str) -> str:
+    """ "" or "auto" (the text or the model decides) or WxH; anything else is refused, not guessed."""
+    value = (value or "").strip().lower()
+    if value in ("", "auto"):
+        return ""
+    if parse_size(value) is None:
+        raise serializers.ValidationError(
+            f"'{value}' is not a size: use WxH with sides between 64 and 4096 (e.g. 1024x576), or 'auto'."
+        )
+    return value
+
+
+class ImageGenerationSerializer(serializers.Serializer):
+    """OpenAI's POST /v1/images/generations body."""
+
+    prompt = serializers.CharField(max_length=32000, trim_whitespace=True)
+    model = serializers.CharField(max_length=200)
+    n = serializers.IntegerField(required=False, default=1)
+    size = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=20, default="")
+    response_format = serializers.ChoiceField(
+        choices=["url", "b64_json"], required=False, allow_null=True, default="url"
+    )
+    quality = serializers.CharField(required=False, allow_null=True, max_length=20, default=None)
+    style = serializers.CharField(required=False, allow_null=True, max_length=20, default=None)
+    user = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=200, default="")
+
+    def validate_n(self, value):
+        return validate_image_count(value)
+
+    def validate_size(self, value):
+        return validate_size_value(value)
+
+    def validate(self, data):
+        data["response_format"] = data.get("response_format") or "url"
+        data["user"] = data.get("user") or ""
         return data
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import secrets
-import time
 from collections.abc import Awaitable, Callable
 from functools import wraps
 
@@ -15,11 +15,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from imagegen import pipeline
+from imagegen.api import answers, streaming
 from imagegen.api.auth import Caller, authenticate
 from imagegen.api.errors import ApiError, error_response, method_not_allowed
-from imagegen.api.serializers import ChatCompletionSerializer, first_error
-from imagegen.db import run_db
-from proxy.services import public_url
+from imagegen.api.serializers import ChatCompletionSerializer, ImageGenerationSerializer, first_error
+from imagegen.db import run_blocking, run_db
+from proxy.services import public_url, read_stored
 from vendors.selectors import routing_table
 
 log = logging.getLogger(__name__)
@@ -82,43 +83,51 @@ def validated(serializer_class, data: dict) -> dict:
 @api_endpoint("POST")
 async def chat_completions(request: HttpRequest, caller: Caller) -> HttpResponse:
     payload = validated(ChatCompletionSerializer, read_json(request))
+    # Checked before any answer starts, so a stream never opens for a model that does not exist.
+    await pipeline.find_route(payload["model"])
+    generation = pipeline.GenerationRequest(
+        model=payload["model"],
+        idea=payload["prompt"],
+        caller=caller,
+        size=payload.get("size") or None,
+        n=payload["n"],
+        end_user=payload["user"],
+        endpoint="chat.stream" if payload["stream"] else "chat",
+    )
+    completion_id = f"chatcmpl-{secrets.token_hex(12)}"
     if payload["stream"]:
-        raise ApiError(
-            400,
-            'Streaming is not supported yet: send "stream": false (or leave it out).',
-            code="stream_not_supported",
-            param="stream",
+        include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
+        return streaming.event_stream(
+            streaming.chat_events(request, generation, completion_id, payload["prompt"], include_usage)
         )
+    outcome = await pipeline.generate(generation)
+    content = answers.chat_content(outcome, [public_url(image, request) for image in outcome.images])
+    return JsonResponse(answers.chat_completion(completion_id, outcome, content, payload["prompt"]))
+
+
+@api_endpoint("POST")
+async def image_generations(request: HttpRequest, caller: Caller) -> HttpResponse:
+    payload = validated(ImageGenerationSerializer, read_json(request))
     outcome = await pipeline.generate(
         pipeline.GenerationRequest(
-            model=payload["model"], idea=payload["prompt"], caller=caller, size=payload.get("size") or None
+            model=payload["model"],
+            idea=payload["prompt"],
+            caller=caller,
+            size=payload["size"] or None,
+            n=payload["n"],
+            quality=payload["quality"],
+            style=payload["style"],
+            end_user=payload["user"],
+            endpoint="images",
         )
     )
-    links = "\n\n".join(f"![image]({public_url(image, request)})" for image in outcome.images)
-    content = f"{links}\n\nOptimized prompt: {outcome.prompt}"
-    prompt_tokens = len(payload["prompt"].split())
-    completion_tokens = len(content.split())
-    return JsonResponse(
-        {
-            "id": f"chatcmpl-{secrets.token_hex(12)}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": outcome.model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "logprobs": None,
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            },
-        }
-    )
+    if payload["response_format"] == "b64_json":
+        # Every image is stored first, so base64 works whatever form the vendor delivered it in.
+        contents = await run_blocking(lambda: [read_stored(image) for image in outcome.images])
+        items = [{"b64_json": base64.b64encode(data).decode("ascii")} for data in contents]
+    else:
+        items = [{"url": public_url(image, request)} for image in outcome.images]
+    return JsonResponse(answers.images_response(outcome, items))
 
 
 @api_endpoint("GET")

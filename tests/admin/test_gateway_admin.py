@@ -92,7 +92,7 @@ def test_the_ledger_cannot_be_added_to_changed_or_deleted(admin_client):
 
 def test_the_ledger_list_is_newest_first_with_a_thumbnail_of_the_first_image(admin_client):
     older = generation(model="older")
-    newer = generation(model="newer", latency_ms=1234, size="1024x576")
+    newer = generation(model="newer", latency_ms=1234, generated_size="1024x576")
     first, second = stored_image(), stored_image(extension="webp")
     newer.images.add(first, second)
 

@@ -249,3 +249,176 @@ def test_the_reset_action_puts_auto_disabled_keys_back_into_rotation(admin_clien
     assert (first.status, first.failure_count) == ("active", 0)
     assert (second.status, second.failure_count) == ("auto_disabled", 5)
     assert "1 had been auto-disabled" in page_text(response)
+
+
+# --- the image model page: sizes and fallback ----------------------------------------------------
+
+
+def model_post(model, **changes):
+    data = {
+        "vendor": str(model.vendor_id),
+        "name": model.name,
+        "upstream_name": model.upstream_name,
+        "enabled": "on" if model.enabled else "",
+        "default_size": model.default_size,
+        "size_format": model.size_format,
+        "allowed_sizes": model.allowed_sizes,
+        "allowed_ratios": model.allowed_ratios,
+        "size_multiple": model.size_multiple or "",
+        "min_side": model.min_side or "",
+        "max_side": model.max_side or "",
+        "max_megapixels": model.max_megapixels or "",
+        "fallback": str(model.fallback_id or ""),
+        "fallback_on_content_policy": "on" if model.fallback_on_content_policy else "",
+    }
+    data.update(changes)
+    return {field: value for field, value in data.items() if value != ""}
+
+
+def model_url(model):
+    return reverse("admin:vendors_imagemodel_change", args=[model.pk])
+
+
+def test_size_rules_and_a_fallback_are_saved_from_the_model_page(admin_client):
+    model = make_vendor(name="bfl", models=["flux-pro"]).models.get()
+    other = make_vendor(name="fal", models=["flux-fal"]).models.get()
+
+    response = admin_client.post(
+        model_url(model),
+        model_post(
+            model,
+            size_format="width_height",
+            allowed_ratios="16:9, 1:1",
+            size_multiple="32",
+            min_side="256",
+            max_side="1440",
+            max_megapixels="1.5",
+            fallback=str(other.pk),
+            fallback_on_content_policy="on",
+        ),
+    )
+
+    assert response.status_code == 302, page_text(response)
+    model.refresh_from_db()
+    assert (model.size_format, model.allowed_ratios, model.size_multiple, model.min_side, model.max_side) == (
+        "width_height",
+        "16:9, 1:1",
+        32,
+        256,
+        1440,
+    )
+    assert (model.max_megapixels, model.fallback, model.fallback_on_content_policy) == (1.5, other, True)
+    assert model.size_capability.ratios == ((16, 9), (1, 1))
+
+
+def test_an_allowed_sizes_list_and_a_default_from_it_are_saved(admin_client):
+    model = make_vendor(kind="openai_images", models=["dall-e-3"]).models.get()
+
+    response = admin_client.post(
+        model_url(model),
+        model_post(model, size_format="size", allowed_sizes="1024x1024, 1792x1024", default_size="1792x1024"),
+    )
+
+    assert response.status_code == 302, page_text(response)
+    model.refresh_from_db()
+    assert model.size_capability.sizes == ((1024, 1024), (1792, 1024))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"allowed_sizes": "1024x1024, enormous"}, "'enormous' is not a size like 1024x768."),
+        ({"allowed_ratios": "16:9 wide"}, "'wide' is not an aspect ratio like 16:9."),
+        ({"allowed_sizes": "1024x1024", "default_size": "512x512"}, "512x512 is not one of the allowed sizes"),
+        ({"min_side": "2048", "max_side": "1024"}, "The largest side must be at least the smallest side (2048)."),
+    ],
+)
+def test_bad_size_rules_are_shown_on_the_model_page(admin_client, changes, message):
+    model = make_vendor(models=["m"]).models.get()
+
+    response = admin_client.post(model_url(model), model_post(model, **changes))
+
+    assert response.status_code == 200
+    assert message in page_text(response)
+    model.refresh_from_db()
+    assert (model.allowed_sizes, model.allowed_ratios, model.min_side) == ("", "", None)
+
+
+def test_a_fallback_loop_is_refused_on_the_model_page_naming_the_chain(admin_client):
+    vendor = make_vendor(models=["a", "b", "c"])
+    a, b, c = vendor.models.order_by("name")
+    ImageModel.objects.filter(pk=a.pk).update(fallback=b)
+    ImageModel.objects.filter(pk=b.pk).update(fallback=c)
+
+    response = admin_client.post(model_url(c), model_post(c, fallback=str(a.pk)))
+
+    assert response.status_code == 200
+    assert "This fallback makes a loop: c -> a -> b -> c." in page_text(response)
+    c.refresh_from_db()
+    assert c.fallback is None
+
+
+def test_the_fallback_choices_list_models_of_every_vendor_but_not_the_model_itself(admin_client):
+    model = make_vendor(name="first", models=["a"]).models.get()
+    make_vendor(name="second", kind="openai_images", models=["b"])
+    ImageModel.objects.filter(name="b").update(enabled=False)
+
+    response = admin_client.get(model_url(model))
+
+    field = response.context["adminform"].form.fields["fallback"]
+    labels = [label for value, label in field.choices if value]
+    assert labels == ["b (second, disabled)"]
+
+
+def test_the_model_page_shows_the_fallback_chain(admin_client):
+    vendor = make_vendor(models=["a", "b", "c"])
+    a, b, c = vendor.models.order_by("name")
+    ImageModel.objects.filter(pk=a.pk).update(fallback=b)
+    ImageModel.objects.filter(pk=b.pk).update(fallback=c, enabled=False)
+
+    response = admin_client.get(model_url(a))
+
+    assert "a → b (skipped: disabled) → c" in page_text(response)
+
+
+def test_the_vendor_page_inline_refuses_a_default_size_outside_the_allowed_sizes(admin_client):
+    vendor = make_vendor(models=["dall-e-3"])
+    model = vendor.models.get()
+    ImageModel.objects.filter(pk=model.pk).update(allowed_sizes="1024x1024, 1792x1024")
+
+    response = admin_client.post(
+        change_url(vendor),
+        vendor_post(
+            models=[{"id": str(model.pk), "name": "dall-e-3", "default_size": "512x512", "enabled": True}],
+            initial_models=1,
+        ),
+    )
+
+    assert response.status_code == 200
+    assert "512x512 is not one of the allowed sizes (1024x1024, 1792x1024)." in page_text(response)
+
+
+def test_the_vendor_page_reports_bad_stored_rules_of_a_field_it_does_not_show(admin_client):
+    vendor = make_vendor(models=["m"])
+    model = vendor.models.get()
+    ImageModel.objects.filter(pk=model.pk).update(allowed_ratios="wide")
+
+    response = admin_client.post(
+        change_url(vendor),
+        vendor_post(models=[{"id": str(model.pk), "name": "m", "enabled": True}], initial_models=1),
+    )
+
+    assert response.status_code == 200
+    assert "Allowed ratios: 'wide' is not an aspect ratio like 16:9." in page_text(response)
+
+
+def test_the_model_add_page_and_list_show_the_new_fields(admin_client):
+    make_vendor(models=["m"])
+    ImageModel.objects.update(allowed_ratios="16:9, 1:1", size_multiple=32, max_megapixels=1.0)
+
+    add_page = admin_client.get(reverse("admin:vendors_imagemodel_add"))
+    listing = admin_client.get(reverse("admin:vendors_imagemodel_changelist"))
+
+    assert add_page.status_code == 200
+    assert "Sizes" in page_text(add_page) and "Fallback" in page_text(add_page)
+    assert "16:9, 1:1; ×32; ≤ 1 MP" in page_text(listing)

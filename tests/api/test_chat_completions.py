@@ -65,7 +65,7 @@ def test_a_generation_answers_a_chat_completion_with_a_permanent_image_link(clie
     assert choice["finish_reason"] == "stop" and choice["message"]["role"] == "assistant"
     url = image_url(response)
     assert url.startswith("http://testserver/images/") and url.endswith(".png")
-    assert choice["message"]["content"].endswith("\n\nOptimized prompt: a cat")
+    assert "\n\nPrompt: a cat\n\nModel: flux-schnell · Size: 48x27" in choice["message"]["content"]
     assert body["usage"]["total_tokens"] == body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"]
     served = client.get(url.removeprefix("http://testserver"))
     assert served.status_code == 200
@@ -265,7 +265,7 @@ def test_fast_mode_sends_the_llms_prompt_to_the_vendor(client, vendor, sf, llm):
     response = chat(client, "a cat 16:9")
     assert response.status_code == 200
     assert sf.requests[0].json["prompt"] == llm.reply
-    assert response.json()["choices"][0]["message"]["content"].endswith(f"Optimized prompt: {llm.reply}")
+    assert f"\n\nOptimized prompt: {llm.reply}\n\n" in response.json()["choices"][0]["message"]["content"]
     sent = llm.requests[0].json
     assert sent["model"] == "deepseek-chat"
     assert sent["messages"][-1] == {"role": "user", "content": "a cat"}

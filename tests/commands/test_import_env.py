@@ -250,7 +250,7 @@ def test_a_base_without_keys_is_refused_naming_the_key_variable(clean_env):
 def test_an_error_in_a_later_vendor_rolls_back_the_earlier_ones(clean_env):
     set_env(clean_env, **FLUX)
     set_env(clean_env, IMAGE_GEN_API_BASE_1="https://one.example.com", IMAGE_GEN_MODEL_1="m1", IMAGE_GEN_API_KEY_1="k1")
-    Vendor.objects.create(name="image-gen-1", kind="siliconflow", base_url="https://x.example.com")
+    Vendor.objects.create(name="image-gen-1", kind="openai_chat", base_url="https://x.example.com")
 
     with pytest.raises(CommandError, match="image-gen-1"):
         run()
@@ -300,3 +300,44 @@ def test_a_compose_service_name_is_a_valid_base(monkeypatch):
     )
     run()
     assert Vendor.objects.get(name="siliconflow").base_url == "http://flux:8000/v1"
+
+
+def test_image_gen_kind_n_picks_any_image_kind_and_defaults_to_chat_image(clean_env):
+    set_env(
+        clean_env, IMAGE_GEN_API_BASE_1="https://one.example.com/v1", IMAGE_GEN_MODEL_1="m1", IMAGE_GEN_API_KEY_1="k1"
+    )
+    set_env(clean_env, IMAGE_GEN_API_BASE_2="https://fal.example.com", IMAGE_GEN_MODEL_2="m2", IMAGE_GEN_API_KEY_2="k2")
+    clean_env.setenv("IMAGE_GEN_KIND_2", "fal")
+
+    run()
+
+    assert dict(Vendor.objects.values_list("name", "kind")) == {"image-gen-1": "chat_image", "image-gen-2": "fal"}
+
+
+def test_changing_image_gen_kind_n_changes_the_vendors_kind_and_keeps_its_models(clean_env):
+    set_env(
+        clean_env, IMAGE_GEN_API_BASE_1="https://one.example.com/v1", IMAGE_GEN_MODEL_1="m1", IMAGE_GEN_API_KEY_1="k1"
+    )
+    run()
+    clean_env.setenv("IMAGE_GEN_KIND_1", "openai_images")
+
+    output = run()
+
+    vendor = Vendor.objects.get(name="image-gen-1")
+    assert vendor.kind == "openai_images" and "kind updated" in output
+    assert list(vendor.models.values_list("name", flat=True)) == ["m1"]
+    assert "Everything is unchanged." in run()
+
+
+@pytest.mark.parametrize("kind", ["openai_chat", "dall-e"])
+def test_an_image_gen_kind_n_that_is_not_an_image_kind_stops_the_import(clean_env, kind):
+    set_env(
+        clean_env, IMAGE_GEN_API_BASE_1="https://one.example.com/v1", IMAGE_GEN_MODEL_1="m1", IMAGE_GEN_API_KEY_1="k1"
+    )
+    clean_env.setenv("IMAGE_GEN_KIND_1", kind)
+
+    with pytest.raises(CommandError, match="IMAGE_GEN_KIND_1") as caught:
+        run()
+
+    assert "openai_images" in str(caught.value)
+    assert not Vendor.objects.exists()

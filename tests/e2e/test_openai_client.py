@@ -73,7 +73,7 @@ def test_a_chat_completion_returns_a_permanent_image_that_outlives_the_vendor(cl
     )
     content = reply.choices[0].message.content
     assert reply.choices[0].finish_reason == "stop"
-    assert content.endswith(f"Optimized prompt: {llm.reply}")
+    assert f"\n\nOptimized prompt: {llm.reply}\n\nModel: flux-schnell · Size: 64x36" in content
     url = IMAGE_LINK.search(content)["url"]
     assert url.startswith(gateway.url + "/images/")
     assert [r.json for r in sf.requests if r.method == "POST"][-1]["image_size"] == "1024x576"

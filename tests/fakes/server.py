@@ -90,7 +90,7 @@ class FakeServer:
         asyncio.set_event_loop(loop)
         app = web.Application(middlewares=[self._record], client_max_size=50 * 1024 * 1024)
         self.setup_routes(app)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5, handler_cancellation=True)
         loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         loop.run_until_complete(site.start())

@@ -8,9 +8,11 @@
     fake.url_ttl = 2.0                        # file URLs answer 404 after 2 s (None: never) ...
     fake.expire_files()                       # ... or at once
     fake.keys_used()                          # the Bearer keys of the API calls, in order
+    fake.in_flight                            # calls waiting out their latency right now
     fake.stop()
 
 Behaviours: ``ok``; ``slow`` (sleeps ``fake.slow_seconds`` more, then ok); ``empty`` (200 with no images);
+``single`` (one image whatever batch_size says, as FLUX models do);
 ``invalid`` (401, body the JSON string "Invalid token"); ``forbidden`` (403 code 30003 "Model disabled.");
 ``no_balance`` (403 balance message); ``moderated`` (400 sensitive-content message); ``bad_model`` (400 code
 20012); ``rate_limited`` (429 + ``Retry-After: fake.retry_after``); ``overloaded`` (503 code 50505);
@@ -55,6 +57,7 @@ class VendorFake(FakeServer):
         self._files: dict[str, tuple[bytes, float]] = {}
         self._expired: set[str] = set()
         self._names = itertools.count(1)
+        self.in_flight = 0  # API calls being answered right now (a client that hung up ends its call)
 
     def behaviour_of(self, request: web.Request) -> tuple[str, str]:
         key = bearer(request)
@@ -63,7 +66,11 @@ class VendorFake(FakeServer):
     async def pause(self, behaviour: str) -> None:
         delay = self.latency + (self.slow_seconds if behaviour == "slow" else 0.0)
         if delay:
-            await asyncio.sleep(delay)
+            self.in_flight += 1
+            try:
+                await asyncio.sleep(delay)
+            finally:
+                self.in_flight -= 1
 
     def keys_used(self) -> list[str]:
         return [r.headers.get("Authorization", "").split(" ", 1)[-1] for r in self.requests if r.path in self.api_paths]
@@ -117,7 +124,7 @@ class SiliconFlowFake(VendorFake):
             return _json(400, {"code": 20015, "message": "Invalid JSON body.", "data": None})
         if not payload.get("model") or not payload.get("prompt"):
             return _json(400, {"code": 20015, "message": "Parameter invalid: model and prompt are required."})
-        count = 0 if behaviour == "empty" else int(payload.get("batch_size") or 1)
+        count = {"empty": 0, "single": 1}.get(behaviour, int(payload.get("batch_size") or 1))
         images = [{"url": self.host()} for _ in range(count)]
         return _json(200, {"images": images, "timings": {"inference": 0.42}, "seed": random.randrange(10**9)})
 

@@ -1,6 +1,6 @@
 import pytest
 
-from imagegen.sizes import PRESETS, choose_size, nearest_preset
+from imagegen.sizes import PRESETS, choose_size, ratio_size
 
 
 @pytest.mark.parametrize(
@@ -19,11 +19,14 @@ from imagegen.sizes import PRESETS, choose_size, nearest_preset
         ("a banner, 16:9 ratio", "1024x576", "a banner"),
         ("a banner 16:9 aspect ratio", "1024x576", "a banner"),
         ("a full-width 16：9 scene", "1024x576", "a full-width scene"),
-        # ratios outside the presets go to the nearest shape
-        ("a panorama 21:9", "1024x576", "a panorama"),
-        ("a poster 2:3", "768x1024", "a poster"),
-        ("a print 4:3", "768x512", "a print"),
-        ("a very wide banner --ar 5:1", "1024x576", "a very wide banner"),
+        # any other ratio gets its own shape: long side 1024, sides in steps of 16
+        ("a panorama 21:9", "1024x432", "a panorama"),
+        ("a poster 2:3", "688x1024", "a poster"),
+        ("a print 4:3", "1024x768", "a print"),
+        ("a wide print 2:1", "1024x512", "a wide print"),
+        ("a screen 16:10", "1024x640", "a screen"),
+        ("a very wide banner --ar 5:1", "1024x208", "a very wide banner"),
+        ("a film still --ar 2.4:1", "1024x432", "a film still"),
         # an explicit WxH is honoured as it is
         ("a dog 1024x768", "1024x768", "a dog"),
         ("a dog, 640 x 480", "640x480", "a dog"),
@@ -57,6 +60,56 @@ def test_an_unreadable_requested_size_falls_back_to_the_text():
     assert choose_size("a cat 16:9", requested="huge").size == "1024x576"
 
 
-def test_every_preset_is_its_own_nearest_shape():
-    for width, height in PRESETS.values():
-        assert nearest_preset(width, height) == (width, height)
+def test_every_preset_keeps_its_size_for_its_own_ratio():
+    for ratio, size in PRESETS.items():
+        width, height = ratio.split(":")
+        assert ratio_size(float(width), float(height)) == size
+        assert choose_size(f"a cat --ar {ratio}").size == f"{size[0]}x{size[1]}"
+
+
+def test_a_ratio_written_with_other_terms_reaches_the_same_preset():
+    assert choose_size("a cat --ar 32:18").size == "1024x576"
+    assert choose_size("a cat --ar 2:4").size == "512x1024"
+
+
+@pytest.mark.parametrize(
+    ("width", "height"),
+    [(21, 9), (9, 21), (4, 3), (2, 3), (5, 4), (4, 5), (3, 1), (1, 3), (7, 1), (1, 8), (2.35, 1), (1.9, 1)],
+)
+def test_a_ratio_outside_the_presets_keeps_its_shape_with_the_long_side_1024_in_steps_of_16(width, height):
+    size = ratio_size(float(width), float(height))
+    assert max(size) == 1024
+    assert size[0] % 16 == 0 and size[1] % 16 == 0
+    assert (size[0] >= size[1]) == (width >= height)
+    # within half a step of the exact shape
+    short_exact = 1024 * min(width, height) / max(width, height)
+    assert abs(min(size) - short_exact) <= 8
+
+
+@pytest.mark.parametrize(
+    ("text", "ratio"),
+    [
+        ("a cat 16:9", "16:9"),
+        ("a panorama 21:9", "21:9"),
+        ("a screen 16:10", "16:10"),
+        ("a cat --ar 32:18", "16:9"),
+        ("a cat --ar 1.5:1", "3:2"),
+        ("a film still --ar 2.4:1", "12:5"),
+        ("a cat aspect ratio 2:4", "1:2"),
+        ("a cat 1024x768", ""),
+        ("a cat", ""),
+    ],
+)
+def test_the_ratio_read_from_the_text_is_reported_reduced(text, ratio):
+    assert choose_size(text).ratio == ratio
+
+
+def test_the_ratio_is_empty_for_a_requested_or_default_size():
+    assert choose_size("a cat 16:9", requested="512x512").ratio == ""
+    choice = choose_size("a cat", model_default="768x512")
+    assert (choice.ratio, choice.source) == ("", "default")
+
+
+def test_a_ratio_choice_says_where_it_came_from():
+    choice = choose_size("a panorama 21:9 at dawn")
+    assert (choice.width, choice.height, choice.source, choice.ratio) == (1024, 432, "text-ratio", "21:9")

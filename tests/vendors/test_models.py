@@ -4,6 +4,7 @@ from django.db import IntegrityError, transaction
 
 from tests.factories import make_key, make_model, make_vendor
 from vendors.models import ImageModel, VendorKey, validate_http_url
+from vendors.sizing import SizeCapability
 
 pytestmark = pytest.mark.django_db
 
@@ -40,3 +41,151 @@ def test_http_base_urls_with_any_host_are_valid(url):
 def test_other_base_urls_are_refused(url):
     with pytest.raises(ValidationError):
         validate_http_url(url)
+
+
+# --- sizes ---------------------------------------------------------------------------------------
+
+
+def test_a_models_size_rules_become_its_capability():
+    model = make_model(
+        make_vendor(),
+        allowed_ratios="16:9, 1:1",
+        size_multiple=32,
+        min_side=256,
+        max_side=1440,
+        max_megapixels=2.0,
+    )
+    assert model.size_capability == SizeCapability(
+        ratios=((16, 9), (1, 1)), multiple_of=32, min_side=256, max_side=1440, max_megapixels=2.0
+    )
+    assert make_model(model.vendor, name="plain").size_capability.unconstrained
+
+
+def test_valid_size_rules_pass_validation():
+    model = ImageModel(
+        vendor=make_vendor(),
+        name="dall-e-3",
+        size_format="size",
+        allowed_sizes="1024x1024, 1792x1024, 1024x1792",
+        default_size="1792x1024",
+    )
+    model.full_clean()
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"allowed_sizes": "1024x1024, huge"}, "allowed_sizes", "'huge' is not a size like 1024x768."),
+        ({"allowed_ratios": "16:9, wide"}, "allowed_ratios", "'wide' is not an aspect ratio like 16:9."),
+        ({"min_side": 1024, "max_side": 512}, "max_side", "at least the smallest side (1024)"),
+        ({"max_megapixels": 0.0}, "max_megapixels", "more than 0"),
+        ({"size_multiple": 0}, "size_multiple", "greater than or equal to 1"),
+        ({"size_multiple": 64, "min_side": 330, "max_side": 370}, "size_multiple", "No multiple of 64"),
+        ({"min_side": 2048, "max_megapixels": 1.0}, "max_megapixels", "over the limit"),
+        ({"size_format": "sideways"}, "size_format", "not a valid choice"),
+        (
+            {"allowed_sizes": "1024x1024, 1792x1024", "default_size": "512x512"},
+            "default_size",
+            "512x512 is not one of the allowed sizes (1024x1024, 1792x1024).",
+        ),
+    ],
+)
+def test_bad_size_rules_are_refused_on_their_field(fields, field, message):
+    model = ImageModel(vendor=make_vendor(), name="m", **fields)
+    with pytest.raises(ValidationError) as caught:
+        model.full_clean()
+    assert message in " ".join(caught.value.message_dict[field])
+
+
+def test_a_default_size_without_an_allowed_list_is_free():
+    ImageModel(vendor=make_vendor(), name="m", default_size="512x512", allowed_ratios="1:1").full_clean()
+
+
+def test_size_errors_on_fields_a_form_leaves_out_are_reported_not_lost():
+    model = make_model(make_vendor(), name="m")
+    ImageModel.objects.filter(pk=model.pk).update(allowed_sizes="nonsense")
+    model.refresh_from_db()
+    with pytest.raises(ValidationError) as caught:
+        model.full_clean(exclude=["allowed_sizes"])
+    assert "Allowed sizes: 'nonsense' is not a size" in str(caught.value.message_dict["__all__"])
+
+
+# --- fallback chains -----------------------------------------------------------------------------
+
+
+def chain(*names):
+    vendor = make_vendor()
+    models = [make_model(vendor, name=name) for name in names]
+    for model, following in zip(models, models[1:], strict=False):
+        model.fallback = following
+        model.save()
+    return models
+
+
+def test_a_fallback_chain_may_cross_vendors():
+    first = make_model(make_vendor(name="first"), name="a")
+    second = make_model(make_vendor(name="second"), name="b")
+    first.fallback = second
+    first.full_clean()
+    first.save()
+    assert list(second.fallback_for.all()) == [first]
+
+
+def test_a_model_cannot_be_its_own_fallback():
+    (model,) = chain("a")
+    model.fallback = model
+    with pytest.raises(ValidationError) as caught:
+        model.full_clean()
+    assert "cannot be its own fallback" in str(caught.value.message_dict["fallback"])
+
+
+def test_a_loop_in_the_fallback_chain_is_refused_naming_it():
+    a, b, c = chain("a", "b", "c")
+    c.fallback = a
+    with pytest.raises(ValidationError) as caught:
+        c.full_clean()
+    assert "c -> a -> b -> c" in str(caught.value.message_dict["fallback"])
+
+
+def test_a_loop_of_two_is_refused():
+    a, b = chain("a", "b")
+    b.fallback = a
+    with pytest.raises(ValidationError) as caught:
+        b.full_clean()
+    assert "b -> a -> b" in str(caught.value.message_dict["fallback"])
+
+
+def test_a_loop_is_refused_on_save_even_without_validation():
+    a, b, c = chain("a", "b", "c")
+    c.fallback = a
+    with pytest.raises(ValidationError) as caught:
+        c.save()
+    assert "c -> a -> b -> c" in str(caught.value)
+    assert ImageModel.objects.get(pk=c.pk).fallback_id is None
+    a.fallback = a
+    with pytest.raises(ValidationError):
+        a.save()
+
+
+def test_joining_a_chain_that_already_loops_is_refused():
+    a, b = chain("a", "b")
+    ImageModel.objects.filter(pk=b.pk).update(fallback=a)  # a loop made behind the model's back
+    newcomer = ImageModel(vendor=a.vendor, name="new", fallback=a)
+    with pytest.raises(ValidationError) as caught:
+        newcomer.full_clean()
+    assert "new -> a -> b -> a" in str(caught.value.message_dict["fallback"])
+
+
+def test_a_chain_without_a_loop_saves_and_renames_are_fine():
+    a, b, c = chain("a", "b", "c")
+    b.name = "b2"
+    b.full_clean()
+    b.save()
+    assert [m.fallback.name if m.fallback else None for m in ImageModel.objects.order_by("name")] == ["b2", "c", None]
+
+
+def test_deleting_a_fallback_model_leaves_the_chain_short():
+    a, b, c = chain("a", "b", "c")
+    b.delete()
+    a.refresh_from_db()
+    assert a.fallback is None

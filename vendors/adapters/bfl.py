@@ -1,9 +1,154 @@
-"""Placeholder until the adapter lands (being written now)."""
+"""Black Forest Labs API: https://docs.bfl.ai/api-reference/utility/get-result
 
-from vendors.adapters.base import Adapter
+Base URL ``https://api.bfl.ai`` (or a regional ``https://api.eu.bfl.ai`` / ``https://api.us.bfl.ai``; a base
+ending in ``/v1`` works too). Key in the ``x-key`` header, not Bearer.
+
+Submit ``POST {base}/v1/{model}`` where the upstream model name is the endpoint (``flux-pro-1.1``,
+``flux-pro-1.1-ultra``, ``flux-kontext-pro``, ``flux-2-pro``, ...) with ``{prompt, width, height}``. Width and
+height are rounded to multiples of 32, as the API demands. Ultra and Kontext models take ``aspect_ratio``
+instead: that is their default when the model's size format is unset. One image per call (batch_limit 1).
+
+The answer is ``{id, polling_url}``; ``GET polling_url`` (checked; else ``{base}/v1/get_result?id=``) with the
+key, until ``status`` is final: ``Pending`` -> poll again; ``Task not found`` -> poll again a few times (a new
+job is not always visible at once), then JobLost; ``Request Moderated`` / ``Content Moderated`` ->
+ContentPolicy; ``Error`` -> GenerationFailed (the job is over; another key may try); ``Ready`` ->
+``result.sample``, a signed URL that lives 10 minutes. BFL has no cancel request.
+
+Errors: 401/402/403 -> KeyRejected; 422 (FastAPI ``detail`` list) and other 4xx -> BadRequest; 429 (the
+account's concurrent-task cap) -> RateLimited; 408/5xx -> UpstreamUnavailable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import httpx
+
+from imagegen.redaction import scrub
+from vendors import errors
+from vendors.adapters.base import ImageRequest, UpstreamImage, json_body
+from vendors.adapters.openai_errors import looks_like_moderation
+from vendors.adapters.polling import Job, JobLost, PollAgain, PollingAdapter, clean_message, detail_text
+
+MODERATED = ("request moderated", "content moderated")
+FAILED = ("error", "failed")
+RATIO_MODELS = ("ultra", "kontext")  # endpoints that take aspect_ratio instead of width/height
 
 
-class BFLAdapter(Adapter):
+class BFLAdapter(PollingAdapter):
     kind = "bfl"
-    label = "bfl"
+    label = "Black Forest Labs API (polled)"
     purpose = "image"
+    default_size_format = "width_height"
+    batch_limit = 1
+    not_found_limit = 5  # "Task not found" polls in a row taken as a job that is still being registered
+
+    def api(self, path: str) -> str:
+        root = self.vendor.base_url.rstrip("/").removesuffix("/v1")
+        return f"{root}/v1/{path.lstrip('/')}"
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        return {"x-key": key, "Accept": "application/json"}
+
+    def size_fields(self, request: ImageRequest) -> dict[str, Any]:
+        size_format = request.size_format
+        if not size_format:
+            takes_ratio = any(word in request.model.lower() for word in RATIO_MODELS)
+            size_format = "aspect_ratio" if takes_ratio else self.default_size_format
+        if size_format in ("width_height", "size"):
+            return {"width": _multiple_of_32(request.width), "height": _multiple_of_32(request.height)}
+        return super().size_fields(dataclasses.replace(request, size_format=size_format))
+
+    def build_request(self, request: ImageRequest, key: str) -> httpx.Request:
+        endpoint = request.model.strip().strip("/").removeprefix("v1/")
+        if not endpoint:
+            raise errors.BadRequest("the model name must be a BFL endpoint such as flux-pro-1.1")
+        payload = {"prompt": request.prompt, **self.size_fields(request)}
+        headers = {**self.auth_headers(key), "Content-Type": "application/json"}
+        return httpx.Request("POST", self.api(quote(endpoint, safe="/-._~")), headers=headers, json=payload)
+
+    async def submit(self, client: httpx.AsyncClient, request: ImageRequest, key: str, deadline: float) -> Job:
+        response = await self.send_submit(client, self.build_request(request, key), deadline)
+        body = self.submitted_body(response)
+        job_id = body.get("id")
+        if not isinstance(job_id, str) or not job_id:
+            raise JobLost("the vendor accepted the job but gave no id to follow it by", vendor_status=200)
+        own = self.api("get_result") + "?" + urlencode({"id": job_id})
+        return Job(id=job_id, deadline=deadline, poll_url=self.follow(body.get("polling_url"), own))
+
+    async def poll(self, client: httpx.AsyncClient, job: Job, key: str) -> list[UpstreamImage] | None:
+        response = await self.fetch(client, httpx.Request("GET", job.poll_url, headers=self.auth_headers(key)), job)
+        if response.status_code == 404:
+            return self._not_found(job)
+        if response.status_code >= 400:
+            raise self.poll_error(response, job)
+        body = json_body(response)
+        if not isinstance(body, dict):
+            raise PollAgain("the job status could not be read")
+        status = str(body.get("status") or "").strip()
+        lowered = status.lower()
+        if lowered == "ready":
+            return [_sample(body)]
+        if lowered == "task not found":
+            return self._not_found(job)
+        job.misses = 0
+        if lowered in MODERATED:
+            message = _with_details(f"the vendor's moderation stopped the job ({status})", body, key)
+            raise errors.ContentPolicy(message, vendor_status=200)
+        if lowered in FAILED:
+            raise errors.GenerationFailed(_with_details("the job ended with an error", body, key), vendor_status=200)
+        return None  # Pending, or a status this adapter does not know yet
+
+    def _not_found(self, job: Job) -> None:
+        job.misses += 1
+        if job.misses > self.not_found_limit:
+            raise JobLost(f"the job {job.label} was submitted but the vendor no longer finds it", vendor_status=200)
+        return None
+
+    def classify_error(self, response: httpx.Response) -> errors.UpstreamError:
+        body = json_body(response)
+        message, status = detail_text(body) or clean_message(response, body), response.status_code
+        if status == 429:
+            retry_after = errors.parse_retry_after(response.headers.get("retry-after"))
+            return errors.RateLimited(message, retry_after=retry_after, vendor_status=status)
+        if status == 408 or status >= 500:
+            return errors.UpstreamUnavailable(message, vendor_status=status)
+        if looks_like_moderation(message):
+            return errors.ContentPolicy(message, vendor_status=status)
+        if status in (401, 402, 403):
+            return errors.KeyRejected(message, vendor_status=status)
+        return errors.BadRequest(message, vendor_status=status)
+
+
+def _multiple_of_32(value: int) -> int:
+    return max(32, round(value / 32) * 32)
+
+
+def _sample(body: dict[str, Any]) -> UpstreamImage:
+    result = body.get("result") if isinstance(body.get("result"), dict) else {}
+    sample = result.get("sample")
+    if not isinstance(sample, str) or not sample:
+        raise errors.GenerationFailed("the job finished without an image", vendor_status=200)
+    seed = result.get("seed") if isinstance(result.get("seed"), int) else None
+    if sample.startswith("data:"):
+        return UpstreamImage(b64=sample, seed=seed)
+    return UpstreamImage(url=sample, seed=seed)
+
+
+def _with_details(message: str, body: dict[str, Any], key: str) -> str:
+    """``message`` plus the vendor's reasons from ``details`` (a dict of lists, a list or a string)."""
+    details = body.get("details")
+    reasons: list[str] = []
+    if isinstance(details, dict):
+        for value in details.values():
+            reasons += [str(item) for item in value] if isinstance(value, list) else [str(value)]
+    elif isinstance(details, list):
+        reasons = [str(item) for item in details]
+    elif isinstance(details, str):
+        reasons = [details]
+    reasons = [reason for reason in reasons if reason and reason != "None"]
+    if not reasons:
+        return message
+    return scrub(f"{message}: {', '.join(reasons[:5])}"[:2000], key)[:300]

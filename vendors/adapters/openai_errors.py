@@ -1,4 +1,4 @@
-"""OpenAI-style error bodies, shared by the ``chat_image`` and ``openai_chat`` kinds.
+"""OpenAI-style error bodies, shared by the ``openai_images``, ``chat_image`` and ``openai_chat`` kinds.
 
 Shapes (docs/vendor-protocols §1, §3.1, §4.1, §4.3, §10):
 
@@ -6,14 +6,16 @@ Shapes (docs/vendor-protocols §1, §3.1, §4.1, §4.3, §10):
 - xAI: ``{"code": "...", "error": "Incorrect API key provided: ..."}`` (a bad key is a 400)
 - Gemini's compat endpoint: ``[{"error": {"code": 400, "status": "INVALID_ARGUMENT", "details": [{"reason": ...}]}}]``
 
-Decision order: 429 by its code (``insufficient_quota`` is billing, the rest a cooldown); 408 and 5xx are
-outages; then moderation markers, then key or balance markers; then the status alone. A 403 means moderation
-on OpenRouter but a permission problem elsewhere, so the caller says which (``forbidden``).
+Decision order: 429 by its code (``insufficient_quota`` is billing, the rest a cooldown lasting ``Retry-After`` /
+``retry-after-ms``, or else OpenAI's ``x-ratelimit-reset-*`` of the spent limit); 408 and 5xx are outages;
+then moderation markers, then key or balance markers; then the status alone. A 403 means moderation on
+OpenRouter but a permission problem elsewhere, so the caller says which (``forbidden``).
 
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -31,6 +33,9 @@ KEY_WORDS += ("token is invalid", "permission denied", "unauthorized", "unauthen
 BILLING_CODES = {"insufficient_quota", "billing_hard_limit_reached", "billing_not_active"}
 BALANCE_WORDS = ("insufficient balance", "insufficient credit", "balance is insufficient", "not enough credit")
 BALANCE_WORDS += ("余额", "额度")
+RESET = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|h|m|s))+")  # OpenAI's x-ratelimit-reset-*: "1s", "6m0s", "20ms"
+RESET_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+RESET_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def bearer_headers(key: str) -> dict[str, str]:
@@ -92,8 +97,7 @@ def classify_openai_error(
     if status == 429:
         if looks_like_no_balance(message, codes):
             return errors.KeyRejected(message, vendor_status=status)
-        retry_after = errors.parse_retry_after(response.headers.get("retry-after"))
-        return errors.RateLimited(message, retry_after=retry_after, vendor_status=status)
+        return errors.RateLimited(message, retry_after=retry_after_of(response), vendor_status=status)
     if status == 408 or status >= 500:
         return errors.UpstreamUnavailable(message, vendor_status=status)
     if status in (401, 402):
@@ -105,6 +109,30 @@ def classify_openai_error(
     if status == 403:
         return forbidden(message, vendor_status=status)
     return errors.BadRequest(message, vendor_status=status)
+
+
+def retry_after_of(response: httpx.Response) -> float | None:
+    """Seconds to wait after a 429: ``Retry-After``, ``retry-after-ms``, else the reset time OpenAI sends in
+    ``x-ratelimit-reset-requests`` / ``-tokens`` for the limit that is spent (``x-ratelimit-remaining-*: 0``)."""
+    headers = response.headers
+    seconds = errors.parse_retry_after(headers.get("retry-after"))
+    if seconds is not None:
+        return seconds
+    milliseconds = errors.parse_retry_after(headers.get("retry-after-ms"))
+    if milliseconds is not None:
+        return milliseconds / 1000
+    resets = {limit: _reset_seconds(headers.get(f"x-ratelimit-reset-{limit}")) for limit in ("requests", "tokens")}
+    resets = {limit: value for limit, value in resets.items() if value is not None}
+    spent = [value for limit, value in resets.items() if headers.get(f"x-ratelimit-remaining-{limit}") == "0"]
+    candidates = spent or list(resets.values())
+    return max(candidates) if candidates else None
+
+
+def _reset_seconds(value: str | None) -> float | None:
+    value = (value or "").strip()
+    if not RESET.fullmatch(value):
+        return None
+    return sum(float(number) * RESET_UNITS[unit] for number, unit in RESET_PART.findall(value))
 
 
 def error_in_success(

@@ -1,9 +1,115 @@
-"""Placeholder until the adapter lands (being written now)."""
+"""OpenAI Images API and the vendors that copy it: https://platform.openai.com/docs/api-reference/images/create
 
-from vendors.adapters.base import Adapter
+Serves OpenAI (DALL-E 2/3, the GPT image family), Together, xAI, DeepInfra and one-api/new-api style relays.
+
+Request: ``POST {base}/images/generations`` (or the base itself when it is that endpoint already), Bearer key,
+JSON ``{model, prompt}`` plus:
+
+- the size as the model's ``size_format`` says: ``size: "WxH"`` by default (OpenAI, DeepInfra, relays),
+  ``width``/``height`` for Together, ``aspect_ratio`` for xAI, nothing for ``none``;
+- ``n`` only when more than one image is asked for, and never more than ``max_batch``: 1 for DALL-E 3 (any
+  upstream name containing "dall-e-3"), 10 otherwise;
+- ``quality`` and ``style`` only when the client sent them (passed on as they are).
+
+``response_format`` is **never** sent: GPT image models answer 400 ``unknown_parameter`` to it, and without it
+DALL-E answers with a URL (valid 60 minutes) that the caller downloads at once.
+
+Answer: ``{"data": [{"url": ...} | {"b64_json": ...}, ...]}``; every item is checked for both fields (relays
+return URLs even for GPT image models, some as data URLs; when an item has both, the inline base64 wins).
+``revised_prompt`` is kept when present. A GPT image answer's ``output_format`` names the base64's type. A 200
+that carries an ``error`` (some relays) is classified like an error answer; a 200 with no image is
+GenerationFailed.
+
+Errors (``openai_errors.classify_openai_error``): 401 ``invalid_api_key`` -> KeyRejected; 429
+``insufficient_quota`` (billing) -> KeyRejected but 429 ``rate_limit_exceeded`` -> RateLimited (Retry-After or
+OpenAI's ``x-ratelimit-reset-*``); 400 ``billing_hard_limit_reached`` -> KeyRejected; 400
+``content_policy_violation`` (DALL-E) / ``moderation_blocked`` (GPT image) -> ContentPolicy; xAI's 400 with
+``error: "Incorrect API key provided…"`` -> KeyRejected; 403 (region, unverified organisation) -> KeyRejected;
+408/5xx -> UpstreamUnavailable; other 4xx (``unknown_parameter``, ``invalid_value``) -> BadRequest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from vendors import errors
+from vendors.adapters.base import Adapter, ImageRequest, UpstreamImage, json_body
+from vendors.adapters.openai_errors import (
+    bearer_headers,
+    classify_openai_error,
+    clean_message,
+    error_in_success,
+    looks_like_moderation,
+    markers,
+)
+
+OUTPUT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "jpg": "image/jpeg", "webp": "image/webp"}
 
 
 class OpenAIImagesAdapter(Adapter):
     kind = "openai_images"
-    label = "openai_images"
+    label = "OpenAI Images API and compatible"
     purpose = "image"
+    default_size_format = "size"
+    size_field = "size"
+    batch_limit = 10  # n 1-10 (dall-e-2, GPT image, xAI); DALL-E 3 takes n=1 only, see max_batch
+
+    def max_batch(self, request: ImageRequest) -> int:
+        return 1 if is_dall_e_3(request.model) else self.batch_limit
+
+    def build_request(self, request: ImageRequest, key: str) -> httpx.Request:
+        payload: dict[str, Any] = {"model": request.model, "prompt": request.prompt, **self.size_fields(request)}
+        n = min(request.n, self.max_batch(request))
+        if n > 1:
+            payload["n"] = n
+        if request.quality:
+            payload["quality"] = request.quality
+        if request.style:
+            payload["style"] = request.style
+        url = self.url("images/generations")
+        return httpx.Request("POST", url, headers=bearer_headers(key), json=payload)
+
+    def parse_response(self, response: httpx.Response) -> list[UpstreamImage]:
+        body = json_body(response)
+        failure = error_in_success(response, body)
+        if failure is not None:
+            raise failure
+        if not isinstance(body, dict):
+            raise errors.GenerationFailed("the vendor answered without JSON", vendor_status=response.status_code)
+        content_type = OUTPUT_TYPES.get(str(body.get("output_format") or "").lower())
+        items = body.get("data") if isinstance(body.get("data"), list) else []
+        images = [image for item in items if (image := _image(item, content_type)) is not None]
+        if images:
+            return images
+        message = "the vendor answered without an image"
+        if isinstance(body.get("message"), str) and body["message"]:
+            message = clean_message(response, body)
+        if looks_like_moderation(message, markers(body)):
+            raise errors.ContentPolicy(message, vendor_status=response.status_code)
+        raise errors.GenerationFailed(message, vendor_status=response.status_code)
+
+    def classify_error(self, response: httpx.Response) -> errors.UpstreamError:
+        return classify_openai_error(response)
+
+
+def is_dall_e_3(model: str) -> bool:
+    """DALL-E 3 under its own name or a relay's spelling (dall-e-3, dalle-3, openai/dall-e-3-hd, ...)."""
+    squeezed = model.lower().replace("-", "").replace("_", "")
+    return "dalle3" in squeezed
+
+
+def _image(item: Any, content_type: str | None) -> UpstreamImage | None:
+    if not isinstance(item, dict):
+        return None
+    revised = item.get("revised_prompt") if isinstance(item.get("revised_prompt"), str) else None
+    seed = item.get("seed") if isinstance(item.get("seed"), int) else None
+    b64, url = item.get("b64_json"), item.get("url")
+    if isinstance(b64, str) and b64:
+        return UpstreamImage(b64=b64, content_type=content_type, revised_prompt=revised or None, seed=seed)
+    if isinstance(url, str) and url.startswith("data:"):  # a relay's data URL
+        return UpstreamImage(b64=url, revised_prompt=revised or None, seed=seed)
+    if isinstance(url, str) and url:
+        return UpstreamImage(url=url, revised_prompt=revised or None, seed=seed)
+    return None

@@ -1,9 +1,205 @@
-"""Placeholder until the adapter lands (being written now)."""
+"""Replicate predictions: https://replicate.com/docs/topics/predictions/create-a-prediction
 
-from vendors.adapters.base import Adapter
+Base URL ``https://api.replicate.com/v1`` (a base without ``/v1`` works too). Bearer key (``r8_...``).
+
+Create, by the upstream model name:
+
+- ``owner/name`` (official models) -> ``POST {base}/models/owner/name/predictions``
+- a 64-hex version id, or ``owner/name:<version>`` -> ``POST {base}/predictions`` with ``{"version": id}``
+- ``deployments/owner/name`` -> ``POST {base}/deployments/owner/name/predictions``
+
+Body ``{"input": {prompt, aspect_ratio (the default size format), num_outputs when n > 1}}``; with the
+``width_height`` format it sends ``aspect_ratio: "custom"`` plus width and height (FLUX's convention; models
+without those inputs ignore them). Headers ``Prefer: wait=N`` (N <= 60 and well inside the vendor timeout,
+so quick models answer in one call) and ``Cancel-After`` (the vendor timeout, so a prediction we lose track
+of stops on its own). An unfinished answer is polled at ``urls.get`` (checked, else
+``{base}/predictions/{id}``); cancelling posts to ``urls.cancel``.
+
+The prediction: ``status`` starting -> processing -> succeeded | failed | canceled | aborted; ``output`` is
+one URL or a list of URLs. A non-empty output counts while still ``processing`` (once it holds as many
+images as asked for). ``failed`` with safety-checker wording (NSFW) -> ContentPolicy; other ``failed``,
+``canceled`` and ``aborted`` -> GenerationFailed (the prediction is over; another key may try).
+
+HTTP errors are problem details ``{"title", "detail", "status"}``: 401/402 -> KeyRejected; 403 -> KeyRejected
+when it names the key or credit, else BadRequest (no access to the model is a configuration matter);
+404 -> BadRequest (model or version not found); 422 -> BadRequest with the invalid fields; 429 ->
+RateLimited ("Expected available in N seconds", else Retry-After); 408/5xx -> UpstreamUnavailable.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from imagegen.redaction import scrub
+from vendors import errors
+from vendors.adapters.base import ImageRequest, UpstreamImage, json_body
+from vendors.adapters.openai_errors import (
+    bearer_headers,
+    looks_like_bad_key,
+    looks_like_moderation,
+    looks_like_no_balance,
+)
+from vendors.adapters.polling import Job, JobLost, PollAgain, PollingAdapter, clean_message
+
+VERSION = re.compile(r"^[0-9a-f]{64}$")
+MODEL = re.compile(r"^(deployments/)?([\w.-]+)/([\w.-]+)(?::([0-9a-f]{64}))?$")
+THROTTLED = re.compile(r"available in (\d+(?:\.\d+)?) seconds?", re.IGNORECASE)
+MAX_WAIT = 60  # Prefer: wait accepts 1-60 s
+UNFINISHED = ("starting", "processing", "")
 
 
-class ReplicateAdapter(Adapter):
+class ReplicateAdapter(PollingAdapter):
     kind = "replicate"
-    label = "replicate"
+    label = "Replicate predictions (polled)"
     purpose = "image"
+    default_size_format = "aspect_ratio"
+    batch_limit = 4  # num_outputs 1-4 on the FLUX models
+
+    def api(self, path: str) -> str:
+        root = self.vendor.base_url.rstrip("/")
+        root = root.removesuffix("/v1")
+        return f"{root}/v1/{path.lstrip('/')}"
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}", "Accept": "application/json"}
+
+    def size_fields(self, request: ImageRequest) -> dict[str, Any]:
+        if (request.size_format or self.default_size_format) == "width_height":
+            return {"aspect_ratio": "custom", "width": request.width, "height": request.height}
+        if (request.size_format or self.default_size_format) == "size":  # Replicate models have no WxH string
+            return {"aspect_ratio": request.aspect_ratio}
+        return super().size_fields(request)
+
+    def build_request(self, request: ImageRequest, key: str) -> httpx.Request:
+        url, version = self._create_target(request.model)
+        payload: dict[str, Any] = {"input": {"prompt": request.prompt, **self.size_fields(request)}}
+        if request.n > 1:
+            payload["input"]["num_outputs"] = min(request.n, self.max_batch(request))
+        if version:
+            payload["version"] = version
+        headers = bearer_headers(key)
+        wait = min(MAX_WAIT, math.floor(self.vendor.timeout * 0.75))
+        if wait >= 1:  # the rest of the budget is left for polls and the cancel
+            headers["Prefer"] = f"wait={wait}"
+        headers["Cancel-After"] = f"{max(5, math.ceil(self.vendor.timeout))}s"
+        return httpx.Request("POST", url, headers=headers, json=payload)
+
+    def _create_target(self, model: str) -> tuple[str, str | None]:
+        model = model.strip()
+        if VERSION.match(model):
+            return self.api("predictions"), model
+        match = MODEL.match(model)
+        if match is None:
+            raise errors.BadRequest(
+                "the model name must be owner/name, owner/name:<64-hex version> or a version id", vendor_status=None
+            )
+        deployment, owner, name, version = match.groups()
+        if version:
+            return self.api("predictions"), version
+        prefix = "deployments" if deployment else "models"
+        return self.api(f"{prefix}/{quote(owner)}/{quote(name)}/predictions"), None
+
+    async def submit(self, client: httpx.AsyncClient, request: ImageRequest, key: str, deadline: float):
+        response = await self.send_submit(client, self.build_request(request, key), deadline)
+        prediction = self.submitted_body(response)
+        job_id = prediction.get("id")
+        wanted = min(request.n, self.max_batch(request))
+        job = Job(id=str(job_id or ""), deadline=deadline, poll_url="", wanted=wanted)
+        if isinstance(job_id, str) and job_id:
+            urls = prediction.get("urls") if isinstance(prediction.get("urls"), dict) else {}
+            own = self.api(f"predictions/{quote(job_id, safe='')}")
+            job.poll_url = self.follow(urls.get("get") or response.headers.get("location"), own)
+            job.cancel_url = self.follow(urls.get("cancel"), own + "/cancel")
+        images = self.read(prediction, job, key)
+        if images is not None:
+            return images
+        if not job.poll_url:
+            raise JobLost("the vendor accepted the prediction but gave no id to follow it by", vendor_status=200)
+        return job
+
+    async def poll(self, client: httpx.AsyncClient, job: Job, key: str) -> list[UpstreamImage] | None:
+        response = await self.fetch(client, httpx.Request("GET", job.poll_url, headers=self.auth_headers(key)), job)
+        if response.status_code >= 400:
+            raise self.poll_error(response, job)
+        prediction = json_body(response)
+        if not isinstance(prediction, dict):
+            raise PollAgain("the prediction could not be read")
+        return self.read(prediction, job, key)
+
+    def read(self, prediction: dict[str, Any], job: Job, key: str) -> list[UpstreamImage] | None:
+        """The images of a prediction, None while it runs; raises for one that ended without images."""
+        status = str(prediction.get("status") or "").lower()
+        urls = _output_urls(prediction.get("output"))
+        if status == "succeeded":
+            if urls:
+                return [_image(url) for url in urls]
+            removed = " (its files were already removed)" if prediction.get("data_removed") else ""
+            raise errors.GenerationFailed(f"the prediction succeeded without an image{removed}", vendor_status=200)
+        if status == "failed":
+            message = _error_text(prediction.get("error"), key) or "the prediction failed"
+            if looks_like_moderation(message):
+                raise errors.ContentPolicy(message, vendor_status=200)
+            raise errors.GenerationFailed(message, vendor_status=200)
+        if status in ("canceled", "cancelled", "aborted"):
+            raise errors.GenerationFailed(f"the prediction was {status} by the vendor", vendor_status=200)
+        if status in UNFINISHED and urls and len(urls) >= job.wanted:
+            return [_image(url) for url in urls]
+        return None
+
+    def classify_error(self, response: httpx.Response) -> errors.UpstreamError:
+        body = json_body(response)
+        message, status = _problem_message(response, body), response.status_code
+        if status == 429:
+            return errors.RateLimited(message, retry_after=_retry_after(response, message), vendor_status=status)
+        if status == 408 or status >= 500:
+            return errors.UpstreamUnavailable(message, vendor_status=status)
+        if looks_like_moderation(message):
+            return errors.ContentPolicy(message, vendor_status=status)
+        if status in (401, 402) or looks_like_bad_key(message) or looks_like_no_balance(message):
+            return errors.KeyRejected(message, vendor_status=status)
+        if status == 404:
+            return errors.BadRequest(f"model or version not found: {message}", vendor_status=status)
+        return errors.BadRequest(message, vendor_status=status)
+
+
+def _output_urls(output: Any) -> list[str]:
+    if isinstance(output, str):
+        output = [output]
+    if not isinstance(output, list):
+        return []
+    return [item for item in output if isinstance(item, str) and item.startswith(("https://", "http://", "data:"))]
+
+
+def _image(url: str) -> UpstreamImage:
+    return UpstreamImage(b64=url) if url.startswith("data:") else UpstreamImage(url=url)
+
+
+def _error_text(error: Any, key: str) -> str:
+    if isinstance(error, dict):
+        error = error.get("detail") or error.get("message") or error.get("title")
+    if not isinstance(error, str):
+        return ""
+    return scrub(error[:2000], key)[:300].strip()
+
+
+def _problem_message(response: httpx.Response, body: Any) -> str:
+    message = clean_message(response, body)
+    fields = body.get("invalid_fields") if isinstance(body, dict) else None
+    if isinstance(fields, list):
+        notes = [str(item.get("description")) for item in fields[:3] if isinstance(item, dict)]
+        notes = [note for note in notes if note and note != "None"]
+        if notes:
+            message = scrub(f"{message}: {'; '.join(notes)}")[:300]
+    return message
+
+
+def _retry_after(response: httpx.Response, message: str) -> float | None:
+    match = THROTTLED.search(message)
+    if match:
+        return float(match.group(1))
+    return errors.parse_retry_after(response.headers.get("retry-after"))

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from imagegen.models import OptimizerSettings
 from vendors import crypto
+from vendors.adapters import image_kinds
 from vendors.models import ImageModel, Vendor, VendorKey, validate_http_url
 
 DEFAULT_OPENAI_BASE = "https://api.openai.com/v1"
@@ -22,8 +23,9 @@ Create or update vendors, image models, vendor keys and the prompt optimizer fro
 
   FLUX_GEN_API_BASE, FLUX_GEN_MODEL, FLUX_GEN_API_KEY
       -> vendor "siliconflow" (kind siliconflow). The base may be an API base or a full endpoint URL.
-  IMAGE_GEN_API_BASE_n, IMAGE_GEN_MODEL_n, IMAGE_GEN_API_KEY_n for n = 1, 2, ...
-      -> vendor "image-gen-<n>" (kind chat_image); numbering stops at the first missing IMAGE_GEN_API_BASE_n.
+  IMAGE_GEN_API_BASE_n, IMAGE_GEN_MODEL_n, IMAGE_GEN_API_KEY_n, IMAGE_GEN_KIND_n for n = 1, 2, ...
+      -> vendor "image-gen-<n>" of kind IMAGE_GEN_KIND_n (default chat_image; any image kind: {kinds});
+      numbering stops at the first missing IMAGE_GEN_API_BASE_n.
   OPENAI_API_BASE (default https://api.openai.com/v1), OPENAI_API_KEY, and OPENAI_MODEL (fast mode) or
   OPENAI_MODEL_REASONING (reasoning mode)
       -> vendor "optimizer" (kind openai_chat) and the prompt optimizer settings.
@@ -88,12 +90,21 @@ def _models(var: str) -> list[ModelSpec]:
     return specs
 
 
+def _image_kind(var: str) -> str:
+    kind = _value(var) or "chat_image"
+    if kind not in image_kinds():
+        raise CommandError(f"{var}={kind!r} is not an image vendor kind; use one of: {', '.join(image_kinds())}.")
+    return kind
+
+
 def _unique_keys(raw_keys: list[str]) -> list[str]:
     return list(dict.fromkeys(raw_keys))
 
 
 class Command(BaseCommand):
-    help = HELP
+    @property
+    def help(self):
+        return HELP.replace("{kinds}", ", ".join(image_kinds()))
 
     def create_parser(self, prog_name, subcommand, **kwargs):
         from django.core.management.base import DjangoHelpFormatter
@@ -149,7 +160,7 @@ class Command(BaseCommand):
             vendors.append(
                 self.read_vendor(
                     name=f"image-gen-{n}",
-                    kind="chat_image",
+                    kind=_image_kind(f"IMAGE_GEN_KIND_{n}"),
                     base_var=f"IMAGE_GEN_API_BASE_{n}",
                     model_var=f"IMAGE_GEN_MODEL_{n}",
                     keys_var=f"IMAGE_GEN_API_KEY_{n}",
@@ -242,16 +253,24 @@ class Command(BaseCommand):
             self.validate(vendor, spec.base_var)
             vendor.save()
             state = "created"
-        elif vendor.kind != spec.kind:
+        elif vendor.kind != spec.kind and not {vendor.kind, spec.kind} <= set(image_kinds()):
             raise CommandError(
                 f"Vendor {spec.name!r} exists in the database as a {vendor.kind} vendor, but {spec.base_var} "
                 f"configures a {spec.kind} vendor; rename or delete that vendor in admin first."
             )
-        elif vendor.base_url != spec.base_url:
-            vendor.base_url = spec.base_url
+        elif vendor.base_url != spec.base_url or vendor.kind != spec.kind:
+            changed = [
+                what
+                for what, differs in (
+                    ("kind", vendor.kind != spec.kind),
+                    ("base URL", vendor.base_url != spec.base_url),
+                )
+                if differs
+            ]
+            vendor.base_url, vendor.kind = spec.base_url, spec.kind
             self.validate(vendor, spec.base_var)
-            vendor.save(update_fields=["base_url", "updated_at"])
-            state = f"base URL updated from {spec.base_var}"
+            vendor.save(update_fields=["base_url", "kind", "updated_at"])
+            state = f"{' and '.join(changed)} updated from the environment"
         else:
             state = "unchanged"
 

@@ -1,0 +1,84 @@
+"""Streamed chat completions: progress while the image is made, heartbeats so no proxy idles out.
+
+The generation runs as its own task. The stream reports its steps as ``delta.reasoning_content``
+(clients that show reasoning display them), an SSE comment every STREAM_HEARTBEAT_SECONDS while
+nothing else is said, then the same Markdown as the non-streamed answer, the finish chunk, the
+optional usage chunk and ``[DONE]``. A failure after the stream began ends it with an error event
+in OpenAI's streamed-error shape and ``[DONE]``. When the client goes away Django cancels the
+stream, and the generation task is cancelled with it (vendors that can cancel a job are told).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+from django.conf import settings
+from django.http import HttpRequest, StreamingHttpResponse
+
+from imagegen import pipeline
+from imagegen.api import answers
+from imagegen.api.errors import ApiError, error_body
+from proxy.services import public_url
+
+log = logging.getLogger(__name__)
+
+_FINISHED = object()
+
+
+def event_stream(events: AsyncIterator[bytes]) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(events, content_type="text/event-stream; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx would otherwise hold the heartbeats back
+    return response
+
+
+async def chat_events(
+    request: HttpRequest,
+    generation: pipeline.GenerationRequest,
+    completion_id: str,
+    prompt: str,
+    include_usage: bool,
+) -> AsyncIterator[bytes]:
+    steps: asyncio.Queue = asyncio.Queue()
+    generation = replace(generation, progress=steps.put_nowait)
+    writer = answers.ChunkWriter(completion_id, generation.model)
+    task = asyncio.create_task(pipeline.generate(generation))
+    task.add_done_callback(lambda _: steps.put_nowait(_FINISHED))
+    try:
+        yield writer.role()
+        while (step := await _next_step(steps)) is not _FINISHED:
+            yield writer.heartbeat() if step is None else writer.reasoning(step)
+        try:
+            outcome = task.result()
+        except ApiError as exc:
+            yield writer.error(error_body(exc.message, error_type=exc.error_type, code=exc.code, param=exc.param))
+            yield writer.done()
+            return
+        except Exception:
+            log.exception("streamed generation failed")
+            message = "The server had an error while processing your request."
+            yield writer.error(error_body(message, error_type="server_error", code="internal_error"))
+            yield writer.done()
+            return
+        writer.model = outcome.model
+        content = answers.chat_content(outcome, [public_url(image, request) for image in outcome.images])
+        yield writer.content(content)
+        yield writer.finish()
+        if include_usage:
+            yield writer.usage(prompt, content)
+        yield writer.done()
+    finally:
+        if not task.done():  # the client went away: stop the work it asked for
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def _next_step(steps: asyncio.Queue) -> object:
+    """The next progress step, ``_FINISHED``, or None when a heartbeat is due."""
+    try:
+        return await asyncio.wait_for(steps.get(), settings.STREAM_HEARTBEAT_SECONDS)
+    except TimeoutError:
+        return None

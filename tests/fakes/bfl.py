@@ -1,0 +1,131 @@
+"""Fake Black Forest Labs API (vendor-protocols §8).
+
+    fake = BFLFake().start()
+    base_url = fake.url
+    fake.keys = {"bad": "no_credits"}     # behaviour per key (x-key header); others get fake.default_behaviour
+    fake.pending_polls = 2                # polls answering "Pending" before the final status
+    fake.lost_polls = 1                   # polls answering "Task not found" first (a job not yet visible)
+    fake.poll_failures = 1                # the first poll(s) answer 502
+    fake.polling_base = "http://other"    # where polling_url points (default: this fake)
+    fake.url_ttl = 600 / fake.expire_files()   # result.sample URLs are served by the fake and expire
+    fake.keys_used()                      # the x-key of every API call (submit and polls), in order
+
+Routes: ``POST /v1/{endpoint}`` (``flux-pro-1.1`` checks width/height are multiples of 32 in 256-1440; the
+ultra and kontext endpoints want ``aspect_ratio``), ``GET /v1/get_result?id=``, files at ``/files/<name>``.
+
+Behaviours: ``ok``; ``request_moderated`` / ``content_moderated`` (the poll's final status); ``error`` (final
+status ``Error``); ``never`` (``Pending`` forever); ``lost`` (``Task not found`` forever); ``no_credits``
+(402); ``forbidden`` (403); ``rate_limited`` (429, concurrency cap); ``server_error`` (500).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from aiohttp import web
+
+from tests.fakes.siliconflow import VendorFake, _json
+
+RATIO_ENDPOINTS = ("flux-pro-1.1-ultra", "flux-kontext-pro", "flux-kontext-max")
+
+
+class BFLFake(VendorFake):
+    def __init__(self, keys: dict[str, str] | None = None, **kwargs):
+        super().__init__(keys, **kwargs)
+        self.pending_polls = 2
+        self.lost_polls = 0
+        self.poll_failures = 0
+        self.polling_base: str | None = None
+        self.jobs: dict[str, dict] = {}
+
+    def behaviour_of(self, request: web.Request) -> tuple[str, str]:
+        key = request.headers.get("x-key", "")
+        return key, self.keys.get(key, self.default_behaviour)
+
+    def keys_used(self) -> list[str]:
+        return [r.headers.get("x-key", "") for r in self.requests if r.path.startswith("/v1/")]
+
+    def submits(self) -> list:
+        return [r for r in self.requests if r.method == "POST"]
+
+    def polls(self) -> list:
+        return [r for r in self.requests if r.path == "/v1/get_result"]
+
+    def setup_routes(self, app: web.Application) -> None:
+        super().setup_routes(app)
+        app.router.add_get("/v1/get_result", self.get_result)
+        app.router.add_post("/v1/{endpoint}", self.submit)
+
+    async def submit(self, request: web.Request) -> web.Response:
+        key, behaviour = self.behaviour_of(request)
+        await self.pause(behaviour)
+        if not key:
+            return _json(403, {"detail": "Not authenticated - Invalid Authentication"})
+        failure = self._failure(behaviour)
+        if failure is not None:
+            return failure
+        try:
+            payload = await request.json()
+        except ValueError:
+            return _json(400, {"detail": "Invalid JSON"})
+        invalid = _validate(request.match_info["endpoint"], payload)
+        if invalid:
+            return _json(422, {"detail": invalid})
+        job_id = str(uuid.uuid4())
+        self.jobs[job_id] = {"key": key, "behaviour": behaviour, "polls": 0, "prompt": payload["prompt"]}
+        polling_url = f"{self.polling_base or self.url}/v1/get_result?id={job_id}"
+        return _json(200, {"id": job_id, "polling_url": polling_url, "cost": 4.0})
+
+    def _failure(self, behaviour: str) -> web.Response | None:
+        if behaviour == "no_credits":
+            return _json(402, {"detail": "Insufficient credits. Please add credits at https://dashboard.bfl.ai"})
+        if behaviour == "forbidden":
+            return _json(403, {"detail": "Not authenticated - Invalid Authentication"})
+        if behaviour == "rate_limited":
+            return _json(429, {"detail": "You have reached the maximum number of active tasks (24)."})
+        if behaviour == "server_error":
+            return web.Response(status=500, text="Internal Server Error")
+        return None
+
+    async def get_result(self, request: web.Request) -> web.Response:
+        if self.poll_failures > 0:
+            self.poll_failures -= 1
+            return web.Response(status=502, text="<html>502 Bad Gateway</html>", content_type="text/html")
+        job_id = request.query.get("id", "")
+        job = self.jobs.get(job_id)
+        if job is None or job["behaviour"] == "lost":
+            return _json(200, {"id": job_id, "status": "Task not found"})
+        if request.headers.get("x-key") != job["key"]:
+            return _json(403, {"detail": "Not authenticated - Invalid Authentication"})
+        job["polls"] += 1
+        if job["polls"] <= self.lost_polls:
+            return _json(200, {"id": job_id, "status": "Task not found"})
+        behaviour = job["behaviour"]
+        if behaviour == "never" or job["polls"] <= self.lost_polls + self.pending_polls:
+            return _json(200, {"id": job_id, "status": "Pending", "result": None, "progress": 0.4, "details": None})
+        if behaviour in ("request_moderated", "content_moderated"):
+            status = "Request Moderated" if behaviour == "request_moderated" else "Content Moderated"
+            details = {"Moderation Reasons": ["Derivative Works Filter"]}
+            return _json(200, {"id": job_id, "status": status, "result": None, "details": details})
+        if behaviour == "error":
+            details = {"error": "Generation failed on the worker"}
+            return _json(200, {"id": job_id, "status": "Error", "result": None, "details": details})
+        sample = self.host() + "?se=2026-01-10T10%3A10%3A00Z&sig=abc123"
+        result = {"sample": sample, "prompt": job["prompt"], "seed": 98231, "duration": 6.8}
+        return _json(200, {"id": job_id, "status": "Ready", "result": result, "progress": None, "details": None})
+
+
+def _validate(endpoint: str, payload: dict) -> list[dict]:
+    problems = []
+    if not payload.get("prompt"):
+        problems.append({"loc": ["body", "prompt"], "msg": "Field required", "type": "missing"})
+    if endpoint in RATIO_ENDPOINTS:
+        if "width" in payload or "height" in payload:
+            problems.append({"loc": ["body", "width"], "msg": "Extra inputs are not permitted", "type": "extra"})
+        return problems
+    for field in ("width", "height"):
+        value = payload.get(field, 1024)
+        if not isinstance(value, int) or value % 32 or not 256 <= value <= 1440:
+            message = "Input should be a multiple of 32 between 256 and 1440"
+            problems.append({"loc": ["body", field], "msg": message, "type": "value_error"})
+    return problems

@@ -3,6 +3,7 @@ variables, driven by the official ``openai`` package against fake vendors on 127
 
 from __future__ import annotations
 
+import base64
 import re
 
 import httpx
@@ -101,6 +102,27 @@ def test_a_chat_image_vendor_works_through_the_same_api(client, fakes):
     )
     url = IMAGE_LINK.search(reply.choices[0].message.content)["url"]
     assert httpx.get(url).content == relay.image
+
+
+def test_the_images_api_answers_urls_and_base64_of_the_stored_image(client, fakes):
+    _, relay, _ = fakes
+    calls = len(relay.requests)
+
+    by_url = client.images.generate(model="gemini-image", prompt="a kite over dunes", size="1280x720", n=2)
+    by_b64 = client.images.generate(model="gemini-image", prompt="a kite over dunes", response_format="b64_json")
+
+    assert len(by_url.data) == 2 and by_url.data[0].url != by_url.data[1].url
+    assert all(httpx.get(image.url).content == relay.image for image in by_url.data)
+    assert base64.b64decode(by_b64.data[0].b64_json) == relay.image
+    assert by_url.data[0].revised_prompt
+    sent = [r.json for r in relay.requests[calls:]]
+    assert [body["image_config"]["aspect_ratio"] for body in sent] == ["16:9", "16:9", "1:1"]
+
+
+def test_the_images_api_refuses_a_bad_size_with_a_400(client):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.images.generate(model="gemini-image", prompt="a kite", size="huge")
+    assert caught.value.body["param"] == "size"
 
 
 def test_an_unknown_model_raises_not_found_listing_the_models(client):

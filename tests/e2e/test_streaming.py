@@ -12,6 +12,7 @@ import openai
 import pytest
 
 from tests.fakes.chat_image import ChatImageFake
+from tests.fakes.fal import FalFake
 from tests.fakes.server import png_bytes
 from tests.fakes.siliconflow import SiliconFlowFake
 from tests.gateway_process import GatewayProcess
@@ -29,14 +30,16 @@ def fakes():
     sf = SiliconFlowFake(image=png_bytes(64, 36, (0, 120, 250))).start()
     broken = ChatImageFake(mode="images_array").start()
     broken.default_behaviour = "provider_down"
-    yield sf, broken
-    sf.stop()
-    broken.stop()
+    queue = FalFake().start()
+    queue.default_behaviour = "never"
+    yield sf, broken, queue
+    for fake in (sf, broken, queue):
+        fake.stop()
 
 
 @pytest.fixture(scope="module")
 def gateway(fakes, tmp_path_factory):
-    sf, broken = fakes
+    sf, broken, queue = fakes
     env = {
         "AUTHORIZED_API_KEY": CLIENT_KEY,
         "STREAM_HEARTBEAT_SECONDS": str(HEARTBEAT),
@@ -46,6 +49,10 @@ def gateway(fakes, tmp_path_factory):
         "IMAGE_GEN_API_BASE_1": broken.url + "/v1",
         "IMAGE_GEN_MODEL_1": "always-down",
         "IMAGE_GEN_API_KEY_1": "sk-stream-down-2222",
+        "IMAGE_GEN_API_BASE_2": queue.url,
+        "IMAGE_GEN_KIND_2": "fal",
+        "IMAGE_GEN_MODEL_2": "queued=fal-ai/flux/schnell",
+        "IMAGE_GEN_API_KEY_2": "fal-stream-3333",
     }
     with GatewayProcess(tmp_path_factory.mktemp("gateway"), env) as process:
         yield process
@@ -180,3 +187,19 @@ def test_a_client_that_hangs_up_cancels_the_vendor_call(gateway, sf):
         time.sleep(0.05)
     assert sf.in_flight == 0
     assert len([r for r in sf.requests[calls_before:] if r.path == "/v1/images/generations"]) == 1
+
+
+def test_a_client_that_hangs_up_gets_its_queued_job_cancelled_at_the_vendor(gateway, fakes):
+    queue = fakes[2]
+    body = {"model": "queued", "stream": True, "messages": [{"role": "user", "content": "a queued boat"}]}
+    headers = {"Authorization": f"Bearer {CLIENT_KEY}"}
+    with httpx.stream("POST", gateway.url + "/v1/chat/completions", json=body, headers=headers, timeout=30) as reply:
+        lines = reply.iter_lines()
+        deadline = time.monotonic() + 5
+        while not any(r.path.endswith("/status") for r in queue.requests) and time.monotonic() < deadline:
+            next(lines)  # the job was submitted and is being polled; heartbeats keep coming meanwhile
+    deadline = time.monotonic() + 5
+    while not queue.cancelled and time.monotonic() < deadline:
+        time.sleep(0.05)
+    submitted = [r for r in queue.requests if r.method == "POST"]
+    assert len(submitted) == 1 and len(queue.cancelled) == 1

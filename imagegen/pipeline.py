@@ -172,7 +172,13 @@ async def _generate(request: GenerationRequest, ledger: _Ledger) -> GenerationOu
         except upstream.UpstreamError as exc:
             following = chain[position + 1] if position + 1 < len(chain) else None
             if following is None or not _falls_back(exc, candidate):
-                raise _client_error(exc, candidate) from exc
+                failure = _client_error(exc, candidate)
+                if position:
+                    tried = " -> ".join(model.name for model in chain[: position + 1])
+                    failure.message = (
+                        f"No model of the fallback chain {tried} could serve the request. {failure.message}"
+                    )
+                raise failure from exc
             reason = _short_reason(exc)
             log.warning("model %s failed (%s); falling back to %s", candidate.name, exc.code, following.name)
             request.progress(f"{candidate.name} is unavailable ({reason}); falling back to {following.name}.")

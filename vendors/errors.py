@@ -7,6 +7,7 @@
 | UpstreamUnavailable | cooldown after N in a row   | next key                                 |
 | GenerationFailed    | none                        | next key (a new attempt may succeed)     |
 | UpstreamTimeout     | none                        | stop: the vendor may already have billed |
+| JobLost             | failure count               | stop: a polled job's outcome is unknown  |
 | BadRequest          | none                        | stop, 400 with the vendor's reason       |
 | ContentPolicy       | none                        | stop, 400 with the vendor's reason       |
 
@@ -68,6 +69,15 @@ class UpstreamTimeout(UpstreamError):
     code = "upstream_timeout"
     tries_next_key = False
     counts_as_failure = False
+
+
+class JobLost(UpstreamError):
+    """A submitted job whose outcome cannot be read (the vendor refuses to report on it, or its answer
+    makes no sense). Not resubmitted: the vendor may be generating, and billing, all the same."""
+
+    status = 502
+    code = "upstream_job_lost"
+    tries_next_key = False
 
 
 class BadRequest(UpstreamError):

@@ -36,21 +36,13 @@ import httpx
 from imagegen.redaction import scrub
 from vendors import errors
 from vendors.adapters.base import Adapter, ImageRequest, UpstreamImage, json_body, vendor_message
+from vendors.errors import JobLost
 from vendors.http import send
 
 log = logging.getLogger(__name__)
 
 # Second-level labels under which a registrable domain has three labels (example.co.uk).
 SECOND_LEVEL = {"co", "com", "net", "org", "gov", "edu", "ac", "ne", "or", "go"}
-
-
-class JobLost(errors.UpstreamError):
-    """A submitted job whose outcome cannot be read (the vendor refuses to report on it, or its answer
-    makes no sense). Not resubmitted: the vendor may be generating, and billing, all the same."""
-
-    status = 502
-    code = "upstream_job_lost"
-    tries_next_key = False
 
 
 class PollAgain(Exception):

@@ -29,7 +29,7 @@ from vendors.adapters.base import ImageRequest, UpstreamImage
 from vendors.http import get_client
 from vendors.selectors import ModelRoute, routing_table
 from vendors.services import call_with_keys
-from vendors.sizing import negotiate
+from vendors.sizing import NegotiatedSize, negotiate
 
 log = logging.getLogger(__name__)
 
@@ -193,9 +193,8 @@ async def _generate(request: GenerationRequest, ledger: _Ledger) -> GenerationOu
 
     request.progress("Storing the image." if len(upstream_images) == 1 else "Storing the images.")
     prepared = await _prepare_all(upstream_images, candidate)
-    size_note = ""
-    if fitted.adjusted:
-        size_note = f"Asked for {choice.size}; generated at {ledger.size}, {fitted.reason} ({candidate.name})."
+    made = list(dict.fromkeys(f"{image.width}x{image.height}" for image in prepared))
+    size_note = _size_note(choice.size, fitted, candidate.name, made)
     return GenerationOutcome(
         model=candidate.name,
         requested_model=route.name,
@@ -209,6 +208,19 @@ async def _generate(request: GenerationRequest, ledger: _Ledger) -> GenerationOu
         failures=failures,
         prepared=prepared,
     )
+
+
+def _size_note(asked: str, fitted: NegotiatedSize, model: str, made: list[str]) -> str:
+    """What the answer says when the images are not the size asked for: the model's rules, the vendor, or both."""
+    sent = f"{fitted.width}x{fitted.height}"
+    made_text = ", ".join(made)
+    if fitted.adjusted and made in ([], [sent]):
+        return f"Asked for {asked}; generated at {sent}, {fitted.reason} ({model})."
+    if fitted.adjusted:
+        return f"Asked for {asked}; {model} was asked for {sent} ({fitted.reason}) and made {made_text}."
+    if made and made != [asked]:
+        return f"Asked for {asked}; {model} made {made_text}."
+    return ""
 
 
 def _falls_back(exc: upstream.UpstreamError, route: ModelRoute) -> bool:

@@ -158,19 +158,33 @@ def test_a_ratio_is_mapped_to_the_closest_size_the_model_allows_and_the_answer_s
     primary, _ = models
     primary.allowed_sizes = "1024x1024, 1792x1024, 1024x1792"
     primary.save()
+    primary_fake.image = png_bytes(1792, 1024)
 
     response = chat(client, "a cat 16:9")
 
     assert primary_fake.requests[0].json["image_size"] == "1792x1024"
     content = content_of(response)
-    assert "Asked for 1024x576; generated at 1792x1024" in content
-    assert "Size: 20x20" in content  # measured from the image the vendor sent
+    assert "Model: primary-model · Size: 1792x1024" in content
+    assert "Note: Asked for 1024x576; generated at 1792x1024, the closest size" in content
     generation = Generation.objects.get()
     assert (generation.requested_size, generation.size, generation.generated_size) == (
         "1024x576",
         "1792x1024",
-        "20x20",
+        "1792x1024",
     )
+
+
+def test_an_image_of_another_size_than_the_one_sent_is_reported_as_made(client, models, primary_fake):
+    primary, _ = models
+    primary.allowed_sizes = "1024x1024, 1792x1024"
+    primary.save()
+
+    plain = content_of(chat(client, "a cat", size="1024x1024"))
+    adjusted = content_of(chat(client, "a cat 16:9"))
+
+    assert "Size: 20x20" in plain and "Note: Asked for 1024x1024; primary-model made 20x20." in plain
+    assert "Note: Asked for 1024x576; primary-model was asked for 1792x1024 (" in adjusted
+    assert adjusted.rstrip().endswith("and made 20x20.")
 
 
 def test_any_ratio_works_and_a_model_with_limits_gets_a_size_within_them(client, models, primary_fake):
@@ -186,10 +200,12 @@ def test_any_ratio_works_and_a_model_with_limits_gets_a_size_within_them(client,
 
 
 def test_a_size_the_model_takes_as_it_is_is_not_reported_as_changed(client, models, primary_fake):
+    primary_fake.image = png_bytes(1280, 720)
+
     content = content_of(chat(client, "a cat", size="1280x720"))
 
     assert primary_fake.requests[0].json["image_size"] == "1280x720"
-    assert "Asked for" not in content
+    assert "Asked for" not in content and "Size: 1280x720" in content
 
 
 def test_a_fallback_model_gets_a_size_negotiated_for_its_own_rules(client, models, primary_fake, backup_fake):

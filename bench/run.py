@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py                         # everything, both transports (`make bench`)
     .venv/bin/python bench/run.py --only a --transport httpx
     .venv/bin/python bench/run.py --only b --holding 200
+    .venv/bin/python bench/run.py --only d --transport aiohttp --stream-holding 500 --stream-latency 30
 
 It starts one fake vendor (bench/fake_vendor.py) and, per transport, one gateway the way
 `make run` does (gunicorn, 2 uvicorn workers, same timeouts, access log on) on a fresh SQLite
@@ -15,6 +16,9 @@ Scenarios (see bench/README.md):
   b  holding power: N (500) concurrent chat completions against a 5 s fake: success rate,
      p99 - 5 s, peak RSS of the gunicorn master + workers (VmRSS summed every ~100 ms)
   c  image serving: GET /images/<token>.png (200 KB) at c=32, beside the fake serving the same file
+  d  streaming holding power: N (500) concurrent streamed chat completions against a 30 s fake, with
+     STREAM_HEARTBEAT_SECONDS=10: role chunk at once, heartbeats while waiting, the largest silence per
+     stream, the image link, finish chunk and [DONE]; a sample of the image URLs fetched back
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import aiohttp
@@ -45,7 +50,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
-from load import client_session, percentile, run_load, run_sequence_load  # noqa: E402
+from load import client_session, percentile, run_load, run_sequence_load, run_stream_load, stream_trace  # noqa: E402
 
 from tests.gateway_process import GatewayProcess, free_port  # noqa: E402
 
@@ -232,10 +237,12 @@ def chat_check(status: int, body: bytes) -> bool:
     return isinstance(content, str) and content.startswith("![image](")
 
 
-def chat_request(gateway_url: str, client_key: str):
+def chat_request(gateway_url: str, client_key: str, *, stream: bool = False):
     url = gateway_url + "/v1/chat/completions"
     headers = {"Authorization": f"Bearer {client_key}"}
     body = {"model": MODEL, "messages": [{"role": "user", "content": PROMPT}]}
+    if stream:
+        body["stream"] = True
     return lambda session: session.post(url, json=body, headers=headers)
 
 
@@ -381,6 +388,149 @@ async def scenario_c(gateway, client_key: str, fake: FakeVendorProcess, args) ->
     return out
 
 
+async def verify_images(session: aiohttp.ClientSession, urls: list[str], gateway_url: str, expected: int) -> dict:
+    """GET each URL once: it must be the gateway's, answer 200 with a PNG of ``expected`` bytes."""
+    checked = []
+    for url in urls:
+        entry: dict = {"url": url, "gateway_url": url.startswith(gateway_url + "/images/")}
+        try:
+            async with session.get(url) as response:
+                body = await response.read()
+            entry.update(status=response.status, bytes=len(body), content_type=response.content_type)
+            entry["ok"] = (
+                entry["gateway_url"]
+                and response.status == 200
+                and body.startswith(b"\x89PNG\r\n\x1a\n")
+                and len(body) == expected
+            )
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            entry.update(ok=False, error=f"{type(exc).__name__}: {exc}"[:300])
+        checked.append(entry)
+    return {
+        "checked": len(checked),
+        "ok": sum(entry["ok"] for entry in checked),
+        "expected_bytes": expected,
+        "failures": [entry for entry in checked if not entry["ok"]][:10],
+    }
+
+
+def spread(items: list, count: int) -> list:
+    """``count`` items taken evenly across ``items`` (all of them when there are fewer)."""
+    if len(items) <= count:
+        return list(items)
+    step = len(items) / count
+    return [items[int(i * step)] for i in range(count)]
+
+
+async def scenario_d(gateway, client_key: str, fake: FakeVendorProcess, args) -> dict:
+    stream = chat_request(gateway.url, client_key, stream=True)
+    fake.set_latency(0)
+    expected = fake.health()["image_bytes"]
+    async with client_session() as session:  # warm streams, and a check that streaming works at all
+        warm = await run_stream_load(session, stream, n=min(args.warmup, 20), concurrency=4, min_heartbeats=0)
+    if warm.n_ok != warm.n_requested:
+        raise RuntimeError(f"(d) warm-up streams failed: {warm.summary()['failures']}")
+    baseline_kb, baseline_procs = tree_rss_kb(gateway.process.pid)
+    baseline_threads = tree_threads(gateway.process.pid)
+    latency, heartbeat, n = args.stream_latency, args.stream_heartbeat, args.stream_holding
+    fake.set_latency(latency)
+    try:
+        with (
+            RssSampler(gateway.process.pid, interval=0.1, max_seconds=latency + 300) as sampler,
+            CpuMeter(gateway.process.pid, fake.process.pid) as cpu,
+        ):
+            # A fresh session with no connection limit: every stream has its own connection, like N clients.
+            async with client_session(timeout=latency + 120, trace_configs=[stream_trace()]) as session:
+                result = await run_stream_load(session, stream, n=n, concurrency=n, min_heartbeats=1, max_seconds=60)
+            after_kb, _ = tree_rss_kb(gateway.process.pid)
+    finally:
+        fake.set_latency(0)
+    samples = result.samples
+    ok = [x for x in samples if x.ok]
+    urls = [x.image_urls[0] for x in ok if x.image_urls]
+    async with client_session() as session:
+        verified = await verify_images(session, spread(urls, args.stream_verify), gateway.url, expected)
+    s = result.summary()
+    role_at = [x.role_at for x in samples if not math.isnan(x.role_at)]
+    gaps = [x.max_gap for x in samples if not math.isnan(x.max_gap)]
+    beats = [x.heartbeats for x in samples]
+    limit = heartbeat + args.stream_gap_slack
+    sent_at = [x.sent_at for x in samples if not math.isnan(x.sent_at)]
+    role_after_sent = [x.role_at - x.sent_at for x in samples if not math.isnan(x.role_at - x.sent_at)]
+    first_step = [x.steps_at[0] for x in samples if x.steps_at]
+    end_cost = [x.content_at - x.steps_at[0] - latency for x in ok if x.steps_at]
+    # First heartbeat − role chunk: one heartbeat interval after the first progress step, plus the wait for that step.
+    first_beat_gap = [x.heartbeat_at[0] - x.role_at for x in samples if x.heartbeat_at and not math.isnan(x.role_at)]
+    out = {
+        "latency_s": latency,
+        "heartbeat_s": heartbeat,
+        "gap_limit_s": limit,
+        "result": s,
+        "role_chunk": sum(not math.isnan(x.role_at) for x in samples),
+        "with_heartbeat": sum(x.heartbeats >= 1 for x in samples),
+        "image_content": sum(x.content_ok and bool(x.image_urls) for x in samples),
+        "finish_chunk": sum(x.finish for x in samples),
+        "done": sum(x.done for x in samples),
+        "error_events": sum(bool(x.error_event) for x in samples),
+        "exceptions": sum(bool(x.exception) for x in samples),
+        "ttfc_p50_ms": percentile(role_at, 50) * 1000,
+        "ttfc_p99_ms": percentile(role_at, 99) * 1000,
+        "ttfc_max_ms": max(role_at) * 1000 if role_at else math.nan,
+        "headers_p99_ms": percentile([x.headers_at for x in samples if not math.isnan(x.headers_at)], 99) * 1000,
+        # The first chunk's time split: until the client had written the request, then the gateway's share.
+        "sent_p50_ms": percentile(sent_at, 50) * 1000,
+        "sent_p99_ms": percentile(sent_at, 99) * 1000,
+        "role_after_sent_p50_ms": percentile(role_after_sent, 50) * 1000,
+        "role_after_sent_p99_ms": percentile(role_after_sent, 99) * 1000,
+        # The first progress step ("Generating with ...") is said just before the vendor is called.
+        "first_step_p50_ms": percentile(first_step, 50) * 1000,
+        "first_step_p99_ms": percentile(first_step, 99) * 1000,
+        # From that step to the image content, minus the vendor's latency: download, check, store, answer.
+        "content_after_step_minus_latency_p50_ms": percentile(end_cost, 50) * 1000,
+        "content_after_step_minus_latency_p99_ms": percentile(end_cost, 99) * 1000,
+        "heartbeats_min": min(beats) if beats else 0,
+        "heartbeats_median": percentile(beats, 50),
+        "heartbeats_max": max(beats) if beats else 0,
+        "heartbeats_histogram": {str(k): v for k, v in sorted(Counter(beats).items())},
+        "reasoning_steps_histogram": {str(k): v for k, v in sorted(Counter(x.reasoning_steps for x in ok).items())},
+        "first_heartbeat_after_role_p50_s": percentile(first_beat_gap, 50),
+        "first_heartbeat_after_role_max_s": max(first_beat_gap) if first_beat_gap else math.nan,
+        "max_gap_p50_s": percentile(gaps, 50),
+        "max_gap_p99_s": percentile(gaps, 99),
+        "max_gap_max_s": max(gaps) if gaps else math.nan,
+        "streams_over_gap_limit": sum(gap > limit for gap in gaps),
+        "content_after_p50_s": percentile([x.content_at for x in ok], 50),
+        "content_after_p99_s": percentile([x.content_at for x in ok], 99),
+        "p50_minus_latency_ms": s["p50_ms"] - latency * 1000,
+        "p99_minus_latency_ms": s["p99_ms"] - latency * 1000,
+        "max_minus_latency_ms": s["max_ms"] - latency * 1000,
+        "images_verified": verified,
+        "baseline_rss_mib": baseline_kb / 1024,
+        "baseline_processes": baseline_procs,
+        "baseline_threads": baseline_threads,
+        "peak_rss_mib": sampler.peak_kb / 1024,
+        "peak_rss_processes": sampler.peak_processes,
+        "peak_threads": sampler.peak_threads,
+        "after_rss_mib": after_kb / 1024,
+        "rss_samples": sampler.samples,
+        "cpu": cpu.used,
+        "gateway_cpu_ms_per_stream": cpu.used["gateway_cpu_s"] * 1000 / max(len(samples), 1),
+        "gateway_cpu_pct_of_one_core": 100 * cpu.used["gateway_cpu_s"] / cpu.used["wall_s"],
+    }
+    print(
+        f"  (d) {s['ok']}/{s['n']} streams ok; first chunk p50 {out['ttfc_p50_ms']:.0f} "
+        f"p99 {out['ttfc_p99_ms']:.0f} ms; "
+        f"heartbeats min {out['heartbeats_min']} median {out['heartbeats_median']:g}; largest gap p99 "
+        f"{out['max_gap_p99_s']:.2f} max {out['max_gap_max_s']:.2f} s; p99 total - {latency:g} s "
+        f"{out['p99_minus_latency_ms']:.0f} ms; images {verified['ok']}/{verified['checked']}; "
+        f"peak RSS {out['peak_rss_mib']:.0f} MiB, {out['peak_threads']} threads",
+        flush=True,
+    )
+    for failure in s["failures"][:5]:
+        print(f"  (d) failure x{failure['count']}: {failure['status']} {failure['error'][:200]}", flush=True)
+    return out
+
+
 # --- the gateway per transport -------------------------------------------------------------------
 def gateway_log_findings(log: str) -> dict:
     lines = log.splitlines()
@@ -407,6 +557,7 @@ async def bench_transport(transport: str, fake: FakeVendorProcess, args, scenari
         "AUTHORIZED_API_KEY": client_key,
         "HTTP_TRANSPORT": transport,
         "LOG_LEVEL": "WARNING",
+        "STREAM_HEARTBEAT_SECONDS": f"{args.stream_heartbeat:g}",
         "WEB_CONCURRENCY": str(args.workers),
     }
     if args.access_log:
@@ -428,6 +579,8 @@ async def bench_transport(transport: str, fake: FakeVendorProcess, args, scenari
             out["b"] = await scenario_b(gateway, client_key, fake, args)
         if "c" in scenarios and first:  # the transport only concerns upstream calls, not serving
             out["c"] = await scenario_c(gateway, client_key, fake, args)
+        if "d" in scenarios and first:  # one transport is enough: a stream waits like (b) does, plus heartbeats
+            out["d"] = await scenario_d(gateway, client_key, fake, args)
     except Exception as exc:
         out["error"] = f"{type(exc).__name__}: {exc}"
         print(f"[{transport}] FAILED: {out['error']}", flush=True)
@@ -524,6 +677,44 @@ def markdown(report: dict) -> str:
                 f"| {f1(server_cpu_ms)} | {f0(s['cpu']['machine_busy_pct'])}% | {s['ok']}/{s['n']} |"
             )
         out += ["", f"Gateway / fake requests per second: {c['gateway_over_fake_rps']:.2f}.", ""]
+    for r in runs:
+        if "d" not in r:
+            continue
+        d, s = r["d"], r["d"]["result"]
+        v = d["images_verified"]
+        lat, hb = d["latency_s"], d["heartbeat_s"]
+        out += [
+            f"### (d) Streaming holding power ({s['n']} concurrent streamed chat completions, {lat:g} s fake, "
+            f"heartbeat {hb:g} s, {r['transport']})",
+            "",
+            "| success | first chunk p50 | first chunk p99 | heartbeats min / median | **largest gap p99 (s)** "
+            f"| largest gap max (s) | gaps > {d['gap_limit_s']:g} s | **p99 total − {lat:g} s** | images served "
+            "| **peak RSS (MiB)** | idle RSS (MiB) | peak threads | gateway CPU | statuses |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            f"| {s['ok']}/{s['n']} ({s['success_rate'] * 100:.1f}%) | {f0(d['ttfc_p50_ms'])} | {f0(d['ttfc_p99_ms'])} "
+            f"| {d['heartbeats_min']} / {d['heartbeats_median']:g} | **{d['max_gap_p99_s']:.2f}** "
+            f"| {d['max_gap_max_s']:.2f} | {d['streams_over_gap_limit']} | **{f0(d['p99_minus_latency_ms'])}** "
+            f"| {v['ok']}/{v['checked']} | **{f0(d['peak_rss_mib'])}** ({d['peak_rss_processes']} processes) "
+            f"| {f0(d['baseline_rss_mib'])} | {d['peak_threads']} "
+            f"| {d['cpu']['gateway_cpu_s']:.1f} s ({f1(d['gateway_cpu_ms_per_stream'])} ms/stream, "
+            f"{f0(d['gateway_cpu_pct_of_one_core'])}% of a core) "
+            f"| {s['statuses']} |",
+            "",
+            f"Per stream: role chunk {d['role_chunk']}, ≥1 heartbeat {d['with_heartbeat']}, image content "
+            f"{d['image_content']}, finish chunk {d['finish_chunk']}, [DONE] {d['done']}, error events "
+            f"{d['error_events']}, client exceptions {d['exceptions']}. Heartbeats per stream: "
+            f"{d['heartbeats_histogram']}. Wall {s['elapsed_s']:.1f} s, machine busy "
+            f"{f0(d['cpu']['machine_busy_pct'])}%.",
+            "",
+            f"Where the time went (p50 / p99 ms): request written by the client {f0(d['sent_p50_ms'])} / "
+            f"{f0(d['sent_p99_ms'])}, then role chunk {f0(d['role_after_sent_p50_ms'])} / "
+            f"{f0(d['role_after_sent_p99_ms'])}; first progress step (vendor called) {f0(d['first_step_p50_ms'])} / "
+            f"{f0(d['first_step_p99_ms'])}; content − that step − {lat:g} s "
+            f"{f0(d['content_after_step_minus_latency_p50_ms'])} / {f0(d['content_after_step_minus_latency_p99_ms'])}.",
+            "",
+        ]
+        if s["failures"]:
+            out += [f"(d) failures: {s['failures'][:5]}", ""]
     by = {r["transport"]: r for r in runs}
     if "aiohttp" in by and "httpx" in by:
         rows = []
@@ -643,6 +834,11 @@ async def main_async(args) -> dict:
             "image_n": args.image_n,
             "image_c": args.image_c,
             "image_kb": args.image_kb,
+            "stream_holding": args.stream_holding,
+            "stream_latency_s": args.stream_latency,
+            "stream_heartbeat_s": args.stream_heartbeat,
+            "stream_gap_slack_s": args.stream_gap_slack,
+            "stream_verify": args.stream_verify,
             "access_log": args.access_log,
             "gunicorn": f"imagegen.asgi:application -k uvicorn.workers.UvicornWorker -w {args.workers} "
             + (
@@ -660,6 +856,9 @@ async def main_async(args) -> dict:
             if time.monotonic() - started > args.max_minutes * 60:
                 print(f"--max-minutes {args.max_minutes} reached: skipping {transport}", flush=True)
                 break
+            if i and not scenarios & {"a", "b"}:  # (c) and (d) run on the first transport only
+                print(f"[{transport}] skipped: (c) and (d) run with the first transport only", flush=True)
+                continue
             report["transports"].append(await bench_transport(transport, fake, args, scenarios, first=i == 0))
         report["fake_health_end"] = fake.health()
     finally:
@@ -671,10 +870,19 @@ async def main_async(args) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="imagegen benchmarks (127.0.0.1 only)")
-    parser.add_argument("--only", default="a,b,c", help="scenarios to run, e.g. a,b")
-    parser.add_argument("--transport", default="aiohttp,httpx", help="HTTP_TRANSPORT values, first one also runs (c)")
+    parser.add_argument("--only", default="a,b,c,d", help="scenarios to run, e.g. a,b")
+    parser.add_argument(
+        "--transport", default="aiohttp,httpx", help="HTTP_TRANSPORT values, the first one also runs (c) and (d)"
+    )
     parser.add_argument("--holding", type=int, default=500, help="(b) concurrent chat completions")
     parser.add_argument("--latency", type=float, default=5.0, help="(b) fake vendor latency, seconds")
+    parser.add_argument("--stream-holding", type=int, default=500, help="(d) concurrent streamed chat completions")
+    parser.add_argument("--stream-latency", type=float, default=30.0, help="(d) fake vendor latency, seconds")
+    parser.add_argument("--stream-heartbeat", type=float, default=10.0, help="(d) gateway STREAM_HEARTBEAT_SECONDS, s")
+    parser.add_argument(
+        "--stream-gap-slack", type=float, default=2.0, help="(d) a silence may last heartbeat + this long, seconds"
+    )
+    parser.add_argument("--stream-verify", type=int, default=20, help="(d) image URLs fetched back after the streams")
     parser.add_argument("--n-c1", type=int, default=300, help="(a) requests at concurrency 1")
     parser.add_argument("--n-c16", type=int, default=1000, help="(a) requests at concurrency 16")
     parser.add_argument("--warmup", type=int, default=50)
@@ -690,8 +898,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.table_from:
         print(markdown(json.loads(args.table_from.read_text())))
         return 0
-    if not set(args.only.split(",")) <= {"a", "b", "c"}:
-        parser.error("--only takes a comma-separated subset of a,b,c")
+    if not set(args.only.split(",")) <= {"a", "b", "c", "d"}:
+        parser.error("--only takes a comma-separated subset of a,b,c,d")
     if not set(args.transport.split(",")) <= {"aiohttp", "httpx"}:
         parser.error("--transport takes aiohttp and/or httpx")
 

@@ -15,14 +15,15 @@ class ChatCompletionSerializer(serializers.Serializer):
     # Checked in validate_messages rather than by a nested serializer: DRF copies a nested
     # serializer's fields for every request, and this endpoint is the hot path.
     messages = serializers.ListField(allow_empty=False)
-    stream = serializers.BooleanField(required=False, default=False)
+    # Clients often send null for what they leave at its default.
+    stream = serializers.BooleanField(required=False, allow_null=True, default=False)
     stream_options = serializers.DictField(required=False, allow_null=True)
-    size = serializers.CharField(required=False, allow_blank=True, max_length=20)
-    n = serializers.IntegerField(required=False, default=1)
-    user = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    size = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=20)
+    n = serializers.IntegerField(required=False, allow_null=True, default=1)
+    user = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=200, default="")
 
     def validate_n(self, value):
-        return validate_image_count(value)
+        return None if value is None else validate_image_count(value)
 
     def validate_size(self, value):
         return validate_size_value(value)
@@ -47,6 +48,9 @@ class ChatCompletionSerializer(serializers.Serializer):
         return messages
 
     def validate(self, data):
+        data["stream"] = bool(data.get("stream"))
+        data["n"] = data.get("n") or 1
+        data["user"] = data.get("user") or ""
         data["prompt"] = last_user_text(data["messages"])
         if not data["prompt"]:
             raise serializers.ValidationError({"messages": "The last user message has no text to draw."})
@@ -77,7 +81,7 @@ class ImageGenerationSerializer(serializers.Serializer):
 
     prompt = serializers.CharField(max_length=32000, trim_whitespace=True)
     model = serializers.CharField(max_length=200)
-    n = serializers.IntegerField(required=False, default=1)
+    n = serializers.IntegerField(required=False, allow_null=True, default=1)
     size = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=20, default="")
     response_format = serializers.ChoiceField(
         choices=["url", "b64_json"], required=False, allow_null=True, default="url"
@@ -87,13 +91,15 @@ class ImageGenerationSerializer(serializers.Serializer):
     user = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=200, default="")
 
     def validate_n(self, value):
-        return validate_image_count(value)
+        return None if value is None else validate_image_count(value)
 
     def validate_size(self, value):
         return validate_size_value(value)
 
     def validate(self, data):
         data["response_format"] = data.get("response_format") or "url"
+        data["n"] = data.get("n") or 1
+        data["size"] = data.get("size") or ""
         data["user"] = data.get("user") or ""
         return data
 

@@ -225,3 +225,21 @@ def test_chat_with_n_lists_every_image_and_reports_the_size_made(client, flux, s
     assert len(urls) == 2 and len(set(urls)) == 2
     assert "Model: flux-schnell · Size: 40x30" in content
     assert sf.requests[0].json["batch_size"] == 2
+
+
+def test_nulls_for_optional_fields_mean_their_defaults(client, flux, sf):
+    body = {"n": None, "size": None, "response_format": None, "quality": None, "style": None, "user": None}
+
+    images_response = images(client, **body)
+    chat_body = {"model": "flux-schnell", "messages": [{"role": "user", "content": "a fox"}], "n": None}
+    chat_response = post(client, "/v1/chat/completions", {**chat_body, "stream": None, "size": None, "user": None})
+
+    assert images_response.status_code == 200, images_response.content
+    assert len(images_response.json()["data"]) == 1 and "url" in images_response.json()["data"][0]
+    assert chat_response.status_code == 200, chat_response.content
+
+
+def test_zero_images_is_refused(client, flux):
+    response = images(client, n=0)
+
+    assert response.status_code == 400 and response.json()["error"]["param"] == "n"

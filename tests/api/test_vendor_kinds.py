@@ -105,10 +105,12 @@ def test_each_kind_moves_past_a_refused_key_to_the_next(client, setup):
     assert "key1" not in Generation.objects.order_by("created_at").last().key_label
 
 
+MODERATED = [kind for kind in KINDS if kind.moderated]  # Workers AI documents no moderation answer
+
+
+@pytest.mark.parametrize("setup", MODERATED, ids=[kind.kind for kind in MODERATED], indirect=True)
 def test_each_kinds_moderation_is_a_content_policy_refusal_without_trying_another_key(client, setup):
     kind, fake, keys = setup
-    if kind.moderated is None:
-        pytest.skip(f"{kind.kind} documents no moderation answer")
     fake.default_behaviour = kind.moderated
 
     response = generate(client)

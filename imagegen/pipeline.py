@@ -40,6 +40,11 @@ def _no_progress(step: str) -> None:
     pass
 
 
+def distinct_sizes(images) -> list[str]:
+    """The pixel sizes (WxH) of stored or prepared images, in order, without repeats."""
+    return list(dict.fromkeys(f"{image.width}x{image.height}" for image in images))
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     model: str
@@ -73,7 +78,7 @@ class GenerationOutcome:
     @property
     def generated_sizes(self) -> list[str]:
         """The pixel sizes of the stored images, measured, in order and without repeats."""
-        return list(dict.fromkeys(f"{image.width}x{image.height}" for image in self.images))
+        return distinct_sizes(self.images)
 
     @property
     def notes(self) -> list[str]:
@@ -154,7 +159,6 @@ async def _generate(request: GenerationRequest, ledger: _Ledger) -> GenerationOu
     count = len(made.images)
     request.progress("Storing the image." if count == 1 else "Storing the images.")
     prepared = await _prepare_all(made.images, made.model)
-    sizes_made = list(dict.fromkeys(f"{image.width}x{image.height}" for image in prepared))
     return GenerationOutcome(
         model=made.model.name,
         requested_model=route.name,
@@ -163,7 +167,7 @@ async def _generate(request: GenerationRequest, ledger: _Ledger) -> GenerationOu
         optimized=optimized.optimized,
         requested_size=choice.size,
         size=ledger.size,
-        size_note=_size_note(choice.size, made.fitted, made.model.name, sizes_made),
+        size_note=_size_note(choice.size, made.fitted, made.model.name, distinct_sizes(prepared)),
         fallback_note=made.fallback_note,
         failures=made.failures,
         prepared=prepared,
@@ -232,7 +236,7 @@ def _fallback_note(route: ModelRoute, following: ModelRoute, reason: str, *, fir
 
 def _size_note(asked: str, fitted: NegotiatedSize, model: str, made: list[str]) -> str:
     """What the answer says when the images are not the size asked for: the model's rules, the vendor, or both."""
-    sent = f"{fitted.width}x{fitted.height}"
+    sent = fitted.size
     made_text = ", ".join(made)
     if fitted.adjusted and made in ([], [sent]):
         return f"Asked for {asked}; generated at {sent}, {fitted.reason} ({model})."
@@ -389,7 +393,7 @@ def _record(
         latency_ms=int((time.monotonic() - ledger.started) * 1000),
         requested_size=ledger.requested_size,
         size=ledger.size,
-        generated_size=", ".join(dict.fromkeys(f"{image.width}x{image.height}" for image in images))[:100],
+        generated_size=", ".join(distinct_sizes(images))[:100],
         n=request.n,
         endpoint=request.endpoint,
         end_user=request.end_user[:200],

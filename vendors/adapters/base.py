@@ -163,6 +163,22 @@ def vendor_message(response: httpx.Response, body: Any = None) -> str:
     return text or f"HTTP {response.status_code}"
 
 
+def sent_key(response: httpx.Response) -> str:
+    """The key the request of ``response`` carried (Bearer, ``Key`` or ``x-key``), to scrub from messages."""
+    try:
+        headers = response.request.headers
+    except RuntimeError:  # a response built without its request
+        return ""
+    return headers.get("x-key") or headers.get("authorization", "").split(" ", 1)[-1].strip()
+
+
+def clean_message(response: httpx.Response, body: Any = None) -> str:
+    """``vendor_message``, also scrubbed of the exact key this request sent (vendors echo it back)."""
+    message = vendor_message(response, body)
+    key = sent_key(response)
+    return scrub(message, key) if key else message
+
+
 def _message_from(body: Any) -> str | None:
     if isinstance(body, str):
         return body

@@ -20,9 +20,8 @@ from typing import Any
 
 import httpx
 
-from imagegen.redaction import scrub
 from vendors import errors
-from vendors.adapters.base import json_body, vendor_message
+from vendors.adapters.base import clean_message, json_body
 
 MODERATION_CODES = {"content_policy_violation", "moderation_blocked", "content_filter", "image_safety", "moderation"}
 MODERATION_WORDS = ("content policy", "content_policy", "moderation", "flagged", "safety system", "nsfw", "sensitive")
@@ -40,17 +39,6 @@ RESET_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 def bearer_headers(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}", "Content-Type": "application/json", "Accept": "application/json"}
-
-
-def clean_message(response: httpx.Response, body: Any = None) -> str:
-    """The vendor's words (see ``vendor_message``), also scrubbed of the exact key this request sent."""
-    message = vendor_message(response, body)
-    try:
-        header = response.request.headers.get("authorization", "")
-    except RuntimeError:  # a response built without its request
-        return message
-    key = header.split(" ", 1)[-1].strip()
-    return scrub(message, key) if key else message
 
 
 def markers(body: Any) -> set[str]:

@@ -35,7 +35,7 @@ import httpx
 
 from imagegen.redaction import scrub
 from vendors import errors
-from vendors.adapters.base import Adapter, ImageRequest, UpstreamImage, json_body, vendor_message
+from vendors.adapters.base import Adapter, ImageRequest, UpstreamImage, clean_message, json_body
 from vendors.errors import JobLost
 from vendors.http import send
 
@@ -125,22 +125,6 @@ def _registrable(host: str) -> str:
     labels = host.split(".")
     size = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in SECOND_LEVEL else 2
     return ".".join(labels[-size:]) if len(labels) >= size else host
-
-
-def sent_key(response: httpx.Response) -> str:
-    """The key the request of ``response`` carried (Bearer, Key or x-key), to scrub from messages."""
-    try:
-        headers = response.request.headers
-    except RuntimeError:  # a response built without its request
-        return ""
-    return headers.get("x-key") or headers.get("authorization", "").split(" ", 1)[-1].strip()
-
-
-def clean_message(response: httpx.Response, body: Any = None) -> str:
-    """``vendor_message`` also scrubbed of the exact key the request sent."""
-    message = vendor_message(response, body)
-    key = sent_key(response)
-    return scrub(message, key) if key else message
 
 
 def detail_text(body: Any) -> str | None:

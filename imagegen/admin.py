@@ -7,7 +7,7 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from imagegen.api.auth import invalidate_client_keys
+from imagegen.client_keys import invalidate_client_keys
 from imagegen.models import ClientKey, Generation, OptimizerSettings
 from proxy.admin import ReadOnlyModelAdmin
 from vendors.models import Vendor

@@ -6,7 +6,7 @@ import django  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from django.core.handlers.exception import convert_exception_to_response  # noqa: E402
 
-# Paths served by async views that do their blocking work through imagegen.db (the shared
+# Paths served by async views that do their blocking work through core.db (the shared
 # executor) and need no session, user, CSRF or messages.
 API_PATH_PREFIXES = ("/v1/", "/images/", "/health")
 

@@ -17,19 +17,19 @@ from urllib.parse import urlsplit
 
 from django.db import transaction
 
+from core.db import run_db
+from core.http import get_client
 from imagegen import prompts, sizes
 from imagegen.api.auth import Caller
 from imagegen.api.errors import ApiError
-from imagegen.db import run_db
 from imagegen.models import Generation
 from proxy.models import StoredImage
 from proxy.services import ImageFetchFailed, PreparedImage, prepare_image, record_images
 from vendors import errors as upstream
 from vendors.adapters.base import ImageRequest, UpstreamImage
-from vendors.http import get_client
 from vendors.selectors import ModelRoute, routing_table
 from vendors.services import call_with_keys
-from vendors.sizing import NegotiatedSize, negotiate
+from vendors.size_rules import NegotiatedSize, negotiate
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ import logging
 import re
 from dataclasses import dataclass
 
-from imagegen.db import Snapshot
+from core.db import Snapshot
+from core.http import get_client
 from imagegen.models import OptimizerSettings
 from vendors.adapters.base import ChatReply, ChatRequest
-from vendors.http import get_client
 from vendors.selectors import RoutingTable
 from vendors.services import call_with_keys
 

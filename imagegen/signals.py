@@ -1,7 +1,7 @@
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from imagegen.api.auth import invalidate_client_keys
+from imagegen.client_keys import invalidate_client_keys
 from imagegen.models import ClientKey, OptimizerSettings
 from imagegen.prompts import invalidate_optimizer_config
 

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import path
 
 from imagegen.api import views as api
-from proxy import views as proxy
+from imagegen.api import image_files
 
 urlpatterns = [
     path("v1/chat/completions", api.chat_completions, name="chat-completions"),
@@ -10,7 +10,7 @@ urlpatterns = [
     path("v1/models", api.list_models, name="models"),
     path("v1/health", api.health),
     path("health", api.health, name="health"),
-    path("images/<str:token>.<str:ext>", proxy.serve_image, name="image"),
+    path("images/<str:token>.<str:ext>", image_files.serve_image, name="image"),
     path("admin/", admin.site.urls),
 ]
 

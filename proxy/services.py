@@ -19,8 +19,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image
 
-from imagegen.db import run_blocking, run_db
-from proxy.fetch import ImageFetchFailed, fetch_image_bytes, too_large
+from core.db import run_blocking, run_db
+from core.fetch import ImageFetchFailed, fetch_image_bytes, too_large
 from proxy.models import StoredImage
 
 __all__ = ["ImageFetchFailed", "open_stored", "public_url", "read_stored", "store_image", "storage_name"]
@@ -122,7 +122,7 @@ async def prepare_image(
     Exactly one of ``url``, ``b64`` (plain base64 or a data URL) and ``data`` (raw bytes) is
     given. ``content_type`` is the vendor's claim and only logged when Pillow disagrees: the
     stored type is what the bytes are. ``trusted_hosts`` may resolve to private addresses
-    (see :mod:`proxy.fetch`). Every failure is an :class:`ImageFetchFailed`.
+    (see :mod:`core.fetch`). Every failure is an :class:`ImageFetchFailed`.
     """
     sources = [source for source in (url, b64, data) if source is not None]
     if len(sources) > 1:

@@ -12,14 +12,20 @@
 | ContentPolicy       | none                        | stop, 400 with the vendor's reason       |
 
 Messages are shown to clients, so adapters build them from vendor text through
-``imagegen.redaction.scrub``: no key, no URL.
+``core.redaction.scrub``: no key, no URL.
 """
 
 from __future__ import annotations
 
+from core.errors import GatewayError
 
-class UpstreamError(Exception):
-    """A vendor call failed. ``status`` and ``code`` are what the client sees if this ends the request."""
+
+class UpstreamError(GatewayError):
+    """A vendor call failed. ``status`` and ``code`` are what the client sees if this ends the request.
+
+    ``retry_after`` is the vendor's word on when to try this key again; ``key_label`` names the key
+    that met the failure (for the ledger), set by the key loop.
+    """
 
     status = 502
     code = "upstream_error"
@@ -31,9 +37,9 @@ class UpstreamError(Exception):
 
     def __init__(self, message: str, *, retry_after: float | None = None, vendor_status: int | None = None):
         super().__init__(message)
-        self.message = message
         self.retry_after = retry_after
         self.vendor_status = vendor_status
+        self.key_label = ""
 
 
 class KeyRejected(UpstreamError):
@@ -110,12 +116,17 @@ class NoAvailableKey(UpstreamError):
 
 
 class AllKeysFailed(UpstreamError):
-    """Every key that was tried failed with an error worth trying elsewhere."""
+    """Every key that was tried failed with an error worth trying elsewhere; ``last`` is the last failure."""
 
     status = 502
     code = "upstream_error"
     tries_next_key = False
     counts_as_failure = False
+
+    def __init__(self, message: str, *, last: UpstreamError):
+        super().__init__(message)
+        self.last = last
+        self.key_label = last.key_label
 
 
 def parse_retry_after(value: str | None) -> float | None:

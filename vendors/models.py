@@ -9,11 +9,11 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
-from imagegen.redaction import mask
+from core.redaction import mask
 from vendors import crypto
-from vendors.adapters import KIND_CHOICES, adapter_class
+from vendors.adapters import adapter_class, kind_choices
 from vendors.adapters.base import SIZE_FORMATS
-from vendors.sizing import SizeCapability
+from vendors.size_rules import SizeCapability
 
 SIZE_RE = re.compile(r"^\d{2,5}x\d{2,5}$")
 
@@ -36,7 +36,7 @@ def validate_size(value: str) -> None:
 
 class Vendor(models.Model):
     name = models.CharField(max_length=100, unique=True, help_text="Shown to clients as the model owner.")
-    kind = models.CharField(max_length=40, choices=KIND_CHOICES, help_text="The upstream API this vendor speaks.")
+    kind = models.CharField(max_length=40, choices=kind_choices, help_text="The upstream API this vendor speaks.")
     base_url = models.CharField(
         max_length=500,
         validators=[validate_http_url],

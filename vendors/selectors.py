@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ImproperlyConfigured
 
-from imagegen.db import Snapshot
+from core.db import Snapshot
 from vendors.adapters import adapter_class
 from vendors.adapters.base import Adapter, VendorTarget
 from vendors.models import ImageModel, Vendor, VendorKey
-from vendors.sizing import SizeCapability
+from vendors.size_rules import SizeCapability
 
 log = logging.getLogger(__name__)
 

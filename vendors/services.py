@@ -18,8 +18,8 @@ from django.core.cache import cache
 from django.db.models import F
 from django.utils import timezone
 
-from imagegen.db import run_blocking, run_db
-from imagegen.redaction import scrub
+from core.db import run_blocking, run_db
+from core.redaction import scrub
 from vendors import errors
 from vendors.models import VendorKey
 from vendors.selectors import KeyRef, VendorRoute, invalidate_routing_table

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from core.db import Snapshot
 from imagegen.api.errors import ApiError
-from imagegen.db import Snapshot
 from imagegen.models import ClientKey, hash_client_key
 
 

@@ -1,95 +1,135 @@
-"""Every error the API returns has OpenAI's shape: {"error": {"message", "type", "param", "code"}}."""
+"""The one error edge: every failure becomes an OpenAI-shaped answer here, and only here.
+
+The pipeline, the vendors and the image store raise domain errors (``core.errors.GatewayError``
+and its subclasses); the edge's own checks raise the classes below; DRF and Django raise theirs.
+:func:`openai_error` turns any of them into the ``GatewayError`` the client hears about. It backs
+DRF's ``EXCEPTION_HANDLER`` for the JSON endpoints, the error event that ends a stream, the image
+server and Django's error views alike. Anything it does not know is logged and becomes a plain 500.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from functools import wraps
 
-from django.http import JsonResponse
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from rest_framework import exceptions as drf
+
+from core.errors import GatewayError
 
 log = logging.getLogger(__name__)
 
-TYPE_BY_STATUS = {
-    400: "invalid_request_error",
-    401: "invalid_request_error",
-    403: "invalid_request_error",
-    404: "invalid_request_error",
-    405: "invalid_request_error",
-    413: "invalid_request_error",
-    415: "invalid_request_error",
-    429: "rate_limit_error",
-}
+INTERNAL_MESSAGE = "The server had an error while processing your request."
 
 
-class ApiError(Exception):
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        code: str | None = None,
-        param: str | None = None,
-        error_type: str | None = None,
-        headers: dict[str, str] | None = None,
-    ):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
-        self.param = param
-        self.error_type = error_type or TYPE_BY_STATUS.get(status, "server_error" if status >= 500 else "api_error")
-        self.headers = headers or {}
-
-    def response(self) -> JsonResponse:
-        return error_response(
-            self.status,
-            self.message,
-            code=self.code,
-            param=self.param,
-            error_type=self.error_type,
-            headers=self.headers,
-        )
+class InvalidRequest(GatewayError):
+    status, code = 400, "invalid_request"
 
 
-def error_body(message: str, *, error_type: str, code: str | None = None, param: str | None = None) -> dict:
-    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+class InvalidJson(GatewayError):
+    status, code = 400, "invalid_json"
 
 
-def error_response(
-    status: int,
-    message: str,
-    *,
-    code: str | None = None,
-    param: str | None = None,
-    error_type: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> JsonResponse:
-    error_type = error_type or TYPE_BY_STATUS.get(status, "server_error" if status >= 500 else "api_error")
-    response = JsonResponse(error_body(message, error_type=error_type, code=code, param=param), status=status)
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
+class MissingApiKey(GatewayError):
+    status, code = 401, "invalid_api_key"
+
+    def __init__(self) -> None:
+        super().__init__("Missing API key: send it as 'Authorization: Bearer <key>'.")
 
 
-def method_not_allowed(request, allowed: tuple[str, ...], what: str | None = None) -> JsonResponse:
-    return error_response(
-        405,
-        f"Method {request.method} is not allowed on {what or request.path}; use {', '.join(allowed)}.",
-        code="method_not_allowed",
-        headers={"Allow": ", ".join(allowed)},
-    )
+class WrongApiKey(GatewayError):
+    status, code = 401, "invalid_api_key"
+
+    def __init__(self) -> None:
+        super().__init__("Incorrect API key provided.")
 
 
+class NotFound(GatewayError):
+    status, code = 404, "not_found"
+
+
+class MethodNotAllowed(GatewayError):
+    status, code = 405, "method_not_allowed"
+
+    def __init__(self, method: str, where: str, allowed: tuple[str, ...]):
+        methods = ", ".join(allowed)
+        super().__init__(f"Method {method} is not allowed on {where}; use {methods}.", headers={"Allow": methods})
+
+
+class RequestTooLarge(GatewayError):
+    status, code = 413, "request_too_large"
+
+    def __init__(self) -> None:
+        super().__init__("The request body is too large.")
+
+
+class UnsupportedMediaType(GatewayError):
+    status, code = 415, "unsupported_media_type"
+
+    def __init__(self) -> None:
+        super().__init__("Send the body as JSON (Content-Type: application/json).")
+
+
+def openai_error(exc: BaseException) -> GatewayError:
+    """Any exception as the error the client is told about (unknown ones are logged as a 500)."""
+    if isinstance(exc, GatewayError):
+        return exc
+    if isinstance(exc, RequestDataTooBig):
+        return RequestTooLarge()
+    if isinstance(exc, drf.NotAuthenticated):
+        return MissingApiKey()
+    if isinstance(exc, drf.AuthenticationFailed):
+        return WrongApiKey()
+    if isinstance(exc, drf.UnsupportedMediaType):
+        return UnsupportedMediaType()
+    if isinstance(exc, Http404 | drf.NotFound):
+        return NotFound("Not found.")
+    if isinstance(exc, drf.APIException):
+        headers = {"Retry-After": str(exc.wait)} if isinstance(exc, drf.Throttled) and exc.wait else None
+        return GatewayError(str(exc.detail), status=exc.status_code, code=exc.default_code, headers=headers)
+    log.error("unhandled error", exc_info=(type(exc), exc, exc.__traceback__))
+    return GatewayError(INTERNAL_MESSAGE)
+
+
+def error_response(error: GatewayError) -> JsonResponse:
+    return JsonResponse(error.body(), status=error.status, headers=error.headers)
+
+
+def exception_handler(exc: Exception, context: dict) -> JsonResponse:
+    """DRF's EXCEPTION_HANDLER."""
+    return error_response(openai_error(exc))
+
+
+View = Callable[..., Awaitable[HttpResponse]]
+
+
+def answers_errors(view: View) -> View:
+    """For the plain async views (image serving): any exception answered by :func:`openai_error`."""
+
+    @wraps(view)
+    async def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return await view(request, *args, **kwargs)
+        except Exception as exc:
+            return error_response(openai_error(exc))
+
+    return wrapper
+
+
+# Django's error views, for paths outside the API views (unknown paths, a broken request).
 def not_found(request, exception=None):
-    return error_response(404, f"Unknown path: {request.method} {request.path}", code="not_found")
+    return error_response(NotFound(f"Unknown path: {request.method} {request.path}"))
 
 
 def server_error(request):
-    return error_response(500, "The server had an error while processing your request.", code="internal_error")
+    return error_response(GatewayError(INTERNAL_MESSAGE))
 
 
 def bad_request(request, exception=None):
-    return error_response(400, "Bad request.", code="bad_request")
+    return error_response(GatewayError("Bad request.", status=400, code="bad_request"))
 
 
 def permission_denied(request, exception=None):
-    return error_response(403, "Forbidden.", code="forbidden")
+    return error_response(GatewayError("Forbidden.", status=403, code="forbidden"))

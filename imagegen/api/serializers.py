@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
-from imagegen.sizes import parse_size
+from imagegen.size_from_text import parse_size
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 

@@ -14,12 +14,12 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from core.db import run_blocking, run_db
 from imagegen import pipeline
 from imagegen.api import answers, streaming
 from imagegen.api.auth import Caller, authenticate
 from imagegen.api.errors import ApiError, error_response, method_not_allowed
 from imagegen.api.serializers import ChatCompletionSerializer, ImageGenerationSerializer, first_error
-from imagegen.db import run_blocking, run_db
 from proxy.services import public_url, read_stored
 from vendors.selectors import routing_table
 

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from vendors import http as vendor_http
+from core import http as core_http
 
 LOOPBACK = frozenset({"127.0.0.1"})
 
@@ -14,6 +14,6 @@ def run(coro):
         try:
             return await coro
         finally:
-            await vendor_http.close_client()
+            await core_http.close_client()
 
     return asyncio.run(main())

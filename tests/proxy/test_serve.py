@@ -5,20 +5,13 @@ from __future__ import annotations
 import pytest
 from django.core.files.storage import default_storage
 
-from proxy import views
+from proxy import selectors
 from proxy.services import store_image
 from tests.fakes.image_host import FakeImageHost
 from tests.fakes.server import jpeg_bytes, png_bytes
 from tests.proxy import run
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _empty_index():
-    views.index.clear()
-    yield
-    views.index.clear()
 
 
 @pytest.fixture
@@ -129,8 +122,8 @@ def test_the_image_still_serves_after_the_vendor_host_stopped(client):
 
 def test_a_repeat_request_is_answered_without_asking_the_database(client, image, monkeypatch):
     lookups = []
-    original = views._lookup
-    monkeypatch.setattr(views, "_lookup", lambda token: lookups.append(token) or original(token))
+    original = selectors._lookup
+    monkeypatch.setattr(selectors, "_lookup", lambda token: lookups.append(token) or original(token))
 
     first = client.get(image.path)
     second = client.get(image.path)
@@ -142,7 +135,7 @@ def test_a_repeat_request_is_answered_without_asking_the_database(client, image,
 
 def test_an_unknown_token_is_not_remembered(client, monkeypatch):
     lookups = []
-    monkeypatch.setattr(views, "_lookup", lambda token: lookups.append(token))
+    monkeypatch.setattr(selectors, "_lookup", lambda token: lookups.append(token))
 
     client.get("/images/missing.png")
     client.get("/images/missing.png")
@@ -155,12 +148,13 @@ def test_an_image_whose_file_is_gone_is_a_404_and_is_forgotten(client, image):
     default_storage.delete(image.file)
 
     assert_openai_error(client.get(image.path), 404, "not_found")
-    assert views.index.get(image.token) is None
+    assert selectors.recent_images().get(image.token) is None
 
 
 def test_the_index_forgets_the_least_recently_used_token_beyond_its_size():
-    index = views._Index(max_entries=2)
-    entry = views.Entry("f", "image/png", "sha", 1, "png")
+    index = selectors.RecentImages()
+    index.max_entries = 2
+    entry = selectors.StoredFile("f", "image/png", "sha", 1, "png")
     index.put("a", entry)
     index.put("b", entry)
     index.get("a")

@@ -4,7 +4,7 @@ from django.db import IntegrityError, transaction
 
 from tests.factories import make_key, make_model, make_vendor
 from vendors.models import ImageModel, VendorKey, validate_http_url
-from vendors.sizing import SizeCapability
+from vendors.size_rules import SizeCapability
 
 pytestmark = pytest.mark.django_db
 

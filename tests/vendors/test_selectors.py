@@ -5,7 +5,7 @@ from django.test.utils import CaptureQueriesContext
 from tests.factories import make_key, make_model, make_vendor
 from vendors.models import ImageModel
 from vendors.selectors import ModelRoute, build_routing_table
-from vendors.sizing import SizeCapability
+from vendors.size_rules import SizeCapability
 
 pytestmark = pytest.mark.django_db
 

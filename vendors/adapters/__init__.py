@@ -1,7 +1,8 @@
 """The registry: the only list of upstream API kinds.
 
-``Vendor.kind`` choices come from here. Adding a kind touches three places: its module in this
-package, one line below, and its tests.
+One line per kind, naming its adapter class; the class carries the kind's name (``kind``), its
+label in admin (``label``) and what it serves (``purpose``). ``Vendor.kind`` choices, the admin's
+kind filters, ``import_env`` and the tests all read the kinds from here.
 """
 
 from __future__ import annotations
@@ -9,35 +10,47 @@ from __future__ import annotations
 from functools import cache
 from importlib import import_module
 
-# kind -> (dotted path of the adapter class, label shown in admin)
-ADAPTERS: dict[str, tuple[str, str]] = {
-    "siliconflow": ("vendors.adapters.siliconflow.SiliconFlowAdapter", "SiliconFlow images (JSON image URLs)"),
-    "chat_image": ("vendors.adapters.chat_image.ChatImageAdapter", "Chat-completions image model"),
-    "openai_images": ("vendors.adapters.openai_images.OpenAIImagesAdapter", "OpenAI Images API and compatible"),
-    "stability": ("vendors.adapters.stability.StabilityAdapter", "Stability AI Stable Image (v2beta)"),
-    "workers_ai": ("vendors.adapters.workers_ai.WorkersAIAdapter", "Cloudflare Workers AI text-to-image"),
-    "replicate": ("vendors.adapters.replicate.ReplicateAdapter", "Replicate predictions (polled)"),
-    "bfl": ("vendors.adapters.bfl.BFLAdapter", "Black Forest Labs API (polled)"),
-    "fal": ("vendors.adapters.fal.FalAdapter", "fal.ai queue (polled)"),
-    "openai_chat": ("vendors.adapters.openai_chat.OpenAIChatAdapter", "OpenAI-compatible chat LLM (prompt optimizer)"),
-}
+from vendors.adapters.base import Adapter
 
-KIND_CHOICES = [(kind, label) for kind, (_, label) in ADAPTERS.items()]
+ADAPTER_CLASSES: tuple[str, ...] = (
+    "vendors.adapters.siliconflow.SiliconFlowAdapter",
+    "vendors.adapters.chat_image.ChatImageAdapter",
+    "vendors.adapters.openai_images.OpenAIImagesAdapter",
+    "vendors.adapters.stability.StabilityAdapter",
+    "vendors.adapters.workers_ai.WorkersAIAdapter",
+    "vendors.adapters.replicate.ReplicateAdapter",
+    "vendors.adapters.bfl.BFLAdapter",
+    "vendors.adapters.fal.FalAdapter",
+    "vendors.adapters.openai_chat.OpenAIChatAdapter",
+)
 
 
 @cache
-def adapter_class(kind: str):
+def adapters() -> dict[str, type[Adapter]]:
+    """kind -> adapter class, in registry order."""
+    classes = {}
+    for dotted in ADAPTER_CLASSES:
+        module_name, class_name = dotted.rsplit(".", 1)
+        cls = getattr(import_module(module_name), class_name)
+        classes[cls.kind] = cls
+    return classes
+
+
+def adapter_class(kind: str) -> type[Adapter]:
     try:
-        dotted = ADAPTERS[kind][0]
+        return adapters()[kind]
     except KeyError:
-        raise LookupError(f"unknown vendor kind {kind!r}; known kinds: {', '.join(ADAPTERS)}") from None
-    module_name, class_name = dotted.rsplit(".", 1)
-    return getattr(import_module(module_name), class_name)
+        raise LookupError(f"unknown vendor kind {kind!r}; known kinds: {', '.join(adapters())}") from None
+
+
+def kind_choices() -> list[tuple[str, str]]:
+    """``Vendor.kind`` choices (a callable, so adding a kind needs no migration)."""
+    return [(kind, cls.label) for kind, cls in adapters().items()]
 
 
 def image_kinds() -> list[str]:
-    return [kind for kind in ADAPTERS if adapter_class(kind).purpose == "image"]
+    return [kind for kind, cls in adapters().items() if cls.purpose == "image"]
 
 
 def chat_kinds() -> list[str]:
-    return [kind for kind in ADAPTERS if adapter_class(kind).purpose == "chat"]
+    return [kind for kind, cls in adapters().items() if cls.purpose == "chat"]

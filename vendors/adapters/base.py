@@ -15,9 +15,9 @@ from typing import Any, ClassVar
 
 import httpx
 
-from imagegen.redaction import scrub
+from core.redaction import scrub
 from vendors import errors
-from vendors.http import send
+from vendors.transport import send
 
 
 @dataclass(frozen=True)

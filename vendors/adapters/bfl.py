@@ -26,7 +26,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from imagegen.redaction import scrub
+from core.redaction import scrub
 from vendors import errors
 from vendors.adapters.base import ImageRequest, UpstreamImage, json_body
 from vendors.adapters.openai_errors import looks_like_moderation

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from imagegen.redaction import scrub
+from core.redaction import scrub
 from vendors import errors
 from vendors.adapters.base import Adapter, ImageRequest, UpstreamImage, json_body
 from vendors.adapters.openai_chat import text_of

@@ -33,11 +33,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from imagegen.redaction import scrub
+from core.redaction import scrub
 from vendors import errors
 from vendors.adapters.base import Adapter, ImageRequest, UpstreamImage, clean_message, json_body
 from vendors.errors import JobLost
-from vendors.http import send
+from vendors.transport import send
 
 log = logging.getLogger(__name__)
 

@@ -47,7 +47,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from imagegen.redaction import scrub
+from core.redaction import scrub
 from vendors import errors
 from vendors.adapters.base import Adapter, ImageRequest, UpstreamImage, json_body
 from vendors.adapters.openai_errors import clean_message, looks_like_moderation

@@ -1,4 +1,5 @@
-"""Which size to generate: an explicit size, else a ratio or WxH in the user's text, else the default.
+"""Reading the size a request asks for: an explicit size, else a ratio or WxH in the user's text, else
+the model's default. (Fitting that size to what the model accepts is ``vendors.size_rules``.)
 
 A ratio is taken from the text only where it stands as a ratio, so "meet at 10:30" keeps its time:
 marked ratios (``--ar 16:9``, ``aspect ratio 16:9``, ``16:9 ratio``) are always read; a bare
@@ -14,6 +15,8 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from vendors.size_rules import COMMON_RATIOS
+
 PRESETS: dict[str, tuple[int, int]] = {
     "1:1": (1024, 1024),
     "1:2": (512, 1024),
@@ -26,11 +29,8 @@ DEFAULT_SIZE = (1024, 1024)
 RATIO_LONG_SIDE, RATIO_STEP = 1024, 16  # the size of a ratio outside the presets
 MIN_SIDE, MAX_SIDE = 64, 4096
 
-# Bare W:H tokens that are read as ratios without a marker: shapes people ask images in.
-COMMON_RATIOS = {
-    (1, 1), (1, 2), (2, 1), (2, 3), (3, 2), (3, 4), (4, 3), (4, 5), (5, 4),
-    (9, 16), (16, 9), (9, 21), (21, 9), (16, 10), (10, 16), (1, 3), (3, 1),
-}  # fmt: skip
+# Bare W:H tokens that are read as ratios without a marker are the shapes people ask images in:
+# vendors.size_rules.COMMON_RATIOS, the one table of them.
 
 _NUMBER = r"(\d{1,2}(?:\.\d)?)"
 _RATIO = rf"{_NUMBER}\s*[:：]\s*{_NUMBER}"

@@ -1,6 +1,6 @@
 import pytest
 
-from vendors.sizing import NegotiatedSize, SizeCapability, negotiate, ratio_name
+from vendors.size_rules import NegotiatedSize, SizeCapability, negotiate, ratio_name
 
 DALL_E_3 = SizeCapability.parse(sizes="1024x1024, 1792x1024, 1024x1792")
 STABILITY = SizeCapability.parse(ratios="16:9 1:1 21:9 2:3 3:2 4:5 5:4 9:16 9:21")

@@ -1,6 +1,6 @@
 import logging
 
-from imagegen.redaction import RedactingFilter, mask, scrub
+from core.redaction import RedactingFilter, mask, scrub
 
 
 def test_mask_keeps_only_the_last_four_characters():

@@ -1,4 +1,5 @@
 """Fitting the size a request wants to the sizes an image model accepts. Pure: no ORM, no HTTP.
+(Reading the size from the request's text is ``imagegen.size_from_text``.)
 
 A model's :class:`SizeCapability` comes from its ImageModel row. :func:`negotiate` maps a wanted
 width and height onto it:
@@ -22,7 +23,8 @@ from dataclasses import dataclass
 MEGAPIXEL = 1024 * 1024
 RATIO_MULTIPLE = 64  # sides of a size made for an allowed ratio when the model names no multiple
 
-# Shapes with names people know: a shape within 2% of one of these is called by it ("21:9", not "64:27").
+# The shapes people ask images in, by name. A shape within 2% of one is called by it ("21:9", not
+# "64:27"), and a bare "16:9" in a prompt is read as a ratio when it is one of these.
 COMMON_RATIOS: tuple[tuple[int, int], ...] = (
     (1, 1), (2, 1), (1, 2), (3, 2), (2, 3), (4, 3), (3, 4), (5, 4), (4, 5), (16, 9), (9, 16),
     (21, 9), (9, 21), (16, 10), (10, 16), (3, 1), (1, 3),

@@ -24,18 +24,19 @@ import socket
 import httpx
 from django.conf import settings
 
-from vendors.http import get_client  # the project's one shared HTTP client; nothing else from vendors
+from core.errors import GatewayError
+from core.http import get_client
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 
 
-class ImageFetchFailed(Exception):
+class ImageFetchFailed(GatewayError):
     """The image could not be downloaded, decoded or stored; the message is safe to show a client."""
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+    status = 502
+    code = "image_fetch_failed"
+    error_type = "upstream_error"
 
 
 def human_size(n: int) -> str:

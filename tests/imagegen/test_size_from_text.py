@@ -1,6 +1,6 @@
 import pytest
 
-from imagegen.sizes import PRESETS, choose_size, ratio_size
+from imagegen.size_from_text import PRESETS, choose_size, ratio_size
 
 
 @pytest.mark.parametrize(

@@ -17,12 +17,15 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from functools import cache, wraps
-from typing import Generic, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
+
+from core.state import process_state
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -82,23 +85,34 @@ async def run_blocking(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) ->
     return await sync_to_async(fn, thread_sensitive=False)(*args, **kwargs)
 
 
+@dataclass
+class SnapshotValues:
+    """This process's built snapshot values: snapshot -> (value, monotonic time it was built)."""
+
+    values: dict[Snapshot[Any], tuple[Any, float]] = field(default_factory=dict)
+
+
 class Snapshot(Generic[T]):
-    """A value built from the database, kept in this worker's memory for ROUTING_CACHE_SECONDS.
+    """A value built from the database, kept in this process's memory for ROUTING_CACHE_SECONDS.
 
     The request path reads routing tables, client keys and optimizer settings from snapshots,
     so it costs no query. ``invalidate`` (called by signals when the rows change) drops the
-    value at once in this process; other workers see the change within the TTL.
+    value at once in this process; other workers see the change within the TTL. The values live
+    in the process state (``core.state``), so resetting that drops every snapshot.
     """
 
     def __init__(self, build: Callable[[], T]):
         self._build = build
-        self._value: T | None = None
-        self._built_at = 0.0
+
+    def _values(self) -> dict[Snapshot[Any], tuple[Any, float]]:
+        return process_state().slot(SnapshotValues).values
 
     async def get(self) -> T:
-        if self._value is None or time.monotonic() - self._built_at > settings.ROUTING_CACHE_SECONDS:
-            self._value, self._built_at = await run_db(self._build), time.monotonic()
-        return self._value
+        values = self._values()
+        held = values.get(self)
+        if held is None or time.monotonic() - held[1] > settings.ROUTING_CACHE_SECONDS:
+            held = values[self] = (await run_db(self._build), time.monotonic())
+        return held[0]
 
     def invalidate(self) -> None:
-        self._value = None
+        self._values().pop(self, None)

@@ -8,12 +8,12 @@ import time
 import httpx
 import pytest
 
-from proxy import fetch
-from proxy.fetch import ImageFetchFailed, fetch_image_bytes
+from core import fetch
+from core import http as core_http
+from core.fetch import ImageFetchFailed, fetch_image_bytes
 from tests.fakes.image_host import FakeImageHost
 from tests.fakes.server import png_bytes
 from tests.proxy import LOOPBACK, run
-from vendors import http as vendor_http
 
 
 def fails(url: str, **kwargs) -> str:
@@ -45,9 +45,9 @@ def mock_transport():
         seen.append(request)
         return httpx.Response(200, content=png_bytes(), headers={"Content-Type": "image/png"})
 
-    vendor_http.use_transport(httpx.MockTransport(handler))
+    core_http.use_transport(httpx.MockTransport(handler))
     yield seen
-    vendor_http.use_transport(None)
+    core_http.use_transport(None)
 
 
 def fake_dns(monkeypatch, answers: dict[str, list[str]]) -> None:
@@ -211,11 +211,11 @@ def test_a_redirect_from_a_public_host_to_a_private_one_is_refused(monkeypatch):
         seen.append(request)
         return httpx.Response(302, headers={"Location": "http://169.254.169.254/latest/meta-data"})
 
-    vendor_http.use_transport(httpx.MockTransport(handler))
+    core_http.use_transport(httpx.MockTransport(handler))
     try:
         message = fails("https://images.example/a.png")
     finally:
-        vendor_http.use_transport(None)
+        core_http.use_transport(None)
 
     assert message == "the image URL points to a private network address"
     assert len(seen) == 1

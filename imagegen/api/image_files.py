@@ -1,0 +1,74 @@
+"""Serving stored images: ``/images/<token>.<ext>``, nothing else (never a ``?url=`` fetcher).
+
+A stored image never changes, so answers carry a year-long immutable Cache-Control and the
+content hash as ETag. This path is hot: it stays a plain async view (no DRF), with one query by
+token that ``proxy.selectors`` mostly skips, then the bytes read from storage in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from imagegen.api.errors import MethodNotAllowed, NotFound, answers_errors
+from proxy import selectors
+from proxy.services import read_stored
+
+log = logging.getLogger(__name__)
+
+CACHE_CONTROL = "public, max-age=31536000, immutable"
+ALLOWED_METHODS = ("GET", "HEAD")
+
+
+def etag_matches(header: str, etag: str) -> bool:
+    """``If-None-Match`` uses weak comparison: ``*``, a list, and ``W/`` prefixes all count."""
+    for candidate in header.split(","):
+        candidate = candidate.strip()
+        if candidate == "*":
+            return True
+        if candidate.startswith("W/"):
+            candidate = candidate[2:]
+        if candidate == etag:
+            return True
+    return False
+
+
+def _no_image() -> NotFound:
+    return NotFound("No stored image has this URL.")
+
+
+@csrf_exempt
+@answers_errors
+async def serve_image(request: HttpRequest, token: str, ext: str) -> HttpResponse:
+    if request.method not in ALLOWED_METHODS:
+        raise MethodNotAllowed(request.method, "images", ALLOWED_METHODS)
+    stored = await selectors.stored_file(token)
+    if stored is None or ext != stored.extension:
+        raise _no_image()
+    etag = f'"{stored.sha256}"'
+    headers = {
+        "Cache-Control": CACHE_CONTROL,
+        "ETag": etag,
+        "Access-Control-Allow-Origin": "*",
+        "Cross-Origin-Resource-Policy": "cross-origin",  # embeddable from pages that set COEP
+        "X-Content-Type-Options": "nosniff",  # API paths skip SecurityMiddleware (imagegen/asgi.py)
+    }
+    if etag_matches(request.headers.get("If-None-Match", ""), etag):
+        # No Content-Length: servers hold a 304 to the length it announces, and it has no body.
+        return HttpResponse(status=304, content_type=stored.content_type, headers=headers)
+    if request.method == "HEAD":
+        response = HttpResponse(b"", content_type=stored.content_type, headers=headers)
+        response["Content-Length"] = str(stored.size)
+        return response
+    try:
+        body = await asyncio.to_thread(read_stored, stored.file)
+    except OSError:
+        selectors.forget(token)
+        log.warning("stored image %s has no readable file", stored.file)
+        raise _no_image() from None
+    response = HttpResponse(body, content_type=stored.content_type, headers=headers)
+    response["Content-Length"] = str(len(body))
+    return response

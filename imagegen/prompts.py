@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.db import Snapshot
-from core.http import get_client
 from imagegen.models import OptimizerSettings
+from vendors import services
 from vendors.adapters.base import ChatReply, ChatRequest
-from vendors.selectors import RoutingTable
-from vendors.services import call_with_keys
 
 log = logging.getLogger(__name__)
 
@@ -92,41 +91,39 @@ optimizer_config = _config.get
 invalidate_optimizer_config = _config.invalidate
 
 
-async def optimizer_enabled() -> bool:
-    return (await optimizer_config()).mode != OptimizerSettings.Mode.OFF
-
-
-async def optimize(idea: str, table: RoutingTable) -> OptimizedPrompt:
+async def optimize(idea: str, progress: Callable[[str], None]) -> OptimizedPrompt:
+    """The idea rewritten by the configured LLM, or as given when the optimizer is off or fails."""
     config = await optimizer_config()
     as_given = OptimizedPrompt(prompt=idea, optimized=False)
     if config.mode == OptimizerSettings.Mode.OFF:
         return as_given
-    vendor = table.vendors.get(config.vendor_id)
-    if vendor is None or not config.model:
+    progress("Optimizing the prompt.")
+    if config.vendor_id is None or not config.model:
         log.warning("prompt optimizer is on but its vendor is missing or disabled; using the user's words")
         return as_given
-    instructions = FAST_INSTRUCTIONS if config.mode == OptimizerSettings.Mode.FAST else REASONING_INSTRUCTIONS
-    request = ChatRequest(
-        model=config.model,
-        system=instructions.format(max_words=config.max_words),
-        user=idea,
-        # Reasoning models spend tokens thinking before they answer.
-        max_tokens=4096 if config.mode == OptimizerSettings.Mode.REASONING else 300,
-    )
-    adapter = vendor.adapter()
     try:
         async with asyncio.timeout(config.time_budget):
-            reply = await call_with_keys(vendor, lambda key: adapter.call(get_client(), request, key.secret))
+            reply = await services.complete_chat(config.vendor_id, _chat_request(config, idea))
     except TimeoutError:
         log.warning("prompt optimizer took longer than %.1f s; using the user's words", config.time_budget)
         return as_given
     except Exception as exc:  # the optimizer must never cost the user their image
         log.warning("prompt optimizer failed (%s); using the user's words", getattr(exc, "code", type(exc).__name__))
         return as_given
-    answer = limit_words(final_answer(reply.value), config.max_words)
+    answer = limit_words(final_answer(reply), config.max_words)
     if not answer:
-        log.warning(
-            "prompt optimizer returned no prompt (finish_reason=%s); using the user's words", reply.value.finish_reason
-        )
+        log.warning("prompt optimizer gave no prompt (finish_reason=%s); using the user's words", reply.finish_reason)
         return as_given
     return OptimizedPrompt(prompt=answer, optimized=True)
+
+
+def _chat_request(config: OptimizerConfig, idea: str) -> ChatRequest:
+    reasoning = config.mode == OptimizerSettings.Mode.REASONING
+    instructions = REASONING_INSTRUCTIONS if reasoning else FAST_INSTRUCTIONS
+    return ChatRequest(
+        model=config.model,
+        system=instructions.format(max_words=config.max_words),
+        user=idea,
+        # Reasoning models spend tokens thinking before they answer.
+        max_tokens=4096 if reasoning else 300,
+    )

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "adrf",
     "vendors",
     "proxy",
     "imagegen",
@@ -170,12 +171,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 MAX_REQUEST_BYTES = _positive("int", "MAX_REQUEST_BYTES", 1_048_576)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 
+# The JSON endpoints (imagegen/api/views.py) are DRF views; tests/test_settings.py imports every
+# class named here, so a name that does not exist fails the suite, not the first request.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["imagegen.api.auth.ClientKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "imagegen.api.errors.openai_exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["imagegen.api.parsing.JsonObjectParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "imagegen.api.parsing.JsonNegotiation",
+    "EXCEPTION_HANDLER": "imagegen.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 

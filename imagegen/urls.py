@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import path
 
-from imagegen.api import views as api
 from imagegen.api import image_files
+from imagegen.api import views as api
 
 urlpatterns = [
     path("v1/chat/completions", api.chat_completions, name="chat-completions"),

@@ -40,6 +40,7 @@ class UpstreamError(GatewayError):
         self.retry_after = retry_after
         self.vendor_status = vendor_status
         self.key_label = ""
+        self.key_labels: list[str] = []  # every key a failed request used, when it made several calls
 
 
 class KeyRejected(UpstreamError):

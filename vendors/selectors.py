@@ -3,20 +3,21 @@
 Building the table costs three queries; every worker keeps it for ROUTING_CACHE_SECONDS, and a
 save or delete in this process (admin, import_env) drops it at once (``vendors.signals``).
 
-Each model's route carries its size rules (parsed once here) and its fallback chain: the enabled
-models to try after it, in order, following ``ImageModel.fallback`` past disabled models.
+Each model's route carries its size rules (parsed once here) and its fallback chain: the routes of
+the enabled models to try after it, in order, following ``ImageModel.fallback`` past disabled
+models. The chain is flat: a fallback's own ``fallbacks`` are empty, since the asked-for model's
+chain already lists everything after it.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 from django.core.exceptions import ImproperlyConfigured
 
 from core.db import Snapshot
-from vendors.adapters import adapter_class
-from vendors.adapters.base import Adapter, VendorTarget
 from vendors.models import ImageModel, Vendor, VendorKey
 from vendors.size_rules import SizeCapability
 
@@ -39,9 +40,6 @@ class VendorRoute:
     timeout: float
     keys: tuple[KeyRef, ...]
 
-    def adapter(self) -> Adapter:
-        return adapter_class(self.kind)(VendorTarget(name=self.name, base_url=self.base_url, timeout=self.timeout))
-
 
 @dataclass(frozen=True)
 class ModelRoute:
@@ -52,8 +50,17 @@ class ModelRoute:
     vendor: VendorRoute
     size_format: str = ""  # one of vendors.adapters.base.SIZE_FORMATS; "" = the adapter's usual way
     capability: SizeCapability = SizeCapability()
-    fallbacks: tuple[str, ...] = ()  # enabled model names to try after this one, in order
+    fallbacks: tuple[ModelRoute, ...] = ()  # the enabled models to try after this one, in order
     fallback_on_content_policy: bool = False
+
+    @property
+    def fallback_names(self) -> tuple[str, ...]:
+        return tuple(route.name for route in self.fallbacks)
+
+    @property
+    def chain(self) -> tuple[ModelRoute, ...]:
+        """This model, then its fallbacks: the order a request tries them in."""
+        return (self, *self.fallbacks)
 
 
 @dataclass
@@ -66,17 +73,8 @@ class RoutingTable:
 
 
 def build_routing_table() -> RoutingTable:
-    keys: dict[int, list[KeyRef]] = {}
-    usable = VendorKey.objects.filter(enabled=True, status=VendorKey.Status.ACTIVE, vendor__enabled=True)
-    for key in usable.select_related("vendor").order_by("id"):
-        try:
-            secret = key.secret
-        except ImproperlyConfigured as exc:
-            # One unreadable key must not take every model down: skip it and say why.
-            log.error("vendor %s key %s skipped: %s", key.vendor.name, key.display_label, exc)
-            continue
-        keys.setdefault(key.vendor_id, []).append(KeyRef(id=key.id, label=key.display_label, secret=secret))
     table = RoutingTable()
+    keys = _usable_keys()
     for vendor in Vendor.objects.filter(enabled=True):
         table.vendors[vendor.id] = VendorRoute(
             id=vendor.id,
@@ -92,21 +90,39 @@ def build_routing_table() -> RoutingTable:
     def serves(model: ImageModel) -> bool:
         return model.enabled and model.vendor_id in table.vendors
 
+    plain = {model.name: _route(model, table.vendors[model.vendor_id]) for model in models.values() if serves(model)}
     for model in models.values():
-        if not serves(model):
-            continue
-        table.models[model.name] = ModelRoute(
-            name=model.name,
-            upstream_name=model.sent_name,
-            default_size=model.default_size,
-            created=int(model.created_at.timestamp()),
-            vendor=table.vendors[model.vendor_id],
-            size_format=model.size_format,
-            capability=_capability(model),
-            fallbacks=_fallbacks(model, models, serves),
-            fallback_on_content_policy=model.fallback_on_content_policy,
-        )
+        if serves(model):
+            chain = _fallback_names(model, models, serves)
+            table.models[model.name] = replace(plain[model.name], fallbacks=tuple(plain[name] for name in chain))
     return table
+
+
+def _usable_keys() -> dict[int, list[KeyRef]]:
+    keys: dict[int, list[KeyRef]] = {}
+    usable = VendorKey.objects.filter(enabled=True, status=VendorKey.Status.ACTIVE, vendor__enabled=True)
+    for key in usable.select_related("vendor").order_by("id"):
+        try:
+            secret = key.secret
+        except ImproperlyConfigured as exc:
+            # One unreadable key must not take every model down: skip it and say why.
+            log.error("vendor %s key %s skipped: %s", key.vendor.name, key.display_label, exc)
+            continue
+        keys.setdefault(key.vendor_id, []).append(KeyRef(id=key.id, label=key.display_label, secret=secret))
+    return keys
+
+
+def _route(model: ImageModel, vendor: VendorRoute) -> ModelRoute:
+    return ModelRoute(
+        name=model.name,
+        upstream_name=model.sent_name,
+        default_size=model.default_size,
+        created=int(model.created_at.timestamp()),
+        vendor=vendor,
+        size_format=model.size_format,
+        capability=_capability(model),
+        fallback_on_content_policy=model.fallback_on_content_policy,
+    )
 
 
 def _capability(model: ImageModel) -> SizeCapability:
@@ -118,7 +134,9 @@ def _capability(model: ImageModel) -> SizeCapability:
         return SizeCapability()
 
 
-def _fallbacks(model: ImageModel, models: dict[int, ImageModel], serves) -> tuple[str, ...]:
+def _fallback_names(
+    model: ImageModel, models: dict[int, ImageModel], serves: Callable[[ImageModel], bool]
+) -> tuple[str, ...]:
     chain: list[str] = []
     visited = {model.id}
     following = model.fallback_id
@@ -134,3 +152,13 @@ def _fallbacks(model: ImageModel, models: dict[int, ImageModel], serves) -> tupl
 _routing = Snapshot(build_routing_table)
 routing_table = _routing.get
 invalidate_routing_table = _routing.invalidate
+
+
+async def route_for(model: str) -> ModelRoute | None:
+    """The route of a public model name, with its fallback chain; None when no enabled model has it."""
+    return (await routing_table()).models.get(model)
+
+
+async def vendor_route(vendor_id: int | None) -> VendorRoute | None:
+    """An enabled vendor with its usable keys; None when it is missing or disabled."""
+    return (await routing_table()).vendors.get(vendor_id) if vendor_id is not None else None

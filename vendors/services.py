@@ -1,173 +1,115 @@
-"""Calling a vendor with its keys in rotation: the one retry loop, and the key state it writes.
+"""The one door to the vendors: make images with a model, ask a chat vendor, put a key back.
 
-Where each request starts in the key list is a counter in Django's cache, so every worker shares
-one rotation; so are cooldowns. Disabled state, failure counts, the last error and the last use
-live on the ``VendorKey`` row, where the admin shows them.
+Callers hand over a route (or a vendor id) and a request; everything else happens here: the
+adapter of the vendor's kind, the shared HTTP client, the key loop (``vendors.keys``), and for
+images the batching into as few calls as the model allows and the top-up of a short batch. Every
+failure is an ``UpstreamError`` (``vendors.errors``).
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+import asyncio
+from dataclasses import dataclass, field, replace
 
-from django.conf import settings
 from django.core.cache import cache
-from django.db.models import F
-from django.utils import timezone
 
-from core.db import run_blocking, run_db
-from core.redaction import scrub
+from core.http import get_client
 from vendors import errors
+from vendors.adapters import adapter_class
+from vendors.adapters.base import Adapter, ChatReply, ChatRequest, ImageRequest, UpstreamImage, VendorTarget
+from vendors.keys import call_with_keys, cooldown_key, failures_key
 from vendors.models import VendorKey
-from vendors.selectors import KeyRef, VendorRoute, invalidate_routing_table
+from vendors.selectors import ModelRoute, VendorRoute, vendor_route
 
-log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-# Keys whose last call in this worker failed: their next success must reset the failure streak.
-_failing: set[int] = set()
-
-# An auto-disabled key stays out of rotation in every worker until their routing tables reload.
-DISABLED_COOLDOWN = 3600.0
+NO_IMAGE = "the vendor answered without an image"
 
 
-@dataclass(frozen=True)
-class KeyedResult(Generic[T]):
-    value: T
-    key_label: str
+@dataclass
+class GeneratedImages:
+    """What one model made: the images, why any of the ``n`` asked for are missing, and the keys used."""
+
+    images: list[UpstreamImage]
+    failures: list[str] = field(default_factory=list)
+    key_labels: list[str] = field(default_factory=list)
 
 
-def _cooldown_key(key_id: int) -> str:
-    return f"vendorkey:{key_id}:cooldown"
+def _adapter(vendor: VendorRoute) -> Adapter:
+    target = VendorTarget(name=vendor.name, base_url=vendor.base_url, timeout=vendor.timeout)
+    return adapter_class(vendor.kind)(target)
 
 
-def _failures_key(key_id: int) -> str:
-    return f"vendorkey:{key_id}:failures"
+def short_reason(exc: errors.UpstreamError) -> str:
+    """A few words on why a call failed, e.g. "upstream rate limited"."""
+    last = exc.last if isinstance(exc, errors.AllKeysFailed) else None
+    return (last or exc).code.replace("_", " ")
 
 
-def _cool(key_id: int, seconds: float, *, disabled: bool = False) -> None:
-    """Rest a key for ``seconds``; the entry holds when it ends (0: disabled, no end known)."""
-    cache.set(_cooldown_key(key_id), 0.0 if disabled else time.time() + seconds, timeout=seconds)
+async def generate_images(route: ModelRoute, request: ImageRequest) -> GeneratedImages:
+    """``request.n`` images from one model: in as few calls as the model batches, all at once.
 
-
-def _keys_in_turn(vendor: VendorRoute) -> tuple[list[KeyRef], float | None]:
-    """The usable keys in turn, and when none is usable, seconds until the first comes back."""
-    counter = f"vendor:{vendor.id}:rotation"
-    cache.add(counter, 0, timeout=None)
-    try:
-        start = cache.incr(counter)
-    except ValueError:  # evicted between add and incr
-        start = 1
-        cache.set(counter, start, timeout=None)
-    count = len(vendor.keys)
-    ordered = [vendor.keys[(start + i) % count] for i in range(count)]
-    cooling = cache.get_many([_cooldown_key(key.id) for key in ordered])
-    usable = [key for key in ordered if _cooldown_key(key.id) not in cooling]
-    ends = [end for end in cooling.values() if end]
-    back_in = max(min(ends) - time.time(), 1.0) if ends and not usable else None
-    return usable, back_in
-
-
-async def keys_in_turn(vendor: VendorRoute) -> tuple[list[KeyRef], float | None]:
-    """The vendor's usable keys, not cooling down, starting at the next one in turn."""
-    if not vendor.keys:
-        return [], None
-    return await run_blocking(_keys_in_turn, vendor)
-
-
-async def call_with_keys(vendor: VendorRoute, attempt: Callable[[KeyRef], Awaitable[T]]) -> KeyedResult[T]:
-    """Run ``attempt`` with one key after another until one succeeds or the error says stop.
-
-    Raises the stopping ``UpstreamError`` itself, ``NoAvailableKey`` when no key could be
-    tried, or ``AllKeysFailed`` when every key was tried; each carries ``key_label`` when a key
-    was used.
+    A batch may come back short (SiliconFlow documents batch_size for Kolors only): the missing
+    images are asked for once more, one per call. Images that still fail are reported, not fatal,
+    as long as one image was made; with none, the first failure is raised, carrying in
+    ``key_labels`` every key the request used.
     """
-    keys, back_in = await keys_in_turn(vendor)
-    if not keys:
-        reason = "cooling down or disabled" if vendor.keys else "disabled (or none are configured)"
-        message = f"No key of vendor {vendor.name!r} can be used now: all are {reason}."
-        if back_in is not None:
-            message += f" The first one is back in {back_in:.0f} s."
-        raise errors.NoAvailableKey(message, retry_after=back_in)
-    last_error: errors.UpstreamError | None = None
-    for key in keys:
-        try:
-            value = await attempt(key)
-        except errors.UpstreamError as exc:
-            exc.key_label = key.label
-            exc.message = scrub(exc.message, key.secret)
-            last_error = exc
-            await _record_failure(vendor, key, exc)
-            if not exc.tries_next_key:
-                raise
-            continue
-        await _record_success(key)
-        return KeyedResult(value=value, key_label=key.label)
-    failure = errors.AllKeysFailed(
-        f"Vendor {vendor.name!r} failed with all {len(keys)} usable key(s); last error: {last_error.message}"
-    )
-    failure.key_label = last_error.key_label
-    failure.last = last_error
-    raise failure
+    adapter = _adapter(route.vendor)
+    per_call = max(1, min(adapter.max_batch(request), request.n))
+    batches = [min(per_call, request.n - start) for start in range(0, request.n, per_call)]
+    made = GeneratedImages(images=[])
+    seen: list[errors.UpstreamError] = []
+    short = await _calls(route.vendor, adapter, request, batches, made, seen)
+    if short and made.images:
+        await _calls(route.vendor, adapter, request, [1] * short, made, seen)
+    if not made.images:
+        failure = seen[0] if seen else errors.GenerationFailed(NO_IMAGE)
+        failure.key_labels = made.key_labels
+        raise failure
+    missing = request.n - len(made.images)
+    made.failures = [short_reason(error) for error in seen][:missing]
+    made.failures += [NO_IMAGE] * (missing - len(made.failures))
+    return made
 
 
-# key id -> when this worker last wrote its last_used_at; the admin needs minutes, not every request.
-_last_use_written: dict[int, float] = {}
-LAST_USE_RESOLUTION = 30.0
+async def _calls(
+    vendor: VendorRoute,
+    adapter: Adapter,
+    request: ImageRequest,
+    counts: list[int],
+    made: GeneratedImages,
+    seen: list[errors.UpstreamError],
+) -> int:
+    """One call per count, all at once; images and failures go into ``made`` and ``seen``.
+    Returns how many images the successful calls came back short by."""
+
+    async def one_call(count: int) -> list[UpstreamImage]:
+        batch = replace(request, n=count)
+        result = await call_with_keys(vendor, lambda key: adapter.call(get_client(), batch, key.secret))
+        made.key_labels.append(result.key_label)
+        return list(result.value)[:count]
+
+    results = await asyncio.gather(*(one_call(count) for count in counts), return_exceptions=True)
+    short = 0
+    for count, result in zip(counts, results, strict=True):
+        if isinstance(result, errors.UpstreamError):
+            if result.key_label:
+                made.key_labels.append(result.key_label)
+            seen.append(result)
+        elif isinstance(result, BaseException):
+            raise result
+        else:
+            made.images += result
+            short += count - len(result)
+    return short
 
 
-async def _record_success(key: KeyRef) -> None:
-    now = time.monotonic()
-    if key.id in _failing or now - _last_use_written.get(key.id, -LAST_USE_RESOLUTION) >= LAST_USE_RESOLUTION:
-        _last_use_written[key.id] = now
-        _failing.discard(key.id)
-        await run_db(_mark_used, key.id)
-
-
-async def _record_failure(vendor: VendorRoute, key: KeyRef, exc: errors.UpstreamError) -> None:
-    log.warning("vendor %s key %s: %s (%s)", vendor.name, key.label, exc.code, exc.message)
-    if exc.disables_key:
-        await run_blocking(_cool, key.id, DISABLED_COOLDOWN, disabled=True)
-        await run_db(_mark_failed, key.id, exc, disable=True)
-        invalidate_routing_table()
-        return
-    if exc.cools_key:
-        seconds = exc.retry_after if exc.retry_after else settings.KEY_RATE_LIMIT_COOLDOWN
-        await run_blocking(_cool, key.id, max(seconds, 1.0))
-    elif exc.counts_as_failure:
-        _failing.add(key.id)
-        failures_key = _failures_key(key.id)
-        await run_blocking(cache.add, failures_key, 0, timeout=settings.KEY_FAILURE_COOLDOWN * 10)
-        try:
-            in_a_row = await run_blocking(cache.incr, failures_key)
-        except ValueError:
-            in_a_row = 1
-        if in_a_row >= settings.KEY_FAILURES_BEFORE_COOLDOWN:
-            await run_blocking(_cool, key.id, settings.KEY_FAILURE_COOLDOWN)
-            await run_blocking(cache.delete, failures_key)
-    else:
-        return  # bad requests, content policy and timeouts say nothing about the key
-    await run_db(_mark_failed, key.id, exc, disable=False)
-
-
-def _mark_used(key_id: int) -> None:
-    cache.delete(_failures_key(key_id))  # a success ends a streak of failures
-    VendorKey.objects.filter(pk=key_id).update(last_used_at=timezone.now())
-
-
-def _mark_failed(key_id: int, exc: errors.UpstreamError, *, disable: bool) -> None:
-    changes = {
-        "failure_count": F("failure_count") + 1,
-        "last_error": f"{exc.code}: {exc.message}"[:1000],
-        "last_failed_at": timezone.now(),
-        "last_used_at": timezone.now(),
-    }
-    if disable:
-        changes["status"] = VendorKey.Status.AUTO_DISABLED
-    VendorKey.objects.filter(pk=key_id).update(**changes)
+async def complete_chat(vendor_id: int | None, request: ChatRequest) -> ChatReply:
+    """One chat completion from an enabled chat vendor, with its keys in rotation."""
+    vendor = await vendor_route(vendor_id)
+    if vendor is None:
+        raise errors.NoAvailableKey("the vendor is missing or disabled")
+    adapter = _adapter(vendor)
+    result = await call_with_keys(vendor, lambda key: adapter.call(get_client(), request, key.secret))
+    return result.value
 
 
 def reset_key(key: VendorKey) -> None:
@@ -175,4 +117,4 @@ def reset_key(key: VendorKey) -> None:
     key.status = VendorKey.Status.ACTIVE
     key.failure_count = 0
     key.save(update_fields=["status", "failure_count"])
-    cache.delete_many([_cooldown_key(key.id), _failures_key(key.id)])
+    cache.delete_many([cooldown_key(key.id), failures_key(key.id)])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 
-from imagegen.pipeline import GenerationOutcome
+from imagegen.generation import GenerationOutcome
 
 
 def chat_content(outcome: GenerationOutcome, image_urls: list[str]) -> str:

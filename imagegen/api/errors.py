@@ -78,6 +78,8 @@ def openai_error(exc: BaseException) -> GatewayError:
         return exc
     if isinstance(exc, RequestDataTooBig):
         return RequestTooLarge()
+    if isinstance(exc, drf.ValidationError):
+        return invalid_request(exc.detail)
     if isinstance(exc, drf.NotAuthenticated):
         return MissingApiKey()
     if isinstance(exc, drf.AuthenticationFailed):
@@ -91,6 +93,32 @@ def openai_error(exc: BaseException) -> GatewayError:
         return GatewayError(str(exc.detail), status=exc.status_code, code=exc.default_code, headers=headers)
     log.error("unhandled error", exc_info=(type(exc), exc, exc.__traceback__))
     return GatewayError(INTERNAL_MESSAGE)
+
+
+def invalid_request(errors) -> InvalidRequest:
+    """A serializer's errors as one 400 naming the first field at fault."""
+    param, message = first_error(errors)
+    if message == "This field is required.":
+        message = f"Missing required parameter: '{param}'."
+    elif param:
+        message = f"Invalid '{param}': {message}"
+    return InvalidRequest(message, param=param or None)
+
+
+def first_error(errors, prefix: str = "") -> tuple[str, str]:
+    """(param, message) of the first validation error, with a dotted path such as messages.0.content."""
+    if isinstance(errors, dict):
+        for field_name, detail in errors.items():
+            name = prefix if field_name == "non_field_errors" else f"{prefix}.{field_name}".lstrip(".")
+            return first_error(detail, name)
+    if isinstance(errors, list):
+        for index, detail in enumerate(errors):
+            if detail in ({}, [], None):
+                continue
+            if isinstance(detail, dict | list):
+                return first_error(detail, f"{prefix}.{index}".lstrip("."))
+            return prefix, str(detail)
+    return prefix, str(errors)
 
 
 def error_response(error: GatewayError) -> JsonResponse:

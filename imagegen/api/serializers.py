@@ -117,19 +117,3 @@ def last_user_text(messages: list[dict]) -> str:
             return "\n".join(text.strip() for text in texts if isinstance(text, str) and text.strip())
         return ""
     return ""
-
-
-def first_error(errors, prefix: str = "") -> tuple[str, str]:
-    """(param, message) of the first validation error, with a dotted path such as messages.0.content."""
-    if isinstance(errors, dict):
-        for field_name, detail in errors.items():
-            name = prefix if field_name == "non_field_errors" else f"{prefix}.{field_name}".lstrip(".")
-            return first_error(detail, name)
-    if isinstance(errors, list):
-        for index, detail in enumerate(errors):
-            if detail in ({}, [], None):
-                continue
-            if isinstance(detail, dict | list):
-                return first_error(detail, f"{prefix}.{index}".lstrip("."))
-            return prefix, str(detail)
-    return prefix, str(errors)

@@ -11,7 +11,6 @@ stream, and the generation task is cancelled with it (vendors that can cancel a 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -20,10 +19,8 @@ from django.http import HttpRequest, StreamingHttpResponse
 
 from imagegen import pipeline
 from imagegen.api import answers
-from imagegen.api.errors import ApiError, error_body
+from imagegen.api.errors import openai_error
 from proxy.services import public_url
-
-log = logging.getLogger(__name__)
 
 _FINISHED = object()
 
@@ -53,14 +50,8 @@ async def chat_events(
             yield writer.heartbeat() if step is None else writer.reasoning(step)
         try:
             outcome = task.result()
-        except ApiError as exc:
-            yield writer.error(error_body(exc.message, error_type=exc.error_type, code=exc.code, param=exc.param))
-            yield writer.done()
-            return
-        except Exception:
-            log.exception("streamed generation failed")
-            message = "The server had an error while processing your request."
-            yield writer.error(error_body(message, error_type="server_error", code="internal_error"))
+        except Exception as exc:
+            yield writer.error(openai_error(exc).body())
             yield writer.done()
             return
         writer.model = outcome.model

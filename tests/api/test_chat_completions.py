@@ -358,12 +358,13 @@ def test_a_client_that_goes_away_still_leaves_a_ledger_row(vendor, sf):
     import asyncio
 
     from imagegen import pipeline
-    from imagegen.api.auth import BOOTSTRAP
+    from imagegen.client_keys import BOOTSTRAP
 
     sf.latency = 2.0
 
     async def disconnect_midway():
-        request = pipeline.GenerationRequest(model="flux-schnell", idea="a cat", caller=BOOTSTRAP)
+        route = await pipeline.resolve_route("flux-schnell")
+        request = pipeline.GenerationRequest(route=route, idea="a cat", caller=BOOTSTRAP)
         task = asyncio.create_task(pipeline.generate(request))
         await asyncio.sleep(0.5)
         task.cancel()

@@ -151,9 +151,11 @@ def test_an_unhandled_error_is_a_generic_logged_500(client, monkeypatch, caplog)
         raise RuntimeError("secret internals")
 
     async def any_model(name):
-        return None
+        from tests.api.test_streaming_events import ROUTE
 
-    monkeypatch.setattr(pipeline, "find_route", any_model)
+        return ROUTE
+
+    monkeypatch.setattr(pipeline, "resolve_route", any_model)
     monkeypatch.setattr(pipeline, "generate", explode)
     body = {"model": "m", "messages": [{"role": "user", "content": "a cat"}]}
     error = assert_openai_error(post_chat(client, body, **auth()), 500, "internal_error")

@@ -6,13 +6,16 @@ import json
 import pytest
 from django.test import RequestFactory
 
+from core.errors import GatewayError
 from imagegen import pipeline
 from imagegen.api import streaming
-from imagegen.api.auth import BOOTSTRAP
-from imagegen.api.errors import ApiError
+from imagegen.client_keys import BOOTSTRAP
 from proxy.models import StoredImage
+from vendors.selectors import ModelRoute, VendorRoute
 
-GENERATION = pipeline.GenerationRequest(model="flux-schnell", idea="a cat", caller=BOOTSTRAP)
+VENDOR = VendorRoute(id=1, name="sf", kind="siliconflow", base_url="http://127.0.0.1:9/v1", timeout=10.0, keys=())
+ROUTE = ModelRoute(name="flux-schnell", upstream_name="flux-schnell", default_size="", created=0, vendor=VENDOR)
+GENERATION = pipeline.GenerationRequest(route=ROUTE, idea="a cat", caller=BOOTSTRAP)
 
 
 def collect(monkeypatch, generate, *, include_usage=False, stop_after=None):
@@ -43,7 +46,7 @@ def test_heartbeats_fill_every_silence_longer_than_the_setting(monkeypatch, sett
     async def slow_failure(request):
         request.progress("Generating with flux-schnell, 1:1 (1024x1024).")
         await asyncio.sleep(0.3)
-        raise ApiError(502, "Model 'flux-schnell' could not generate the image.", code="upstream_error")
+        raise GatewayError("Model 'flux-schnell' could not generate the image.", status=502, code="upstream_error")
 
     events = collect(monkeypatch, slow_failure)
 

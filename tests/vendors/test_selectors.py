@@ -40,7 +40,7 @@ def test_a_model_without_size_rules_is_unconstrained_and_has_no_fallbacks():
 
     route = build_routing_table().models["plain"]
 
-    assert (route.size_format, route.capability.unconstrained, route.fallbacks) == ("", True, ())
+    assert (route.size_format, route.capability.unconstrained, route.fallback_names) == ("", True, ())
     assert route.fallback_on_content_policy is False
 
 
@@ -54,11 +54,11 @@ def test_the_fallback_chain_skips_a_disabled_model_but_follows_its_fallback():
 
     table = build_routing_table()
 
-    assert table.models["a"].fallbacks == ("c", "d")
+    assert table.models["a"].fallback_names == ("c", "d")
     assert table.models["a"].fallback_on_content_policy is True
     assert "b" not in table.models
-    assert table.models["c"].fallbacks == ("d",)
-    assert table.models["d"].fallbacks == ()
+    assert table.models["c"].fallback_names == ("d",)
+    assert table.models["d"].fallback_names == ()
 
 
 def test_the_fallback_chain_skips_models_of_a_disabled_vendor():
@@ -69,7 +69,7 @@ def test_the_fallback_chain_skips_models_of_a_disabled_vendor():
     c = make_model(on, name="c")
     link(a, b, c)
 
-    assert build_routing_table().models["a"].fallbacks == ("c",)
+    assert build_routing_table().models["a"].fallback_names == ("c",)
 
 
 def test_a_loop_made_behind_the_models_back_ends_the_chain():
@@ -80,9 +80,9 @@ def test_a_loop_made_behind_the_models_back_ends_the_chain():
 
     table = build_routing_table()
 
-    assert table.models["a"].fallbacks == ("b", "c")
-    assert table.models["b"].fallbacks == ("c", "a")
-    assert table.models["c"].fallbacks == ("a", "b")
+    assert table.models["a"].fallback_names == ("b", "c")
+    assert table.models["b"].fallback_names == ("c", "a")
+    assert table.models["c"].fallback_names == ("a", "b")
 
 
 def test_bad_size_rules_saved_past_validation_do_not_take_the_table_down(caplog):
@@ -108,12 +108,12 @@ def test_building_the_table_takes_three_queries_however_many_models_and_chains()
         table = build_routing_table()
 
     assert len(queries) == 3
-    assert table.models["m0"].fallbacks == ("m1", "m2", "m3", "m4", "m5")
+    assert table.models["m0"].fallback_names == ("m1", "m2", "m3", "m4", "m5")
 
 
 def test_a_route_can_still_be_made_with_the_old_fields_only():
     route = ModelRoute(name="x", upstream_name="x", default_size="", created=0, vendor=None)
-    assert (route.size_format, route.capability, route.fallbacks, route.fallback_on_content_policy) == (
+    assert (route.size_format, route.capability, route.fallback_names, route.fallback_on_content_policy) == (
         "",
         SizeCapability(),
         (),

@@ -1,0 +1,76 @@
+"""What a generation is asked for and what it gives back: plain data, shared by the pipeline and the edge."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from imagegen.client_keys import Caller
+from proxy.models import StoredImage
+from proxy.services import PreparedImage
+from vendors.selectors import ModelRoute
+
+Progress = Callable[[str], None]
+
+
+def _no_progress(step: str) -> None:
+    pass
+
+
+class Sized(Protocol):
+    width: int
+    height: int
+
+
+def distinct_sizes(images: Iterable[Sized]) -> list[str]:
+    """The pixel sizes (WxH) of stored or prepared images, in order, without repeats."""
+    return list(dict.fromkeys(f"{image.width}x{image.height}" for image in images))
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    route: ModelRoute  # the model asked for, resolved at the edge, with its fallback chain
+    idea: str
+    caller: Caller
+    size: str | None = None
+    n: int = 1
+    quality: str | None = None
+    style: str | None = None
+    end_user: str = ""
+    endpoint: str = "chat"  # for the ledger: chat, chat.stream or images
+    # Called with short steps ("optimizing the prompt", ...) for streaming clients to show.
+    progress: Progress = field(default=_no_progress, compare=False)
+
+    @property
+    def model(self) -> str:
+        return self.route.name
+
+
+@dataclass
+class GenerationOutcome:
+    model: str  # the model that made the images: the one asked for, or a fallback
+    requested_model: str
+    vendor: str
+    prompt: str
+    optimized: bool
+    requested_size: str  # what the request, the text or the model default asked for
+    size: str  # what was sent to the vendor after the model's size rules
+    size_note: str = ""  # why size differs from requested_size
+    fallback_note: str = ""  # why another model made the images
+    failures: list[str] = field(default_factory=list)  # images of n that could not be made
+    prepared: list[PreparedImage] = field(default_factory=list)
+    images: list[StoredImage] = field(default_factory=list)
+
+    @property
+    def generated_sizes(self) -> list[str]:
+        """The pixel sizes of the stored images, measured, in order and without repeats."""
+        return distinct_sizes(self.images)
+
+    @property
+    def notes(self) -> list[str]:
+        notes = [note for note in (self.fallback_note, self.size_note) if note]
+        if self.failures:
+            made, asked = len(self.images), len(self.images) + len(self.failures)
+            notes.append(f"{made} of {asked} images were generated; the rest failed: {'; '.join(self.failures)}")
+        return notes

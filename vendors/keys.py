@@ -1,0 +1,181 @@
+"""Calling a vendor with its keys in rotation: the one retry loop, and the key state it writes.
+
+Where each request starts in the key list is a counter in Django's cache, so every worker shares
+one rotation; so are cooldowns. Disabled state, failure counts, the last error and the last use
+live on the ``VendorKey`` row, where the admin shows them. What this process remembers between
+calls (which keys are on a failing streak, when it last wrote a key's last use) is its
+:class:`KeyBook`, kept in the process state. Callers outside ``vendors`` use ``vendors.services``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import F
+from django.utils import timezone
+
+from core.db import run_blocking, run_db
+from core.redaction import scrub
+from core.state import process_state
+from vendors import errors
+from vendors.models import VendorKey
+from vendors.selectors import KeyRef, VendorRoute, invalidate_routing_table
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# An auto-disabled key stays out of rotation in every worker until their routing tables reload.
+DISABLED_COOLDOWN = 3600.0
+# The admin needs a key's last use to the minute, not a write per request.
+LAST_USE_RESOLUTION = 30.0
+
+
+@dataclass
+class KeyBook:
+    """This process's notes on its keys."""
+
+    failing: set[int] = field(default_factory=set)  # last call failed: the next success ends the streak
+    last_use_written: dict[int, float] = field(default_factory=dict)  # key id -> monotonic time
+
+
+def _book() -> KeyBook:
+    return process_state().slot(KeyBook)
+
+
+@dataclass(frozen=True)
+class KeyedResult(Generic[T]):
+    value: T
+    key_label: str
+
+
+def cooldown_key(key_id: int) -> str:
+    return f"vendorkey:{key_id}:cooldown"
+
+
+def failures_key(key_id: int) -> str:
+    return f"vendorkey:{key_id}:failures"
+
+
+def _cool(key_id: int, seconds: float, *, disabled: bool = False) -> None:
+    """Rest a key for ``seconds``; the entry holds when it ends (0: disabled, no end known)."""
+    cache.set(cooldown_key(key_id), 0.0 if disabled else time.time() + seconds, timeout=seconds)
+
+
+def _keys_in_turn(vendor: VendorRoute) -> tuple[list[KeyRef], float | None]:
+    """The usable keys in turn, and when none is usable, seconds until the first comes back."""
+    counter = f"vendor:{vendor.id}:rotation"
+    cache.add(counter, 0, timeout=None)
+    try:
+        start = cache.incr(counter)
+    except ValueError:  # evicted between add and incr
+        start = 1
+        cache.set(counter, start, timeout=None)
+    count = len(vendor.keys)
+    ordered = [vendor.keys[(start + i) % count] for i in range(count)]
+    cooling = cache.get_many([cooldown_key(key.id) for key in ordered])
+    usable = [key for key in ordered if cooldown_key(key.id) not in cooling]
+    ends = [end for end in cooling.values() if end]
+    back_in = max(min(ends) - time.time(), 1.0) if ends and not usable else None
+    return usable, back_in
+
+
+async def keys_in_turn(vendor: VendorRoute) -> tuple[list[KeyRef], float | None]:
+    """The vendor's usable keys, not cooling down, starting at the next one in turn."""
+    if not vendor.keys:
+        return [], None
+    return await run_blocking(_keys_in_turn, vendor)
+
+
+async def call_with_keys(vendor: VendorRoute, attempt: Callable[[KeyRef], Awaitable[T]]) -> KeyedResult[T]:
+    """Run ``attempt`` with one key after another until one succeeds or the error says stop.
+
+    Raises the stopping ``UpstreamError`` itself, ``NoAvailableKey`` when no key could be
+    tried, or ``AllKeysFailed`` when every key was tried; each carries ``key_label`` when a key
+    was used.
+    """
+    keys, back_in = await keys_in_turn(vendor)
+    if not keys:
+        raise _no_available_key(vendor, back_in)
+    last_error: errors.UpstreamError | None = None
+    for key in keys:
+        try:
+            value = await attempt(key)
+        except errors.UpstreamError as exc:
+            exc.key_label = key.label
+            exc.message = scrub(exc.message, key.secret)
+            last_error = exc
+            await _record_failure(vendor, key, exc)
+            if not exc.tries_next_key:
+                raise
+            continue
+        await _record_success(key)
+        return KeyedResult(value=value, key_label=key.label)
+    raise errors.AllKeysFailed(
+        f"Vendor {vendor.name!r} failed with all {len(keys)} usable key(s); last error: {last_error.message}",
+        last=last_error,
+    )
+
+
+def _no_available_key(vendor: VendorRoute, back_in: float | None) -> errors.NoAvailableKey:
+    reason = "cooling down or disabled" if vendor.keys else "disabled (or none are configured)"
+    message = f"No key of vendor {vendor.name!r} can be used now: all are {reason}."
+    if back_in is not None:
+        message += f" The first one is back in {back_in:.0f} s."
+    return errors.NoAvailableKey(message, retry_after=back_in)
+
+
+async def _record_success(key: KeyRef) -> None:
+    book, now = _book(), time.monotonic()
+    if key.id in book.failing or now - book.last_use_written.get(key.id, -LAST_USE_RESOLUTION) >= LAST_USE_RESOLUTION:
+        book.last_use_written[key.id] = now
+        book.failing.discard(key.id)
+        await run_db(_mark_used, key.id)
+
+
+async def _record_failure(vendor: VendorRoute, key: KeyRef, exc: errors.UpstreamError) -> None:
+    log.warning("vendor %s key %s: %s (%s)", vendor.name, key.label, exc.code, exc.message)
+    if exc.disables_key:
+        await run_blocking(_cool, key.id, DISABLED_COOLDOWN, disabled=True)
+        await run_db(_mark_failed, key.id, exc, disable=True)
+        invalidate_routing_table()
+        return
+    if exc.cools_key:
+        seconds = exc.retry_after if exc.retry_after else settings.KEY_RATE_LIMIT_COOLDOWN
+        await run_blocking(_cool, key.id, max(seconds, 1.0))
+    elif exc.counts_as_failure:
+        _book().failing.add(key.id)
+        streak = failures_key(key.id)
+        await run_blocking(cache.add, streak, 0, timeout=settings.KEY_FAILURE_COOLDOWN * 10)
+        try:
+            in_a_row = await run_blocking(cache.incr, streak)
+        except ValueError:
+            in_a_row = 1
+        if in_a_row >= settings.KEY_FAILURES_BEFORE_COOLDOWN:
+            await run_blocking(_cool, key.id, settings.KEY_FAILURE_COOLDOWN)
+            await run_blocking(cache.delete, streak)
+    else:
+        return  # bad requests, content policy and timeouts say nothing about the key
+    await run_db(_mark_failed, key.id, exc, disable=False)
+
+
+def _mark_used(key_id: int) -> None:
+    cache.delete(failures_key(key_id))  # a success ends a streak of failures
+    VendorKey.objects.filter(pk=key_id).update(last_used_at=timezone.now())
+
+
+def _mark_failed(key_id: int, exc: errors.UpstreamError, *, disable: bool) -> None:
+    changes = {
+        "failure_count": F("failure_count") + 1,
+        "last_error": f"{exc.code}: {exc.message}"[:1000],
+        "last_failed_at": timezone.now(),
+        "last_used_at": timezone.now(),
+    }
+    if disable:
+        changes["status"] = VendorKey.Status.AUTO_DISABLED
+    VendorKey.objects.filter(pk=key_id).update(**changes)

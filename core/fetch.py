@@ -120,10 +120,7 @@ async def _target(url: httpx.URL, trusted_hosts: frozenset[str]) -> tuple[httpx.
 
 async def _download(url: str, trusted_hosts: frozenset[str]) -> tuple[bytes, str | None]:
     client = get_client()
-    cap = settings.IMAGE_MAX_BYTES
-    max_redirects = settings.IMAGE_FETCH_MAX_REDIRECTS
-    current = _parse(url)
-    redirects = 0
+    current, redirects = _parse(url), 0
     while True:
         target, headers, extensions = await _target(current, trusted_hosts)
         request = client.build_request(
@@ -136,32 +133,42 @@ async def _download(url: str, trusted_hosts: frozenset[str]) -> tuple[bytes, str
         response = await client.send(request, stream=True, follow_redirects=False)
         try:
             if response.status_code in REDIRECT_STATUSES:
-                location = response.headers.get("location")
-                if not location:
-                    raise ImageFetchFailed(f"the vendor's image URL answered HTTP {response.status_code}")
-                redirects += 1
-                if redirects > max_redirects:
-                    raise ImageFetchFailed(f"the image URL redirected more than {max_redirects} times")
-                try:
-                    current = _parse(str(current.join(location)))
-                except httpx.InvalidURL as exc:
-                    raise ImageFetchFailed("the image URL redirected to an invalid URL") from exc
+                current, redirects = _redirected(current, response, redirects + 1), redirects + 1
                 continue
             if response.status_code != 200:
                 raise ImageFetchFailed(f"the vendor's image URL answered HTTP {response.status_code}")
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > cap:
-                raise too_large()
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > cap:
-                    raise too_large()
-                chunks.append(chunk)
-            return b"".join(chunks), response.headers.get("content-type")
+            return await _read_capped(response), response.headers.get("content-type")
         finally:
             await response.aclose()
+
+
+def _redirected(current: httpx.URL, response: httpx.Response, redirects: int) -> httpx.URL:
+    """Where a redirect points (checked again by the caller), within IMAGE_FETCH_MAX_REDIRECTS."""
+    location = response.headers.get("location")
+    if not location:
+        raise ImageFetchFailed(f"the vendor's image URL answered HTTP {response.status_code}")
+    if redirects > settings.IMAGE_FETCH_MAX_REDIRECTS:
+        raise ImageFetchFailed(f"the image URL redirected more than {settings.IMAGE_FETCH_MAX_REDIRECTS} times")
+    try:
+        return _parse(str(current.join(location)))
+    except httpx.InvalidURL as exc:
+        raise ImageFetchFailed("the image URL redirected to an invalid URL") from exc
+
+
+async def _read_capped(response: httpx.Response) -> bytes:
+    """The body, refused as soon as it (or its declared length) passes IMAGE_MAX_BYTES."""
+    cap = settings.IMAGE_MAX_BYTES
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise too_large()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > cap:
+            raise too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def fetch_image_bytes(url: str, *, trusted_hosts: frozenset[str] = frozenset()) -> tuple[bytes, str | None]:

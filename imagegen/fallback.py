@@ -33,9 +33,7 @@ class Made:
     fallback_note: str
 
 
-async def generate_along_chain(
-    request: GenerationRequest, choice: SizeChoice, prompt: str, entry: LedgerEntry
-) -> Made:
+async def generate_along_chain(request: GenerationRequest, choice: SizeChoice, prompt: str, entry: LedgerEntry) -> Made:
     """The images from the first model of the request's chain that can make them."""
     chain, fallback_note = request.route.chain, ""
     for position, candidate in enumerate(chain):

@@ -44,3 +44,18 @@ def test_the_embedded_defaults_start_with_nothing_set(tmp_path):
     result = start_with(DATA_DIR=str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / ".secret_key").exists()
+
+
+def test_every_class_the_rest_framework_settings_name_exists():
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    named = [
+        value
+        for setting in settings.REST_FRAMEWORK.values()
+        for value in (setting if isinstance(setting, list) else [setting])
+        if isinstance(value, str) and "." in value
+    ]
+    assert len(named) >= 6
+    for dotted in named:
+        assert import_string(dotted)

@@ -1,7 +1,9 @@
 """The OpenAI-compatible JSON endpoints: DRF views that parse, resolve the model and answer.
 
 Authentication, parsing and errors are DRF's (settings ``REST_FRAMEWORK``, ``imagegen.api.drf``);
-the pipeline does the work. The model is resolved here, once, before anything is generated or a
+the pipeline does the work. Answers are Django ``JsonResponse``s, not DRF ``Response``s: Django's
+async handler renders a DRF ``Response`` in a thread (``sync_to_async``), one more thread switch
+per request for the same JSON. The model is resolved here, once, before anything is generated or a
 stream is opened, so an unknown model is a plain 404.
 """
 
@@ -12,8 +14,8 @@ import logging
 import secrets
 
 from django.db import connection
+from django.http import HttpResponse, JsonResponse
 from rest_framework.request import Request
-from rest_framework.response import Response
 
 from core.db import run_blocking, run_db
 from imagegen import pipeline
@@ -35,7 +37,7 @@ def validated(serializer_class, request: Request) -> dict:
 class ChatCompletionsApi(GatewayView):
     http_method_names = ["post"]
 
-    async def post(self, request: Request) -> Response:
+    async def post(self, request: Request) -> HttpResponse:
         payload = validated(ChatCompletionSerializer, request)
         generation = pipeline.GenerationRequest(
             route=await pipeline.resolve_route(payload["model"]),
@@ -53,13 +55,13 @@ class ChatCompletionsApi(GatewayView):
             return streaming.event_stream(events)
         outcome = await pipeline.generate(generation)
         content = answers.chat_content(outcome, [public_url(image, request) for image in outcome.images])
-        return Response(answers.chat_completion(completion_id, outcome, content, payload["prompt"]))
+        return JsonResponse(answers.chat_completion(completion_id, outcome, content, payload["prompt"]))
 
 
 class ImageGenerationsApi(GatewayView):
     http_method_names = ["post"]
 
-    async def post(self, request: Request) -> Response:
+    async def post(self, request: Request) -> HttpResponse:
         payload = validated(ImageGenerationSerializer, request)
         outcome = await pipeline.generate(
             pipeline.GenerationRequest(
@@ -80,19 +82,19 @@ class ImageGenerationsApi(GatewayView):
             items = [{"b64_json": base64.b64encode(data).decode("ascii")} for data in contents]
         else:
             items = [{"url": public_url(image, request)} for image in outcome.images]
-        return Response(answers.images_response(outcome, items))
+        return JsonResponse(answers.images_response(outcome, items))
 
 
 class ModelListApi(GatewayView):
     http_method_names = ["get"]
 
-    async def get(self, request: Request) -> Response:
+    async def get(self, request: Request) -> HttpResponse:
         table = await routing_table()
         data = [
             {"id": route.name, "object": "model", "created": route.created, "owned_by": route.vendor.name}
             for route in sorted(table.models.values(), key=lambda route: route.name)
         ]
-        return Response({"object": "list", "data": data})
+        return JsonResponse({"object": "list", "data": data})
 
 
 def _database_answers() -> None:
@@ -106,13 +108,13 @@ class HealthApi(GatewayView):
     authentication_classes = []
     permission_classes = []
 
-    async def get(self, request: Request) -> Response:
+    async def get(self, request: Request) -> HttpResponse:
         try:
             await run_db(_database_answers)
         except Exception as exc:
             log.error("health check: the database did not answer (%s)", type(exc).__name__)
-            return Response({"status": "unavailable", "database": "unreachable"}, status=503)
-        return Response({"status": "ok"})
+            return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
+        return JsonResponse({"status": "ok"})
 
 
 chat_completions = ChatCompletionsApi.as_view()

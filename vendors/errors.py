@@ -1,4 +1,4 @@
-"""The upstream error tree. Adapters map vendor answers onto it; the key loop acts on its flags.
+"""The upstream error tree, and the one table that maps a vendor's failed answer onto it.
 
 | class               | key                         | request                                  |
 |---------------------|-----------------------------|------------------------------------------|
@@ -11,11 +11,38 @@
 | BadRequest          | none                        | stop, 400 with the vendor's reason       |
 | ContentPolicy       | none                        | stop, 400 with the vendor's reason       |
 
+Adapters translate, the table decides. An adapter reads :class:`ErrorFacts` from a failed answer (the
+status, the vendor's scrubbed message, the machine codes in the body and headers, the wait it asked for)
+and declares how its kind differs as an :class:`ErrorTable`; :func:`classify` then decides, in one order
+for every kind (first match wins):
+
+1. a code the kind declares (``ErrorTable.codes``): it names an error class (the answer), or the HTTP
+   status the vendor really means (the steps below then read that status);
+2. 429: billing or balance codes or wording -> KeyRejected (a spent quota is no cooldown), else
+   RateLimited for the vendor's wait, at least ``ErrorTable.min_rate_limit``;
+3. 408, 5xx -> UpstreamUnavailable;
+4. 401, 402 -> KeyRejected;
+5. moderation codes or wording -> ContentPolicy;
+6. bad-key or balance codes or wording -> KeyRejected;
+7. 403 -> ``ErrorTable.forbidden`` (``foreign_forbidden`` when the body is not the vendor's own format);
+8. 404 -> BadRequest, its message led by ``ErrorTable.not_found_hint``;
+9. a status below 400 (an error inside a 200) -> GenerationFailed;
+10. anything else -> BadRequest.
+
+An error carried inside a 2xx (a relay's ``{"error": ...}``, Workers AI's ``success: false``) is classified
+the same way, with the status it names or its own. A polled job's states after its submit are not decided
+here: ``vendors.adapters.polling`` never lets them start a second job. The wording and code lists that steps
+2, 5 and 6 read are the data below (``MODERATION_*``, ``KEY_*``, ``BALANCE_*``).
+
 Messages are shown to clients, so adapters build them from vendor text through
 ``core.redaction.scrub``: no key, no URL.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 
 from core.errors import GatewayError
 
@@ -128,6 +155,126 @@ class AllKeysFailed(UpstreamError):
         super().__init__(message)
         self.last = last
         self.key_label = last.key_label
+
+
+# --- the shared words and codes (codes lower-cased) ----------------------------------------------------
+MODERATION_CODES = frozenset(
+    # "moderation" is what the readers report for OpenRouter's moderation metadata
+    {"content_policy_violation", "moderation_blocked", "content_filter", "image_safety", "moderation"}
+)
+MODERATION_WORDS = (
+    *("content policy", "content_policy", "moderation", "flagged", "safety system", "nsfw", "sensitive"),
+    *("敏感", "违规"),
+)
+KEY_CODES = frozenset(
+    {"invalid_api_key", "api_key_invalid", "account_deactivated", "permission_denied", "unauthenticated"}
+)
+KEY_WORDS = (
+    *("invalid api key", "incorrect api key", "api key not valid", "api key is invalid", "invalid token"),
+    *("token is invalid", "permission denied", "unauthorized", "unauthenticated", "authentication fail"),
+)
+BALANCE_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached", "billing_not_active"})
+BALANCE_WORDS = (
+    *("insufficient balance", "insufficient credit", "balance is insufficient", "not enough credit"),
+    *("exhausted balance", "余额", "额度"),
+)
+
+
+def mentions_moderation(text: str, codes: frozenset[str] = frozenset()) -> bool:
+    return bool(codes & MODERATION_CODES) or _says(text, MODERATION_WORDS)
+
+
+def mentions_bad_key(text: str, codes: frozenset[str] = frozenset()) -> bool:
+    return bool(codes & KEY_CODES) or _says(text, KEY_WORDS)
+
+
+def mentions_no_balance(text: str, codes: frozenset[str] = frozenset()) -> bool:
+    return bool(codes & BALANCE_CODES) or _says(text, BALANCE_WORDS)
+
+
+def _says(text: str, words: tuple[str, ...]) -> bool:
+    lowered = text.lower()
+    return any(word in lowered for word in words)
+
+
+# --- facts, table, decision ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ErrorFacts:
+    """What an adapter read from one failed answer.
+
+    ``status`` is the HTTP status (or the one an error inside a 200 names); ``message`` the vendor's words,
+    scrubbed; ``codes`` the machine codes of the body and headers, lower-cased; ``retry_after`` the seconds
+    the vendor asked us to wait; ``foreign`` that the body is not in the vendor's own error format (a
+    proxy's or CDN's page), for kinds that know their format."""
+
+    status: int
+    message: str
+    codes: frozenset[str] = frozenset()
+    retry_after: float | None = None
+    foreign: bool = False
+
+
+Meaning = int | type[UpstreamError]  # an error class, or the HTTP status a vendor code really means
+
+
+@dataclass(frozen=True)
+class ErrorTable:
+    """How one kind's errors differ from the common order (see the module docstring).
+
+    ``codes``: vendor code (a ``fnmatch`` pattern, lower-case) -> its meaning, looked at first, in the
+    order declared. ``forbidden``: what a 403 nothing else explains is. ``foreign_forbidden``: the same
+    for a 403 whose body is not the vendor's format (None: as ``forbidden``). ``not_found_hint``: leads
+    a 404's message. ``min_rate_limit``: the shortest cooldown a 429 gets, in seconds."""
+
+    codes: Mapping[str, Meaning] = field(default_factory=dict)
+    forbidden: type[UpstreamError] = KeyRejected
+    foreign_forbidden: type[UpstreamError] | None = None
+    not_found_hint: str = ""
+    min_rate_limit: float = 0.0
+
+    def meaning(self, codes: frozenset[str]) -> Meaning | None:
+        """What the first declared code found among ``codes`` means, if any is."""
+        for pattern, meant in self.codes.items():
+            if any(fnmatchcase(code, pattern) for code in codes):
+                return meant
+        return None
+
+
+def classify(facts: ErrorFacts, table: ErrorTable) -> UpstreamError:
+    """The error class for a failed answer, decided in the one order of the module docstring."""
+    meant = table.meaning(facts.codes)
+    status = meant if isinstance(meant, int) else facts.status
+    cls = meant if isinstance(meant, type) else _by_status(status, facts, table)
+    message = facts.message
+    if cls is BadRequest and status == 404 and table.not_found_hint:
+        message = f"{table.not_found_hint}: {message}"
+    if cls is RateLimited:
+        wait = facts.retry_after
+        if table.min_rate_limit:
+            wait = max(wait or 0.0, table.min_rate_limit)
+        return RateLimited(message, retry_after=wait, vendor_status=facts.status)
+    return cls(message, vendor_status=facts.status)
+
+
+def _by_status(status: int, facts: ErrorFacts, table: ErrorTable) -> type[UpstreamError]:
+    text, codes = facts.message, facts.codes
+    if status == 429:
+        return KeyRejected if mentions_no_balance(text, codes) else RateLimited
+    if status == 408 or status >= 500:
+        return UpstreamUnavailable
+    if status in (401, 402):
+        return KeyRejected
+    if mentions_moderation(text, codes):
+        return ContentPolicy
+    if mentions_bad_key(text, codes) or mentions_no_balance(text, codes):
+        return KeyRejected
+    if status == 403:
+        if facts.foreign and table.foreign_forbidden is not None:
+            return table.foreign_forbidden
+        return table.forbidden
+    if status < 400:
+        return GenerationFailed
+    return BadRequest
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from functools import cache
 from importlib import import_module
 
-from vendors.adapters.base import Adapter
+from vendors.adapters.base import ChatAdapter, ImageAdapter
+
+AdapterClass = type[ImageAdapter] | type[ChatAdapter]
 
 ADAPTER_CLASSES: tuple[str, ...] = (
     "vendors.adapters.siliconflow.SiliconFlowAdapter",
@@ -26,17 +28,19 @@ ADAPTER_CLASSES: tuple[str, ...] = (
 
 
 @cache
-def adapters() -> dict[str, type[Adapter]]:
+def adapters() -> dict[str, AdapterClass]:
     """kind -> adapter class, in registry order."""
-    classes = {}
+    classes: dict[str, AdapterClass] = {}
     for dotted in ADAPTER_CLASSES:
         module_name, class_name = dotted.rsplit(".", 1)
         cls = getattr(import_module(module_name), class_name)
+        if not (isinstance(cls, type) and issubclass(cls, ImageAdapter | ChatAdapter)):
+            raise TypeError(f"{dotted} is neither an ImageAdapter nor a ChatAdapter")
         classes[cls.kind] = cls
     return classes
 
 
-def adapter_class(kind: str) -> type[Adapter]:
+def adapter_class(kind: str) -> AdapterClass:
     try:
         return adapters()[kind]
     except KeyError:

@@ -1,22 +1,27 @@
-"""The adapter interface: one subclass per upstream API kind.
+"""The adapter contract: one subclass per upstream API kind.
 
-An adapter is mostly pure translation. ``build_request`` turns our request into an
-``httpx.Request``; ``parse_response`` turns a 2xx answer into our result; ``classify_error``
-turns a non-2xx answer into an :mod:`vendors.errors` class. The default ``call`` sends through
-the shared client (``vendors.http.send``); polling kinds override ``call`` instead.
+``Adapter[RequestT, ResultT]`` is the typed contract; image kinds subclass ``ImageAdapter``
+(``ImageRequest -> list[UpstreamImage]``), chat kinds ``ChatAdapter`` (``ChatRequest -> ChatReply``).
+An adapter is mostly pure translation. ``build_request`` turns our request into an ``httpx.Request``;
+``parse_response`` turns a 2xx answer into our result; ``error_facts`` reads a failed answer into
+:class:`vendors.errors.ErrorFacts`, which :func:`vendors.errors.classify` decides with the kind's
+``error_table``. The default ``call`` sends through the shared client (``vendors.transport.send``);
+polling kinds override ``call`` instead. How answers are read (JSON, messages, codes) is in
+:mod:`vendors.adapters.reading`.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 from dataclasses import dataclass
 from math import gcd
-from typing import Any, ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 import httpx
 
-from core.redaction import scrub
 from vendors import errors
+from vendors.adapters.reading import Json, clean_message, error_codes, json_body, retry_after_of
+from vendors.errors import ErrorFacts, ErrorTable
 from vendors.transport import send
 
 
@@ -92,39 +97,80 @@ class ChatReply:
     finish_reason: str | None = None
 
 
-class Adapter:
-    """Base for every kind. Subclasses set ``kind``, ``purpose`` and ``label`` and translate."""
+RequestT = TypeVar("RequestT")
+ResultT = TypeVar("ResultT")
+
+
+class Adapter(Generic[RequestT, ResultT]):
+    """Base for every kind. Subclasses set ``kind`` and ``label``, translate, and declare ``error_table``."""
 
     kind: ClassVar[str]
     label: ClassVar[str]
     purpose: ClassVar[str] = "image"  # "image" kinds serve ImageModels; "chat" kinds serve the optimizer
-    default_size_format: ClassVar[str] = "size"  # used when the model's size_format is ""
-    size_field: ClassVar[str] = "size"  # the JSON field a "size" format is sent in
     batch_limit: ClassVar[int] = 1  # most images one call can return (n / batch_size / num_images)
+    error_table: ClassVar[ErrorTable] = ErrorTable()  # how this kind's errors differ (vendors.errors)
 
     def __init__(self, vendor: VendorTarget):
         self.vendor = vendor
 
-    def build_request(self, request: Any, key: str) -> httpx.Request:
+    def build_request(self, request: RequestT, key: str) -> httpx.Request:
         raise NotImplementedError
 
-    def parse_response(self, response: httpx.Response) -> Any:
+    def parse_response(self, response: httpx.Response) -> ResultT:
         raise NotImplementedError
 
-    def classify_error(self, response: httpx.Response) -> errors.UpstreamError:
-        return classify_by_status(response, vendor_message(response))
-
-    async def call(self, client: httpx.AsyncClient, request: Any, key: str) -> Any:
+    async def call(self, client: httpx.AsyncClient, request: RequestT, key: str) -> ResultT:
         response = await send(client, self.build_request(request, key), timeout=self.vendor.timeout)
         if response.status_code >= 400:
             raise self.classify_error(response)
         return self.parse_response(response)
 
-    def max_batch(self, request: ImageRequest) -> int:
+    def max_batch(self, request: RequestT) -> int:
         """How many of ``request.n`` images one call may ask for; the pipeline makes more calls for the rest."""
         return self.batch_limit
 
-    def size_fields(self, request: ImageRequest) -> dict[str, Any]:
+    # --- failures: read the facts here, let the table decide ----------------------------------
+    def error_facts(self, response: httpx.Response, body: Json) -> ErrorFacts:
+        """The facts of a failed answer. Kinds override to read their own codes, message or wait."""
+        return ErrorFacts(
+            status=response.status_code,
+            message=clean_message(response, body),
+            codes=error_codes(body),
+            retry_after=retry_after_of(response.headers),
+        )
+
+    def classify_error(self, response: httpx.Response, *, status: int | None = None) -> errors.UpstreamError:
+        """The error class of a failed answer; ``status`` stands in for the HTTP one (an error inside a 200)."""
+        facts = self.error_facts(response, json_body(response))
+        if status is not None:
+            facts = dataclasses.replace(facts, status=status)
+        return errors.classify(facts, self.error_table)
+
+    def error_in_success(self, response: httpx.Response, body: Json) -> errors.UpstreamError | None:
+        """The error a 2xx body carries as ``{"error": ...}`` (OpenRouter once generation started, relays),
+        classified with the status its numeric ``error.code`` names, else as the 2xx it came in."""
+        if not isinstance(body, dict) or not body.get("error"):
+            return None
+        error = body["error"]
+        code = error.get("code") if isinstance(error, dict) else None
+        status = int(code) if isinstance(code, int | str) and str(code).isdigit() else 0
+        return self.classify_error(response, status=status if 400 <= status <= 599 else None)
+
+    def url(self, path: str) -> str:
+        """``{base}/{path}``, or the base itself when it is already that endpoint (as the seed's
+        FLUX_GEN_API_BASE often is)."""
+        base, path = self.vendor.base_url.rstrip("/"), path.strip("/")
+        return base if base.endswith("/" + path) else f"{base}/{path}"
+
+
+class ImageAdapter(Adapter[ImageRequest, list[UpstreamImage]]):
+    """Base of the image kinds: ``ImageRequest -> list[UpstreamImage]``, and how a size is sent."""
+
+    purpose = "image"
+    default_size_format: ClassVar[str] = "size"  # used when the model's size_format is ""
+    size_field: ClassVar[str] = "size"  # the JSON field a "size" format is sent in
+
+    def size_fields(self, request: ImageRequest) -> dict[str, Json]:
         """The request's size in the fields this model takes (see SIZE_FORMATS)."""
         size_format = request.size_format or self.default_size_format
         if size_format == "width_height":
@@ -135,80 +181,12 @@ class Adapter:
             return {}
         return {self.size_field: request.size}
 
-    def url(self, path: str) -> str:
-        """``{base}/{path}``, or the base itself when it is already that endpoint (as the seed's
-        FLUX_GEN_API_BASE often is)."""
-        base, path = self.vendor.base_url.rstrip("/"), path.strip("/")
-        return base if base.endswith("/" + path) else f"{base}/{path}"
+
+class ChatAdapter(Adapter[ChatRequest, ChatReply]):
+    """Base of the chat kinds (the prompt optimizer): ``ChatRequest -> ChatReply``."""
+
+    purpose = "chat"
 
 
-def json_body(response: httpx.Response) -> Any:
-    """The body as JSON (object, array or bare string), or None when it is not JSON."""
-    try:
-        return json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
-def vendor_message(response: httpx.Response, body: Any = None) -> str:
-    """The vendor's own words about a failure, scrubbed of URLs and keys, at most 300 characters."""
-    if body is None:
-        body = json_body(response)
-    text = _message_from(body)
-    if text is None:
-        text = response.text.strip() if response.content else ""
-    # Bound the text before the regexes run: an error page can be megabytes of HTML. The margin
-    # keeps a URL or key that straddles 300 characters whole for scrub to find.
-    text = scrub(text[:2000])[:300]
-    return text or f"HTTP {response.status_code}"
-
-
-def sent_key(response: httpx.Response) -> str:
-    """The key the request of ``response`` carried (Bearer, ``Key`` or ``x-key``), to scrub from messages."""
-    try:
-        headers = response.request.headers
-    except RuntimeError:  # a response built without its request
-        return ""
-    return headers.get("x-key") or headers.get("authorization", "").split(" ", 1)[-1].strip()
-
-
-def clean_message(response: httpx.Response, body: Any = None) -> str:
-    """``vendor_message``, also scrubbed of the exact key this request sent (vendors echo it back)."""
-    message = vendor_message(response, body)
-    key = sent_key(response)
-    return scrub(message, key) if key else message
-
-
-def _message_from(body: Any) -> str | None:
-    if isinstance(body, str):
-        return body
-    if isinstance(body, list) and body:
-        return _message_from(body[0])
-    if not isinstance(body, dict):
-        return None
-    error = body.get("error")
-    if isinstance(error, dict):
-        return _message_from(error)
-    if isinstance(error, str):
-        return error
-    for field in ("message", "detail", "title", "errors", "msg"):
-        value = body.get(field)
-        if isinstance(value, str) and value:
-            return value
-        if isinstance(value, list) and value:
-            first = value[0]
-            return first if isinstance(first, str) else _message_from(first)
-    return None
-
-
-def classify_by_status(response: httpx.Response, message: str) -> errors.UpstreamError:
-    """The default decision by status alone; adapters look at the body first for their traps."""
-    status = response.status_code
-    if status in (401, 402, 403):
-        return errors.KeyRejected(message, vendor_status=status)
-    if status == 429:
-        retry_after = errors.parse_retry_after(response.headers.get("retry-after"))
-        return errors.RateLimited(message, retry_after=retry_after, vendor_status=status)
-    if status == 408 or status >= 500:
-        return errors.UpstreamUnavailable(message, vendor_status=status)
-    return errors.BadRequest(message, vendor_status=status)
+def bearer_headers(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}", "Content-Type": "application/json", "Accept": "application/json"}

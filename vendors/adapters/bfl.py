@@ -14,23 +14,24 @@ job is not always visible at once), then JobLost; ``Request Moderated`` / ``Cont
 ContentPolicy; ``Error`` -> GenerationFailed (the job is over; another key may try); ``Ready`` ->
 ``result.sample``, a signed URL that lives 10 minutes. BFL has no cancel request.
 
-Errors: 401/402/403 -> KeyRejected; 422 (FastAPI ``detail`` list) and other 4xx -> BadRequest; 429 (the
-account's concurrent-task cap) -> RateLimited; 408/5xx -> UpstreamUnavailable.
+Errors, decided by ``vendors.errors.classify`` with no difference of BFL's own: 401/402/403 -> KeyRejected
+(BFL answers a bad key with 403); 422 (FastAPI ``detail`` list, read as ``field: msg``) and other 4xx ->
+BadRequest; 429 (the account's concurrent-task cap) -> RateLimited; 408/5xx -> UpstreamUnavailable.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
 
 from core.redaction import scrub
 from vendors import errors
-from vendors.adapters.base import ImageRequest, UpstreamImage, json_body
-from vendors.adapters.openai_errors import looks_like_moderation
-from vendors.adapters.polling import Job, JobLost, PollAgain, PollingAdapter, clean_message, detail_text
+from vendors.adapters.base import ImageRequest, UpstreamImage
+from vendors.adapters.polling import Job, PollAgain, PollingAdapter
+from vendors.adapters.reading import Json, as_dict, as_int, as_str, json_body
+from vendors.errors import JobLost
 
 MODERATED = ("request moderated", "content moderated")
 FAILED = ("error", "failed")
@@ -40,7 +41,6 @@ RATIO_MODELS = ("ultra", "kontext")  # endpoints that take aspect_ratio instead 
 class BFLAdapter(PollingAdapter):
     kind = "bfl"
     label = "Black Forest Labs API (polled)"
-    purpose = "image"
     default_size_format = "width_height"
     batch_limit = 1
     not_found_limit = 5  # "Task not found" polls in a row taken as a job that is still being registered
@@ -52,7 +52,7 @@ class BFLAdapter(PollingAdapter):
     def auth_headers(self, key: str) -> dict[str, str]:
         return {"x-key": key, "Accept": "application/json"}
 
-    def size_fields(self, request: ImageRequest) -> dict[str, Any]:
+    def size_fields(self, request: ImageRequest) -> dict[str, Json]:
         size_format = request.size_format
         if not size_format:
             takes_ratio = any(word in request.model.lower() for word in RATIO_MODELS)
@@ -101,43 +101,30 @@ class BFLAdapter(PollingAdapter):
             raise errors.GenerationFailed(_with_details("the job ended with an error", body, key), vendor_status=200)
         return None  # Pending, or a status this adapter does not know yet
 
-    def _not_found(self, job: Job) -> None:
+    def _not_found(self, job: Job) -> list[UpstreamImage] | None:
+        """A poll that did not find the job: None (ask again) a few times, then JobLost."""
         job.misses += 1
         if job.misses > self.not_found_limit:
             raise JobLost(f"the job {job.label} was submitted but the vendor no longer finds it", vendor_status=200)
         return None
-
-    def classify_error(self, response: httpx.Response) -> errors.UpstreamError:
-        body = json_body(response)
-        message, status = detail_text(body) or clean_message(response, body), response.status_code
-        if status == 429:
-            retry_after = errors.parse_retry_after(response.headers.get("retry-after"))
-            return errors.RateLimited(message, retry_after=retry_after, vendor_status=status)
-        if status == 408 or status >= 500:
-            return errors.UpstreamUnavailable(message, vendor_status=status)
-        if looks_like_moderation(message):
-            return errors.ContentPolicy(message, vendor_status=status)
-        if status in (401, 402, 403):
-            return errors.KeyRejected(message, vendor_status=status)
-        return errors.BadRequest(message, vendor_status=status)
 
 
 def _multiple_of_32(value: int) -> int:
     return max(32, round(value / 32) * 32)
 
 
-def _sample(body: dict[str, Any]) -> UpstreamImage:
-    result = body.get("result") if isinstance(body.get("result"), dict) else {}
-    sample = result.get("sample")
-    if not isinstance(sample, str) or not sample:
+def _sample(body: dict[str, Json]) -> UpstreamImage:
+    result = as_dict(body.get("result"))
+    sample = as_str(result.get("sample"))
+    if not sample:
         raise errors.GenerationFailed("the job finished without an image", vendor_status=200)
-    seed = result.get("seed") if isinstance(result.get("seed"), int) else None
+    seed = as_int(result.get("seed"))
     if sample.startswith("data:"):
         return UpstreamImage(b64=sample, seed=seed)
     return UpstreamImage(url=sample, seed=seed)
 
 
-def _with_details(message: str, body: dict[str, Any], key: str) -> str:
+def _with_details(message: str, body: dict[str, Json], key: str) -> str:
     """``message`` plus the vendor's reasons from ``details`` (a dict of lists, a list or a string)."""
     details = body.get("details")
     reasons: list[str] = []

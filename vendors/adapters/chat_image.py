@@ -10,30 +10,26 @@ Answer, searched in this order (vendor-protocols §4.4): ``message.images[].imag
 a raw ``image/*`` body. Data URLs become ``UpstreamImage(b64, content_type)``, http URLs ``UpstreamImage(url)``.
 No image: a content-filter finish reason or a refusal -> ContentPolicy, else GenerationFailed.
 
-Errors (https://openrouter.ai/docs/api/reference/errors-and-debugging, via ``openai_errors``): 401/402 ->
-KeyRejected; **403 -> ContentPolicy** (moderation) unless it names a bad key; 408/5xx -> UpstreamUnavailable;
-429 -> RateLimited (``insufficient_quota`` -> KeyRejected); Gemini 400 ``API_KEY_INVALID`` and xAI 400
-"Incorrect API key" -> KeyRejected; ``content_policy_violation`` -> ContentPolicy. A 200 whose body holds an
-``error`` is classified the same way, with ``error.code`` as the status.
+Errors (https://openrouter.ai/docs/api/reference/errors-and-debugging), decided by ``vendors.errors.classify``.
+This kind's difference: **an unexplained 403 is moderation** (OpenRouter flags input with a 403), so it is
+ContentPolicy unless it names a bad key. The rest is the common order: 401/402 -> KeyRejected; 408/5xx ->
+UpstreamUnavailable; 429 -> RateLimited (``insufficient_quota`` -> KeyRejected); Gemini 400
+``API_KEY_INVALID`` and xAI 400 "Incorrect API key" -> KeyRejected; ``content_policy_violation`` ->
+ContentPolicy. A 200 whose body holds an ``error`` is classified the same way, with ``error.code`` as the status.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import httpx
 
 from core.redaction import scrub
 from vendors import errors
-from vendors.adapters.base import Adapter, ImageRequest, UpstreamImage, json_body
+from vendors.adapters.base import ImageAdapter, ImageRequest, UpstreamImage, bearer_headers
 from vendors.adapters.openai_chat import text_of
-from vendors.adapters.openai_errors import (
-    bearer_headers,
-    classify_openai_error,
-    error_in_success,
-    looks_like_moderation,
-)
+from vendors.adapters.reading import Json, as_dict, as_list, as_str, json_body
+from vendors.errors import ErrorTable, mentions_moderation
 
 MARKDOWN_IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
 DATA_URL = re.compile(r"data:(image/[\w.+-]+);base64,([A-Za-z0-9+/=]+)")
@@ -43,11 +39,11 @@ REFUSAL = re.compile(r"\b(?:i can(?:no|'|’)?t|i(?:'|’)m (?:not able|unable)|
 REFUSAL_ZH = ("抱歉", "无法")
 
 
-class ChatImageAdapter(Adapter):
+class ChatImageAdapter(ImageAdapter):
     kind = "chat_image"
     label = "Chat-completions image model"
-    purpose = "image"
     default_size_format = "aspect_ratio"
+    error_table = ErrorTable(forbidden=errors.ContentPolicy)  # OpenRouter's 403 is its moderation flag
 
     def build_request(self, request: ImageRequest, key: str) -> httpx.Request:
         payload = {
@@ -67,36 +63,45 @@ class ChatImageAdapter(Adapter):
         if content_type.startswith("image/") and response.content:
             return [UpstreamImage(data=response.content, content_type=content_type)]
         body = json_body(response)
-        failure = error_in_success(response, body, forbidden=errors.ContentPolicy)
+        failure = self.error_in_success(response, body)
         if failure is not None:
             raise failure
         if not isinstance(body, dict):
             raise errors.GenerationFailed("the vendor answered without JSON", vendor_status=response.status_code)
-        images, texts, reasons = [], [], []
-        for choice in [choice for choice in body.get("choices") or [] if isinstance(choice, dict)]:
-            message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
-            images += _from_message(message)
-            texts += [text_of(message.get("content")), text_of(message.get("refusal"))]
-            reasons += [str(choice.get(field) or "").lower() for field in ("finish_reason", "native_finish_reason")]
-        for candidate in body.get("candidates") or []:  # a native Gemini answer passed through
-            images += [_inline(part) for part in (candidate.get("content") or {}).get("parts") or []]
-            reasons.append(str(candidate.get("finishReason") or "").lower())
-        images = [image for image in images if image is not None]
+        images, texts, reasons = _read_answer(body)
         if images:
             return images
-        text = scrub(" ".join(t for t in texts if t).strip())[:300]
-        if any(word in reason for reason in reasons for word in FILTER_REASONS):
-            raise errors.ContentPolicy(text or "the vendor's safety filter blocked the image", vendor_status=200)
-        if text and (REFUSAL.search(text.lower()) or any(w in text for w in REFUSAL_ZH) or looks_like_moderation(text)):
-            raise errors.ContentPolicy(text, vendor_status=200)
-        raise errors.GenerationFailed(text or "the vendor answered without an image", vendor_status=200)
-
-    def classify_error(self, response: httpx.Response) -> errors.UpstreamError:
-        return classify_openai_error(response, forbidden=errors.ContentPolicy)
+        raise _no_image(texts, reasons)
 
 
-def _from_message(message: dict[str, Any]) -> list[UpstreamImage | None]:
-    found = [_from_url(_part_url(item)) for item in message.get("images") or []]
+def _read_answer(body: dict[str, Json]) -> tuple[list[UpstreamImage], list[str], list[str]]:
+    """The images of an answer, and its texts and finish reasons (which tell why when there is none)."""
+    found: list[UpstreamImage | None] = []
+    texts: list[str] = []
+    reasons: list[str] = []
+    for choice in map(as_dict, as_list(body.get("choices"))):
+        message = as_dict(choice.get("message"))
+        found += _from_message(message)
+        texts += [text_of(message.get("content")), text_of(message.get("refusal"))]
+        reasons += [str(choice.get(field) or "").lower() for field in ("finish_reason", "native_finish_reason")]
+    for candidate in map(as_dict, as_list(body.get("candidates"))):  # a native Gemini answer passed through
+        found += [_inline(part) for part in as_list(as_dict(candidate.get("content")).get("parts"))]
+        reasons.append(str(candidate.get("finishReason") or "").lower())
+    return [image for image in found if image is not None], texts, reasons
+
+
+def _no_image(texts: list[str], reasons: list[str]) -> errors.UpstreamError:
+    """An answer without an image: a safety finish reason or a refusal is ContentPolicy, else GenerationFailed."""
+    text = scrub(" ".join(t for t in texts if t).strip())[:300]
+    if any(word in reason for reason in reasons for word in FILTER_REASONS):
+        return errors.ContentPolicy(text or "the vendor's safety filter blocked the image", vendor_status=200)
+    if text and (REFUSAL.search(text.lower()) or any(w in text for w in REFUSAL_ZH) or mentions_moderation(text)):
+        return errors.ContentPolicy(text, vendor_status=200)
+    return errors.GenerationFailed(text or "the vendor answered without an image", vendor_status=200)
+
+
+def _from_message(message: dict[str, Json]) -> list[UpstreamImage | None]:
+    found = [_from_url(_part_url(item)) for item in as_list(message.get("images"))]
     content = message.get("content")
     if isinstance(content, list):
         found += [_from_url(_part_url(part)) for part in content if _is_image_part(part)]
@@ -110,15 +115,15 @@ def _from_message(message: dict[str, Any]) -> list[UpstreamImage | None]:
     return found
 
 
-def _is_image_part(part: Any) -> bool:
+def _is_image_part(part: Json) -> bool:
     return isinstance(part, dict) and part.get("type") in ("image_url", "image", "output_image")
 
 
-def _part_url(part: Any) -> str | None:
+def _part_url(part: Json) -> str | None:
     if not isinstance(part, dict):
         return None
     value = part.get("image_url") or part.get("url")
-    return value.get("url") if isinstance(value, dict) else value if isinstance(value, str) else None
+    return as_str(value.get("url")) if isinstance(value, dict) else as_str(value)
 
 
 def _from_url(url: str | None) -> UpstreamImage | None:
@@ -130,8 +135,9 @@ def _from_url(url: str | None) -> UpstreamImage | None:
     return UpstreamImage(url=url) if url.startswith(("http://", "https://")) else None
 
 
-def _inline(part: Any) -> UpstreamImage | None:
-    inline = (part.get("inlineData") or part.get("inline_data")) if isinstance(part, dict) else None
-    if not isinstance(inline, dict) or not inline.get("data"):
-        return None
-    return UpstreamImage(b64=inline["data"], content_type=inline.get("mimeType") or inline.get("mime_type"))
+def _inline(part: Json) -> UpstreamImage | None:
+    part = as_dict(part)
+    inline = as_dict(part.get("inlineData") or part.get("inline_data"))
+    data = as_str(inline.get("data"))
+    content_type = as_str(inline.get("mimeType")) or as_str(inline.get("mime_type"))
+    return UpstreamImage(b64=data, content_type=content_type) if data else None

@@ -15,34 +15,30 @@ Then ``GET status_url`` (checked, else ``{base}/owner/app/requests/{id}/status``
 height, content_type}], "has_nsfw_concepts": [...]}``. Images flagged in ``has_nsfw_concepts`` are left out;
 when every image is flagged the answer is ContentPolicy. Cancelling is ``PUT cancel_url``.
 
-Errors at submit: 422 with ``detail[].type == "content_policy_violation"`` -> ContentPolicy, other 422 and 4xx
--> BadRequest; 401 and 403 (``User is locked ... Exhausted balance``, admin lock) -> KeyRejected; 429 ->
-RateLimited; 5xx or an infrastructure ``error_type`` (``request_timeout``, ``startup_timeout``,
-``runner_*``) -> UpstreamUnavailable. The result of a finished job can be the model's own error, mapped by
-its body: content policy -> ContentPolicy; validation -> BadRequest; an infrastructure ``error_type`` or a
-5xx carrying the model's error -> GenerationFailed (the job is over and fal retried it already; another key
-may try); a 5xx without a body of fal's -> retried.
+Errors, decided by ``vendors.errors.classify``; ``detail[].type``, ``error_type`` and the ``X-Fal-Error-Type``
+header are read as codes. fal's differences, looked at before the status: ``content_policy_violation`` ->
+ContentPolicy (422 is also ordinary validation); an infrastructure type (``request_timeout``,
+``startup_timeout``, ``internal_error``, ``generation_timeout``, ``runner_*``) means a 503. The rest is the
+common order: 401 and 403 (``User is locked ... Exhausted balance``, admin lock) -> KeyRejected; 429 ->
+RateLimited; 5xx -> UpstreamUnavailable; other 422 and 4xx -> BadRequest. The result of a finished job can be
+the model's own error, classified the same way, except that what would be UpstreamUnavailable (an
+infrastructure type, a 5xx carrying the model's error) is GenerationFailed: the job is over and fal retried
+it already; another key may try. An answer there about the key or the queue (401/403/404/408/429, a 5xx
+without a body of fal's, a 3xx) is the poll's: retried, or JobLost.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
 from urllib.parse import quote
 
 import httpx
 
 from vendors import errors
-from vendors.adapters.base import ImageRequest, UpstreamImage, json_body
-from vendors.adapters.openai_errors import looks_like_moderation
-from vendors.adapters.polling import (
-    Job,
-    JobLost,
-    PollAgain,
-    PollingAdapter,
-    clean_message,
-    detail_text,
-    detail_types,
-)
+from vendors.adapters.base import ImageRequest, UpstreamImage
+from vendors.adapters.polling import Job, PollAgain, PollingAdapter
+from vendors.adapters.reading import Json, as_int, as_list, json_body
+from vendors.errors import ErrorFacts, ErrorTable, JobLost
 
 PRESETS = {
     (1024, 1024): "square_hd",
@@ -52,24 +48,32 @@ PRESETS = {
     (1024, 768): "landscape_4_3",
     (1024, 576): "landscape_16_9",
 }
-POLICY_TYPES = {"content_policy_violation"}
-INFRA_TYPES = {"request_timeout", "startup_timeout", "internal_error", "generation_timeout"}
+QUEUE_STATUSES = (401, 403, 404, 408, 429)  # a result answer about the key or the queue, not about the job
 DONE = "completed"
 
 
 class FalAdapter(PollingAdapter):
     kind = "fal"
     label = "fal.ai queue (polled)"
-    purpose = "image"
     default_size_format = "preset"
     size_field = "image_size"
     batch_limit = 4  # num_images 1-4
     cancel_method = "PUT"
+    error_table = ErrorTable(
+        codes={
+            "content_policy_violation": errors.ContentPolicy,  # detail[].type; 422 is also ordinary validation
+            "request_timeout": 503,  # infrastructure error types: retry or fail over
+            "startup_timeout": 503,
+            "internal_error": 503,
+            "generation_timeout": 503,
+            "runner_*": 503,  # runner_scheduling_failure, runner_connection_timeout, runner_disconnected, ...
+        }
+    )
 
     def auth_headers(self, key: str) -> dict[str, str]:
         return {"Authorization": f"Key {key}", "Accept": "application/json"}
 
-    def size_fields(self, request: ImageRequest) -> dict[str, Any]:
+    def size_fields(self, request: ImageRequest) -> dict[str, Json]:
         size_format = request.size_format or self.default_size_format
         if size_format == "preset":
             preset = PRESETS.get((request.width, request.height))
@@ -88,13 +92,15 @@ class FalAdapter(PollingAdapter):
 
     def build_request(self, request: ImageRequest, key: str) -> httpx.Request:
         path, _ = self._model(request.model)
-        payload: dict[str, Any] = {"prompt": request.prompt, **self.size_fields(request)}
+        payload: dict[str, Json] = {"prompt": request.prompt, **self.size_fields(request)}
         if request.n > 1:
             payload["num_images"] = min(request.n, self.max_batch(request))
         headers = {**self.auth_headers(key), "Content-Type": "application/json"}
         return httpx.Request("POST", f"{self.vendor.base_url.rstrip('/')}/{path}", headers=headers, json=payload)
 
-    async def submit(self, client: httpx.AsyncClient, request: ImageRequest, key: str, deadline: float):
+    async def submit(
+        self, client: httpx.AsyncClient, request: ImageRequest, key: str, deadline: float
+    ) -> Job | list[UpstreamImage]:
         response = await self.send_submit(client, self.build_request(request, key), deadline)
         body = self.submitted_body(response)
         if "images" in body:  # a sync endpoint answered with the output itself
@@ -132,29 +138,25 @@ class FalAdapter(PollingAdapter):
             return self.images(body, response)
         raise self.result_error(response, body, job)
 
-    def result_error(self, response: httpx.Response, body: Any, job: Job) -> errors.UpstreamError:
-        """A finished job whose result is an error: the model's own (mapped by body) or a passing one."""
-        status = response.status_code
-        message = detail_text(body) or clean_message(response, body)
-        error_type = _error_type(response, body)
-        if detail_types(body) & POLICY_TYPES:
-            return errors.ContentPolicy(message, vendor_status=status)
-        if status in (401, 403, 404, 429) or (status >= 500 and not isinstance(body, dict)):
-            return self.poll_error(response, job)  # the key or the queue, not the job: retried or JobLost
-        if error_type or status >= 500:
-            return errors.GenerationFailed(f"the job failed: {message}", vendor_status=status)
-        if looks_like_moderation(message):
-            return errors.ContentPolicy(message, vendor_status=status)
-        return errors.BadRequest(message, vendor_status=status)
+    def result_error(self, response: httpx.Response, body: Json, job: Job) -> errors.UpstreamError:
+        """A finished job whose result is an error: the model's own, classified; or an answer about the key or
+        the queue rather than the job, which is the poll's (retried, or JobLost)."""
+        error, status = self.classify_error(response), response.status_code
+        if isinstance(error, errors.ContentPolicy):
+            return error
+        if status < 400 or status in QUEUE_STATUSES or (status >= 500 and not isinstance(body, dict)):
+            return self.poll_error(response, job)
+        if isinstance(error, errors.UpstreamUnavailable):  # the job is over; fal retried it already
+            return errors.GenerationFailed(f"the job failed: {error.message}", vendor_status=status)
+        return error
 
-    def images(self, body: dict[str, Any], response: httpx.Response) -> list[UpstreamImage]:
+    def images(self, body: dict[str, Json], response: httpx.Response) -> list[UpstreamImage]:
         items = body.get("images")
-        if not isinstance(items, list) and isinstance(body.get("image"), dict):
-            items = [body["image"]]
-        flags = body.get("has_nsfw_concepts") if isinstance(body.get("has_nsfw_concepts"), list) else []
-        seed = body.get("seed") if isinstance(body.get("seed"), int) else None
+        if not isinstance(items, list):
+            items = [body["image"]] if isinstance(body.get("image"), dict) else []
+        flags, seed = as_list(body.get("has_nsfw_concepts")), as_int(body.get("seed"))
         images, flagged = [], 0
-        for index, item in enumerate(items if isinstance(items, list) else []):
+        for index, item in enumerate(items):
             if index < len(flags) and flags[index] is True:
                 flagged += 1
                 continue
@@ -169,31 +171,13 @@ class FalAdapter(PollingAdapter):
             )
         raise errors.GenerationFailed("the job finished without an image", vendor_status=response.status_code)
 
-    def classify_error(self, response: httpx.Response) -> errors.UpstreamError:
-        body = json_body(response)
-        message, status = detail_text(body) or clean_message(response, body), response.status_code
-        if detail_types(body) & POLICY_TYPES:
-            return errors.ContentPolicy(message, vendor_status=status)
-        if status == 429:
-            retry_after = errors.parse_retry_after(response.headers.get("retry-after"))
-            return errors.RateLimited(message, retry_after=retry_after, vendor_status=status)
-        if status == 408 or status >= 500 or _error_type(response, body):
-            return errors.UpstreamUnavailable(message, vendor_status=status)
-        if status in (401, 402, 403):
-            return errors.KeyRejected(message, vendor_status=status)
-        if looks_like_moderation(message):
-            return errors.ContentPolicy(message, vendor_status=status)
-        return errors.BadRequest(message, vendor_status=status)
+    def error_facts(self, response: httpx.Response, body: Json) -> ErrorFacts:
+        facts = super().error_facts(response, body)
+        header = response.headers.get("x-fal-error-type", "").strip().lower()
+        return dataclasses.replace(facts, codes=facts.codes | {header}) if header else facts
 
 
-def _error_type(response: httpx.Response, body: Any) -> str:
-    """fal's infrastructure error type (body ``error_type`` or header ``X-Fal-Error-Type``), if it is one."""
-    value = body.get("error_type") if isinstance(body, dict) else None
-    value = str(value or response.headers.get("x-fal-error-type") or "").lower()
-    return value if value in INFRA_TYPES or value.startswith("runner_") else ""
-
-
-def _image(item: Any, seed: int | None) -> UpstreamImage | None:
+def _image(item: Json, seed: int | None) -> UpstreamImage | None:
     url = item.get("url") if isinstance(item, dict) else item
     if not isinstance(url, str) or not url:
         return None

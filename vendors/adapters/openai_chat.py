@@ -7,27 +7,26 @@ Answer: ``choices[0].message`` -> ``ChatReply(content, reasoning, finish_reason)
 ``reasoning_content`` (DeepSeek, SiliconFlow, vLLM) or ``reasoning`` (OpenRouter). Inline ``<think>`` stays in
 ``content``: the optimizer strips it. A list ``content`` is joined from its text parts.
 
-Errors (https://api-docs.deepseek.com/quick_start/error_codes and OpenAI's shape, see ``openai_errors``):
-401 and 402 (DeepSeek: insufficient balance) -> KeyRejected; 429 ``insufficient_quota`` -> KeyRejected, other
-429 -> RateLimited; 5xx -> UpstreamUnavailable; 403 (OpenAI: region or permission; SiliconFlow: real-name check)
--> KeyRejected unless it names moderation; other 4xx -> BadRequest unless the body names a bad key.
+Errors (https://api-docs.deepseek.com/quick_start/error_codes and OpenAI's shape), decided by
+``vendors.errors.classify`` with no difference of this kind's own: 401 and 402 (DeepSeek: insufficient
+balance) -> KeyRejected; 429 ``insufficient_quota`` -> KeyRejected, other 429 -> RateLimited; 5xx ->
+UpstreamUnavailable; 403 (OpenAI: region or permission; SiliconFlow: real-name check) -> KeyRejected unless it
+names moderation; other 4xx -> BadRequest unless the body names a bad key. A 200 carrying an ``error`` is
+classified the same way.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
 from vendors import errors
-from vendors.adapters.base import Adapter, ChatReply, ChatRequest, json_body
-from vendors.adapters.openai_errors import bearer_headers, classify_openai_error, error_in_success
+from vendors.adapters.base import ChatAdapter, ChatReply, ChatRequest, bearer_headers
+from vendors.adapters.reading import Json, as_dict, as_list, as_str, json_body
 
 
-class OpenAIChatAdapter(Adapter):
+class OpenAIChatAdapter(ChatAdapter):
     kind = "openai_chat"
     label = "OpenAI-compatible chat LLM (prompt optimizer)"
-    purpose = "chat"
 
     def build_request(self, request: ChatRequest, key: str) -> httpx.Request:
         payload = {
@@ -42,25 +41,23 @@ class OpenAIChatAdapter(Adapter):
 
     def parse_response(self, response: httpx.Response) -> ChatReply:
         body = json_body(response)
-        failure = error_in_success(response, body)
+        failure = self.error_in_success(response, body)
         if failure is not None:
             raise failure
-        choices = body.get("choices") if isinstance(body, dict) else None
+        choices = as_list(as_dict(body).get("choices"))
         if not choices or not isinstance(choices[0], dict):
             raise errors.GenerationFailed("the vendor answered without a choice", vendor_status=response.status_code)
-        message = choices[0].get("message") or {}
+        choice = choices[0]
+        message = as_dict(choice.get("message"))
         reasoning = message.get("reasoning_content") or message.get("reasoning")
         return ChatReply(
             content=text_of(message.get("content")),
             reasoning=reasoning if isinstance(reasoning, str) else None,
-            finish_reason=choices[0].get("finish_reason"),
+            finish_reason=as_str(choice.get("finish_reason")),
         )
 
-    def classify_error(self, response: httpx.Response) -> errors.UpstreamError:
-        return classify_openai_error(response)
 
-
-def text_of(content: Any) -> str:
+def text_of(content: Json) -> str:
     """A message ``content`` as one string: as is, or the text parts of a list joined."""
     if isinstance(content, str):
         return content

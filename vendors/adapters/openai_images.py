@@ -20,38 +20,30 @@ return URLs even for GPT image models, some as data URLs; when an item has both,
 that carries an ``error`` (some relays) is classified like an error answer; a 200 with no image is
 GenerationFailed.
 
-Errors (``openai_errors.classify_openai_error``): 401 ``invalid_api_key`` -> KeyRejected; 429
-``insufficient_quota`` (billing) -> KeyRejected but 429 ``rate_limit_exceeded`` -> RateLimited (Retry-After or
-OpenAI's ``x-ratelimit-reset-*``); 400 ``billing_hard_limit_reached`` -> KeyRejected; 400
-``content_policy_violation`` (DALL-E) / ``moderation_blocked`` (GPT image) -> ContentPolicy; xAI's 400 with
-``error: "Incorrect API key provided…"`` -> KeyRejected; 403 (region, unverified organisation) -> KeyRejected;
-408/5xx -> UpstreamUnavailable; other 4xx (``unknown_parameter``, ``invalid_value``) -> BadRequest.
+Errors are OpenAI's ``{"error": {"message", "type", "param", "code"}}``, decided by ``vendors.errors.classify``
+with no difference of this kind's own: 401 ``invalid_api_key`` -> KeyRejected; 429 ``insufficient_quota``
+(billing) -> KeyRejected but 429 ``rate_limit_exceeded`` -> RateLimited (Retry-After or OpenAI's
+``x-ratelimit-reset-*``); 400 ``billing_hard_limit_reached`` -> KeyRejected; 400 ``content_policy_violation``
+(DALL-E) / ``moderation_blocked`` (GPT image) -> ContentPolicy; xAI's 400 with ``error: "Incorrect API key
+provided…"`` -> KeyRejected; 403 (region, unverified organisation) -> KeyRejected; 408/5xx ->
+UpstreamUnavailable; other 4xx (``unknown_parameter``, ``invalid_value``) -> BadRequest.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
 from vendors import errors
-from vendors.adapters.base import Adapter, ImageRequest, UpstreamImage, json_body
-from vendors.adapters.openai_errors import (
-    bearer_headers,
-    classify_openai_error,
-    clean_message,
-    error_in_success,
-    looks_like_moderation,
-    markers,
-)
+from vendors.adapters.base import ImageAdapter, ImageRequest, UpstreamImage, bearer_headers
+from vendors.adapters.reading import Json, clean_message, error_codes, json_body
+from vendors.errors import ErrorFacts
 
 OUTPUT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "jpg": "image/jpeg", "webp": "image/webp"}
 
 
-class OpenAIImagesAdapter(Adapter):
+class OpenAIImagesAdapter(ImageAdapter):
     kind = "openai_images"
     label = "OpenAI Images API and compatible"
-    purpose = "image"
     default_size_format = "size"
     size_field = "size"
     batch_limit = 10  # n 1-10 (dall-e-2, GPT image, xAI); DALL-E 3 takes n=1 only, see max_batch
@@ -60,7 +52,7 @@ class OpenAIImagesAdapter(Adapter):
         return 1 if is_dall_e_3(request.model) else self.batch_limit
 
     def build_request(self, request: ImageRequest, key: str) -> httpx.Request:
-        payload: dict[str, Any] = {"model": request.model, "prompt": request.prompt, **self.size_fields(request)}
+        payload: dict[str, Json] = {"model": request.model, "prompt": request.prompt, **self.size_fields(request)}
         n = min(request.n, self.max_batch(request))
         if n > 1:
             payload["n"] = n
@@ -73,25 +65,21 @@ class OpenAIImagesAdapter(Adapter):
 
     def parse_response(self, response: httpx.Response) -> list[UpstreamImage]:
         body = json_body(response)
-        failure = error_in_success(response, body)
+        failure = self.error_in_success(response, body)
         if failure is not None:
             raise failure
         if not isinstance(body, dict):
             raise errors.GenerationFailed("the vendor answered without JSON", vendor_status=response.status_code)
         content_type = OUTPUT_TYPES.get(str(body.get("output_format") or "").lower())
-        items = body.get("data") if isinstance(body.get("data"), list) else []
-        images = [image for item in items if (image := _image(item, content_type)) is not None]
+        items = body.get("data")
+        found = [_image(item, content_type) for item in items] if isinstance(items, list) else []
+        images = [image for image in found if image is not None]
         if images:
             return images
         message = "the vendor answered without an image"
         if isinstance(body.get("message"), str) and body["message"]:
             message = clean_message(response, body)
-        if looks_like_moderation(message, markers(body)):
-            raise errors.ContentPolicy(message, vendor_status=response.status_code)
-        raise errors.GenerationFailed(message, vendor_status=response.status_code)
-
-    def classify_error(self, response: httpx.Response) -> errors.UpstreamError:
-        return classify_openai_error(response)
+        raise errors.classify(ErrorFacts(response.status_code, message, error_codes(body)), self.error_table)
 
 
 def is_dall_e_3(model: str) -> bool:
@@ -100,11 +88,12 @@ def is_dall_e_3(model: str) -> bool:
     return "dalle3" in squeezed
 
 
-def _image(item: Any, content_type: str | None) -> UpstreamImage | None:
+def _image(item: Json, content_type: str | None) -> UpstreamImage | None:
     if not isinstance(item, dict):
         return None
-    revised = item.get("revised_prompt") if isinstance(item.get("revised_prompt"), str) else None
-    seed = item.get("seed") if isinstance(item.get("seed"), int) else None
+    found_revised, found_seed = item.get("revised_prompt"), item.get("seed")
+    revised = found_revised if isinstance(found_revised, str) else None
+    seed = found_seed if isinstance(found_seed, int) else None
     b64, url = item.get("b64_json"), item.get("url")
     if isinstance(b64, str) and b64:
         return UpstreamImage(b64=b64, content_type=content_type, revised_prompt=revised or None, seed=seed)

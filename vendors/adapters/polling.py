@@ -1,4 +1,4 @@
-"""What the submit-then-poll kinds (``replicate``, ``bfl``, ``fal``) share: one bounded poll loop.
+"""What the submit-then-poll kinds (Replicate, BFL, fal) share: one bounded poll loop.
 
 A polling kind submits a job, then asks about it until it is done. The rules, the same for all three:
 
@@ -28,14 +28,14 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import httpx
 
 from core.redaction import scrub
 from vendors import errors
-from vendors.adapters.base import Adapter, ImageRequest, UpstreamImage, clean_message, json_body
+from vendors.adapters.base import ImageAdapter, ImageRequest, UpstreamImage
+from vendors.adapters.reading import Json, json_body
 from vendors.errors import JobLost
 from vendors.transport import send
 
@@ -102,14 +102,14 @@ def same_site(url: str, base: str) -> bool:
     return _registrable(host) == _registrable(home_host)
 
 
-def _host(url: Any) -> str:
+def _host(url: Json) -> str:
     try:
         return (urlsplit(url).hostname or "?") if isinstance(url, str) else "?"
     except ValueError:
         return "?"
 
 
-def _port(parts) -> int | None:
+def _port(parts: SplitResult) -> int | None:
     return parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
 
 
@@ -127,29 +127,7 @@ def _registrable(host: str) -> str:
     return ".".join(labels[-size:]) if len(labels) >= size else host
 
 
-def detail_text(body: Any) -> str | None:
-    """A FastAPI validation body (``{"detail": [{"loc": [...], "msg": ...}]}``) as ``field: msg; ...``."""
-    detail = body.get("detail") if isinstance(body, dict) else None
-    if not isinstance(detail, list):
-        return None
-    parts = []
-    for item in detail[:3]:
-        if not isinstance(item, dict) or not isinstance(item.get("msg"), str):
-            continue
-        loc = [str(part) for part in item.get("loc") or [] if part not in ("body", "query")]
-        parts.append(f"{'.'.join(loc)}: {item['msg']}" if loc else item["msg"])
-    return scrub("; ".join(parts))[:300] or None
-
-
-def detail_types(body: Any) -> set[str]:
-    """The ``type`` values of a FastAPI-style ``detail`` list (fal's ``content_policy_violation``)."""
-    detail = body.get("detail") if isinstance(body, dict) else None
-    if not isinstance(detail, list):
-        return set()
-    return {str(item["type"]).lower() for item in detail if isinstance(item, dict) and item.get("type")}
-
-
-class PollingAdapter(Adapter):
+class PollingAdapter(ImageAdapter):
     """Base of the polling kinds. Subclasses implement ``submit``, ``poll`` and (when the vendor has one)
     ``cancel_request``; ``call`` runs the submit and then ``wait_for``."""
 
@@ -161,7 +139,9 @@ class PollingAdapter(Adapter):
     cancel_method: str = "POST"
 
     # --- to implement ------------------------------------------------------------------------
-    async def submit(self, client: httpx.AsyncClient, request: ImageRequest, key: str, deadline: float) -> Job | list:
+    async def submit(
+        self, client: httpx.AsyncClient, request: ImageRequest, key: str, deadline: float
+    ) -> Job | list[UpstreamImage]:
         """Send the job; return the ``Job`` to wait for, or the images when the answer already holds them."""
         raise NotImplementedError
 
@@ -253,7 +233,7 @@ class PollingAdapter(Adapter):
         log.info("vendor %s job %s: cancelled (%s): HTTP %s", self.vendor.name, job.label, reason, response.status_code)
 
     # --- helpers for the kinds ----------------------------------------------------------------
-    def follow(self, url: Any, fallback: str) -> str:
+    def follow(self, url: Json, fallback: str) -> str:
         """``url`` when the vendor's own site serves it (see ``same_site``), else ``fallback``."""
         if isinstance(url, str) and url and same_site(url, self.vendor.base_url):
             return url
@@ -264,11 +244,10 @@ class PollingAdapter(Adapter):
     def poll_error(self, response: httpx.Response, job: Job) -> errors.UpstreamError:
         """A poll answered with an HTTP error: transient ones are retried by ``wait_for``, the rest end the
         wait without a resubmission."""
-        status = response.status_code
-        message = clean_message(response)
+        facts = self.error_facts(response, json_body(response))
+        status, message = facts.status, facts.message
         if status == 429:
-            retry_after = errors.parse_retry_after(response.headers.get("retry-after"))
-            return errors.RateLimited(message, retry_after=retry_after, vendor_status=status)
+            return errors.RateLimited(message, retry_after=facts.retry_after, vendor_status=status)
         if status == 408 or status >= 500:
             return errors.UpstreamUnavailable(message, vendor_status=status)
         return JobLost(
@@ -276,7 +255,7 @@ class PollingAdapter(Adapter):
             vendor_status=status,
         )
 
-    def submitted_body(self, response: httpx.Response) -> dict[str, Any]:
+    def submitted_body(self, response: httpx.Response) -> dict[str, Json]:
         """The submit's 2xx answer as an object; anything else means a job we cannot follow."""
         body = json_body(response)
         if not isinstance(body, dict):

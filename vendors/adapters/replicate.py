@@ -20,31 +20,29 @@ one URL or a list of URLs. A non-empty output counts while still ``processing`` 
 images as asked for). ``failed`` with safety-checker wording (NSFW) -> ContentPolicy; other ``failed``,
 ``canceled`` and ``aborted`` -> GenerationFailed (the prediction is over; another key may try).
 
-HTTP errors are problem details ``{"title", "detail", "status"}``: 401/402 -> KeyRejected; 403 -> KeyRejected
-when it names the key or credit, else BadRequest (no access to the model is a configuration matter);
-404 -> BadRequest (model or version not found); 422 -> BadRequest with the invalid fields; 429 ->
-RateLimited ("Expected available in N seconds", else Retry-After); 408/5xx -> UpstreamUnavailable.
+HTTP errors are problem details ``{"title", "detail", "status"}`` (the message adds the invalid fields),
+decided by ``vendors.errors.classify``. Replicate's differences: an unexplained 403 is BadRequest (no access to
+the model is a configuration matter; one naming the key or credit is KeyRejected by the common order); a 404
+says "model or version not found"; a 429's wait is the detail's "Expected available in N seconds", else
+Retry-After. The rest is the common order: 401/402 -> KeyRejected, 422 -> BadRequest, 429 -> RateLimited,
+408/5xx -> UpstreamUnavailable.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
-from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from core.redaction import scrub
 from vendors import errors
-from vendors.adapters.base import ImageRequest, UpstreamImage, json_body
-from vendors.adapters.openai_errors import (
-    bearer_headers,
-    looks_like_bad_key,
-    looks_like_moderation,
-    looks_like_no_balance,
-)
-from vendors.adapters.polling import Job, JobLost, PollAgain, PollingAdapter, clean_message
+from vendors.adapters.base import ImageRequest, UpstreamImage, bearer_headers
+from vendors.adapters.polling import Job, PollAgain, PollingAdapter
+from vendors.adapters.reading import Json, as_dict, json_body
+from vendors.errors import ErrorFacts, ErrorTable, JobLost, mentions_moderation
 
 VERSION = re.compile(r"^[0-9a-f]{64}$")
 MODEL = re.compile(r"^(deployments/)?([\w.-]+)/([\w.-]+)(?::([0-9a-f]{64}))?$")
@@ -56,9 +54,9 @@ UNFINISHED = ("starting", "processing", "")
 class ReplicateAdapter(PollingAdapter):
     kind = "replicate"
     label = "Replicate predictions (polled)"
-    purpose = "image"
     default_size_format = "aspect_ratio"
     batch_limit = 4  # num_outputs 1-4 on the FLUX models
+    error_table = ErrorTable(forbidden=errors.BadRequest, not_found_hint="model or version not found")
 
     def api(self, path: str) -> str:
         root = self.vendor.base_url.rstrip("/")
@@ -68,7 +66,7 @@ class ReplicateAdapter(PollingAdapter):
     def auth_headers(self, key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}", "Accept": "application/json"}
 
-    def size_fields(self, request: ImageRequest) -> dict[str, Any]:
+    def size_fields(self, request: ImageRequest) -> dict[str, Json]:
         if (request.size_format or self.default_size_format) == "width_height":
             return {"aspect_ratio": "custom", "width": request.width, "height": request.height}
         if (request.size_format or self.default_size_format) == "size":  # Replicate models have no WxH string
@@ -77,9 +75,10 @@ class ReplicateAdapter(PollingAdapter):
 
     def build_request(self, request: ImageRequest, key: str) -> httpx.Request:
         url, version = self._create_target(request.model)
-        payload: dict[str, Any] = {"input": {"prompt": request.prompt, **self.size_fields(request)}}
+        model_input: dict[str, Json] = {"prompt": request.prompt, **self.size_fields(request)}
         if request.n > 1:
-            payload["input"]["num_outputs"] = min(request.n, self.max_batch(request))
+            model_input["num_outputs"] = min(request.n, self.max_batch(request))
+        payload: dict[str, Json] = {"input": model_input}
         if version:
             payload["version"] = version
         headers = bearer_headers(key)
@@ -104,14 +103,16 @@ class ReplicateAdapter(PollingAdapter):
         prefix = "deployments" if deployment else "models"
         return self.api(f"{prefix}/{quote(owner)}/{quote(name)}/predictions"), None
 
-    async def submit(self, client: httpx.AsyncClient, request: ImageRequest, key: str, deadline: float):
+    async def submit(
+        self, client: httpx.AsyncClient, request: ImageRequest, key: str, deadline: float
+    ) -> Job | list[UpstreamImage]:
         response = await self.send_submit(client, self.build_request(request, key), deadline)
         prediction = self.submitted_body(response)
         job_id = prediction.get("id")
         wanted = min(request.n, self.max_batch(request))
         job = Job(id=str(job_id or ""), deadline=deadline, poll_url="", wanted=wanted)
         if isinstance(job_id, str) and job_id:
-            urls = prediction.get("urls") if isinstance(prediction.get("urls"), dict) else {}
+            urls = as_dict(prediction.get("urls"))
             own = self.api(f"predictions/{quote(job_id, safe='')}")
             job.poll_url = self.follow(urls.get("get") or response.headers.get("location"), own)
             job.cancel_url = self.follow(urls.get("cancel"), own + "/cancel")
@@ -131,7 +132,7 @@ class ReplicateAdapter(PollingAdapter):
             raise PollAgain("the prediction could not be read")
         return self.read(prediction, job, key)
 
-    def read(self, prediction: dict[str, Any], job: Job, key: str) -> list[UpstreamImage] | None:
+    def read(self, prediction: dict[str, Json], job: Job, key: str) -> list[UpstreamImage] | None:
         """The images of a prediction, None while it runs; raises for one that ended without images."""
         status = str(prediction.get("status") or "").lower()
         urls = _output_urls(prediction.get("output"))
@@ -142,7 +143,7 @@ class ReplicateAdapter(PollingAdapter):
             raise errors.GenerationFailed(f"the prediction succeeded without an image{removed}", vendor_status=200)
         if status == "failed":
             message = _error_text(prediction.get("error"), key) or "the prediction failed"
-            if looks_like_moderation(message):
+            if mentions_moderation(message):  # the safety checker; a job state, not an HTTP answer
                 raise errors.ContentPolicy(message, vendor_status=200)
             raise errors.GenerationFailed(message, vendor_status=200)
         if status in ("canceled", "cancelled", "aborted"):
@@ -151,23 +152,15 @@ class ReplicateAdapter(PollingAdapter):
             return [_image(url) for url in urls]
         return None
 
-    def classify_error(self, response: httpx.Response) -> errors.UpstreamError:
-        body = json_body(response)
-        message, status = _problem_message(response, body), response.status_code
-        if status == 429:
-            return errors.RateLimited(message, retry_after=_retry_after(response, message), vendor_status=status)
-        if status == 408 or status >= 500:
-            return errors.UpstreamUnavailable(message, vendor_status=status)
-        if looks_like_moderation(message):
-            return errors.ContentPolicy(message, vendor_status=status)
-        if status in (401, 402) or looks_like_bad_key(message) or looks_like_no_balance(message):
-            return errors.KeyRejected(message, vendor_status=status)
-        if status == 404:
-            return errors.BadRequest(f"model or version not found: {message}", vendor_status=status)
-        return errors.BadRequest(message, vendor_status=status)
+    def error_facts(self, response: httpx.Response, body: Json) -> ErrorFacts:
+        facts = super().error_facts(response, body)
+        message = _with_invalid_fields(facts.message, body)
+        throttled = THROTTLED.search(message)
+        retry_after = float(throttled.group(1)) if throttled else facts.retry_after
+        return dataclasses.replace(facts, message=message, retry_after=retry_after)
 
 
-def _output_urls(output: Any) -> list[str]:
+def _output_urls(output: Json) -> list[str]:
     if isinstance(output, str):
         output = [output]
     if not isinstance(output, list):
@@ -179,7 +172,7 @@ def _image(url: str) -> UpstreamImage:
     return UpstreamImage(b64=url) if url.startswith("data:") else UpstreamImage(url=url)
 
 
-def _error_text(error: Any, key: str) -> str:
+def _error_text(error: Json, key: str) -> str:
     if isinstance(error, dict):
         error = error.get("detail") or error.get("message") or error.get("title")
     if not isinstance(error, str):
@@ -187,19 +180,11 @@ def _error_text(error: Any, key: str) -> str:
     return scrub(error[:2000], key)[:300].strip()
 
 
-def _problem_message(response: httpx.Response, body: Any) -> str:
-    message = clean_message(response, body)
+def _with_invalid_fields(message: str, body: Json) -> str:
+    """The problem's message, followed by the descriptions of its first ``invalid_fields``."""
     fields = body.get("invalid_fields") if isinstance(body, dict) else None
-    if isinstance(fields, list):
-        notes = [str(item.get("description")) for item in fields[:3] if isinstance(item, dict)]
-        notes = [note for note in notes if note and note != "None"]
-        if notes:
-            message = scrub(f"{message}: {'; '.join(notes)}")[:300]
-    return message
-
-
-def _retry_after(response: httpx.Response, message: str) -> float | None:
-    match = THROTTLED.search(message)
-    if match:
-        return float(match.group(1))
-    return errors.parse_retry_after(response.headers.get("retry-after"))
+    if not isinstance(fields, list):
+        return message
+    notes = [str(item.get("description")) for item in fields[:3] if isinstance(item, dict)]
+    notes = [note for note in notes if note and note != "None"]
+    return scrub(f"{message}: {'; '.join(notes)}")[:300] if notes else message

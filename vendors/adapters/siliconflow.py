@@ -7,35 +7,27 @@ Answer: ``{"images": [{"url": ...}], "timings": {...}, "seed": 123}``; the URLs 
 downloads them at once. ``data[].url`` / ``b64_json`` are accepted too, for relays that answer OpenAI-style.
 
 Errors (https://docs.siliconflow.com/en/faqs/error-code): bodies are a JSON object, a bare JSON string
-(``"Invalid token"``) or plain text. 401/403 (invalid key, real-name check, "Model disabled." 30003) and balance
-messages -> KeyRejected; moderation wording -> ContentPolicy; 429 -> RateLimited; 5xx -> UpstreamUnavailable;
-other 4xx -> BadRequest with the vendor's message.
+(``"Invalid token"``) or plain text, decided by ``vendors.errors.classify``. SiliconFlow's differences: codes
+30003 ("Model disabled.": permission, real-name check) and 30014 ("Token is invalid.") mean a 401 whatever
+the HTTP status says; an unexplained 403 (a bare ``"Forbidden"``) is the key's permission (the default).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
 from vendors import errors
-from vendors.adapters.base import Adapter, ImageRequest, UpstreamImage, json_body
-from vendors.adapters.openai_errors import (
-    bearer_headers,
-    clean_message,
-    looks_like_moderation,
-    looks_like_no_balance,
-)
-
-KEY_CODES = {30003, 30014}  # "Model disabled." (permission, real-name check), "Token is invalid."
+from vendors.adapters.base import ImageAdapter, ImageRequest, UpstreamImage, bearer_headers
+from vendors.adapters.reading import Json, as_int, as_list, as_str, clean_message, json_body
+from vendors.errors import ErrorFacts, ErrorTable
 
 
-class SiliconFlowAdapter(Adapter):
+class SiliconFlowAdapter(ImageAdapter):
     kind = "siliconflow"
     label = "SiliconFlow images (JSON image URLs)"
-    purpose = "image"
     size_field = "image_size"
     batch_limit = 4  # batch_size 1-4
+    error_table = ErrorTable(codes={"30003": 401, "30014": 401})  # "Model disabled.", "Token is invalid."
 
     def build_request(self, request: ImageRequest, key: str) -> httpx.Request:
         payload = {"model": request.model, "prompt": request.prompt, **self.size_fields(request)}
@@ -48,52 +40,31 @@ class SiliconFlowAdapter(Adapter):
         body = json_body(response)
         if not isinstance(body, dict):
             raise errors.GenerationFailed("the vendor answered without JSON", vendor_status=response.status_code)
-        seed = body.get("seed") if isinstance(body.get("seed"), int) else None
+        seed = as_int(body.get("seed"))
         images = [image for item in _items(body) if (image := _image(item, seed)) is not None]
         if images:
             return images
         message = clean_message(response, body) if _has_message(body) else "the vendor answered without an image"
-        if looks_like_moderation(message):
-            raise errors.ContentPolicy(message, vendor_status=response.status_code)
-        raise errors.GenerationFailed(message, vendor_status=response.status_code)
-
-    def classify_error(self, response: httpx.Response) -> errors.UpstreamError:
-        body = json_body(response)
-        message, status = clean_message(response, body), response.status_code
-        code = body.get("code") if isinstance(body, dict) else None
-        if status == 429:
-            retry_after = errors.parse_retry_after(response.headers.get("retry-after"))
-            return errors.RateLimited(message, retry_after=retry_after, vendor_status=status)
-        if status >= 500 or status == 408:
-            return errors.UpstreamUnavailable(message, vendor_status=status)
-        if looks_like_moderation(message):
-            return errors.ContentPolicy(message, vendor_status=status)
-        if status in (401, 402, 403) or code in KEY_CODES or looks_like_no_balance(message):
-            return errors.KeyRejected(message, vendor_status=status)
-        return errors.BadRequest(message, vendor_status=status)
+        raise errors.classify(ErrorFacts(response.status_code, message), self.error_table)
 
 
-def _items(body: dict[str, Any]) -> list[Any]:
-    items: list[Any] = []
-    for field in ("images", "data"):
-        if isinstance(body.get(field), list):
-            items.extend(body[field])
-    return items
+def _items(body: dict[str, Json]) -> list[Json]:
+    return as_list(body.get("images")) + as_list(body.get("data"))
 
 
-def _image(item: Any, seed: int | None) -> UpstreamImage | None:
+def _image(item: Json, seed: int | None) -> UpstreamImage | None:
     if isinstance(item, str) and item.startswith(("http://", "https://")):
         return UpstreamImage(url=item, seed=seed)
     if not isinstance(item, dict):
         return None
-    item_seed = item.get("seed") if isinstance(item.get("seed"), int) else seed
-    if isinstance(item.get("url"), str) and item["url"]:
-        return UpstreamImage(url=item["url"], seed=item_seed)
-    for field in ("b64_json", "b64", "base64"):
-        if isinstance(item.get(field), str) and item[field]:
-            return UpstreamImage(b64=item[field], seed=item_seed)
-    return None
+    item_seed = as_int(item.get("seed"))
+    item_seed = seed if item_seed is None else item_seed
+    url = as_str(item.get("url"))
+    if url:
+        return UpstreamImage(url=url, seed=item_seed)
+    b64 = next((found for field in ("b64_json", "b64", "base64") if (found := as_str(item.get(field)))), None)
+    return UpstreamImage(b64=b64, seed=item_seed) if b64 else None
 
 
-def _has_message(body: dict[str, Any]) -> bool:
-    return any(isinstance(body.get(field), str) and body[field] for field in ("message", "error", "detail"))
+def _has_message(body: dict[str, Json]) -> bool:
+    return any(as_str(body.get(field)) for field in ("message", "error", "detail"))

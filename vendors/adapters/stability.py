@@ -18,34 +18,41 @@ Answer, by its Content-Type: ``image/*`` -> the raw bytes, ``finish-reason`` and
 ``application/json`` -> ``{"image": base64, "finish_reason", "seed"}`` (the image type in ``; type=image/png``).
 A 200 whose finish reason is ``CONTENT_FILTERED`` holds a blurred image: it is ContentPolicy, never delivered.
 
-Errors ``{"id", "name", "errors": [...]}``: 401 -> KeyRejected; 402 (credits) -> KeyRejected; **403 is
-moderation here** (``name: content_moderation``) -> ContentPolicy, unless the text names a bad key (a 403 that is
-not Stability's JSON, a proxy's page, is UpstreamUnavailable); 429 -> RateLimited for at least 60 s (Stability
-locks a key out for 60 s after the limit); 408/5xx -> UpstreamUnavailable; 400/404/413/422 -> BadRequest.
+Errors ``{"id", "name", "errors": [...]}``, decided by ``vendors.errors.classify``; ``name`` is read as a code.
+Stability's differences: ``name: content_moderation`` -> ContentPolicy at any status; **an unexplained 403 is
+moderation here** (the only 403 Stability documents) -> ContentPolicy, but one whose body is not Stability's
+JSON (a proxy's page) -> UpstreamUnavailable; a 429 cools the key for at least 60 s (Stability locks a key out
+for 60 s after the limit). The rest is the common order: 401/402 (credits) -> KeyRejected, a 403 naming a bad
+key -> KeyRejected, 408/5xx -> UpstreamUnavailable, 400/404/413/422 -> BadRequest.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from typing import Any
 
 import httpx
 
 from vendors import errors
-from vendors.adapters.base import Adapter, ImageRequest, UpstreamImage, json_body
-from vendors.adapters.openai_errors import clean_message, looks_like_bad_key, looks_like_moderation
+from vendors.adapters.base import ImageAdapter, ImageRequest, UpstreamImage
+from vendors.adapters.reading import Json, clean_message, json_body
+from vendors.errors import ErrorFacts, ErrorTable
 
 SERVICE_URL = re.compile(r"/generate/[\w.-]+$")
-LOCKOUT_SECONDS = 60.0  # Stability locks a key out for 60 s once it passes the rate limit
 FILTERED = "CONTENT_FILTERED"
 
 
-class StabilityAdapter(Adapter):
+class StabilityAdapter(ImageAdapter):
     kind = "stability"
     label = "Stability AI Stable Image (v2beta)"
-    purpose = "image"
     default_size_format = "aspect_ratio"
     batch_limit = 1
+    error_table = ErrorTable(
+        codes={"content_moderation": errors.ContentPolicy},
+        forbidden=errors.ContentPolicy,  # the only 403 Stability documents is its moderation
+        foreign_forbidden=errors.UpstreamUnavailable,  # a 403 page that is not Stability's: a proxy
+        min_rate_limit=60.0,  # Stability locks a key out for 60 s once it passes the rate limit
+    )
 
     def endpoint(self, request: ImageRequest) -> str:
         base = self.vendor.base_url.rstrip("/")
@@ -63,7 +70,7 @@ class StabilityAdapter(Adapter):
 
     def build_request(self, request: ImageRequest, key: str) -> httpx.Request:
         url = self.endpoint(request)
-        fields: dict[str, Any] = {"prompt": request.prompt, **self.size_fields(request), "output_format": "png"}
+        fields: dict[str, Json] = {"prompt": request.prompt, **self.size_fields(request), "output_format": "png"}
         if url.endswith("/sd3") and request.model:
             fields["model"] = request.model
         # (None, value) parts are plain form fields; passing them as files keeps the body multipart.
@@ -90,25 +97,13 @@ class StabilityAdapter(Adapter):
             return [UpstreamImage(b64=image, content_type=content_type, seed=_int(body.get("seed")))]
         raise errors.GenerationFailed("the vendor answered without an image", vendor_status=status)
 
-    def classify_error(self, response: httpx.Response) -> errors.UpstreamError:
-        body = json_body(response)
-        stability_body = isinstance(body, dict) and ("name" in body or "errors" in body)
-        name = str(body.get("name") or "").lower() if isinstance(body, dict) else ""
-        message, status = _message(response, body), response.status_code
-        if name == "content_moderation" or (status < 500 and status != 429 and looks_like_moderation(message)):
-            return errors.ContentPolicy(message, vendor_status=status)
-        if status == 429:
-            retry_after = errors.parse_retry_after(response.headers.get("retry-after")) or 0.0
-            return errors.RateLimited(message, retry_after=max(retry_after, LOCKOUT_SECONDS), vendor_status=status)
-        if status in (401, 402) or (status == 403 and looks_like_bad_key(message)):
-            return errors.KeyRejected(message, vendor_status=status)
-        if status == 403:
-            if stability_body:  # the only documented 403 is moderation
-                return errors.ContentPolicy(message, vendor_status=status)
-            return errors.UpstreamUnavailable(message, vendor_status=status)
-        if status == 408 or status >= 500:
-            return errors.UpstreamUnavailable(message, vendor_status=status)
-        return errors.BadRequest(message, vendor_status=status)
+    def error_facts(self, response: httpx.Response, body: Json) -> ErrorFacts:
+        facts = super().error_facts(response, body)
+        if not isinstance(body, dict) or not ("name" in body or "errors" in body):
+            return dataclasses.replace(facts, foreign=True)
+        name = body.get("name")
+        codes = facts.codes | {name.lower()} if isinstance(name, str) else facts.codes
+        return dataclasses.replace(facts, message=_message(response, body), codes=codes)
 
 
 def service_for(model: str) -> str:
@@ -119,7 +114,7 @@ def service_for(model: str) -> str:
     return "ultra" if "ultra" in name else "core"
 
 
-def _check_finish(reason: Any) -> None:
+def _check_finish(reason: Json) -> None:
     reason = str(reason or "").strip().upper()
     if reason == FILTERED:
         raise errors.ContentPolicy(
@@ -130,14 +125,12 @@ def _check_finish(reason: Any) -> None:
         raise errors.GenerationFailed("the vendor reported an error while generating", vendor_status=200)
 
 
-def _message(response: httpx.Response, body: Any) -> str:
+def _message(response: httpx.Response, body: dict[str, Json]) -> str:
     """Stability's ``errors`` list joined (its ``name`` when the list is empty), scrubbed."""
-    if isinstance(body, dict):
-        texts = [text for text in body.get("errors") or [] if isinstance(text, str) and text.strip()]
-        text = "; ".join(texts) or (body.get("name") if isinstance(body.get("name"), str) else "")
-        if text:
-            return clean_message(response, {"message": text})
-    return clean_message(response, body)
+    found, name = body.get("errors"), body.get("name")
+    texts = [text for text in found if isinstance(text, str) and text.strip()] if isinstance(found, list) else []
+    text = "; ".join(texts) or (name if isinstance(name, str) else "")
+    return clean_message(response, {"message": text} if text else body)
 
 
 def _content_type(response: httpx.Response) -> tuple[str, dict[str, str]]:
@@ -149,7 +142,7 @@ def _content_type(response: httpx.Response) -> tuple[str, dict[str, str]]:
     return media_type.strip().lower(), params
 
 
-def _int(value: Any) -> int | None:
+def _int(value: Json) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     try:

@@ -23,52 +23,66 @@ Answer, by its Content-Type: ``image/*`` -> the raw bytes (SDXL family: PNG); ``
 Cloudflare envelope ``{"result": {"image": base64}, "success": true, ...}`` (flux-1-schnell: a JPEG). A 200
 envelope with ``success: false`` is classified like an error answer; no image at all is GenerationFailed.
 
-Errors, envelope ``{"result": null, "success": false, "errors": [{"code", "message"}]}``, decided by code first:
+Errors, envelope ``{"result": null, "success": false, "errors": [{"code", "message"}]}``, decided by
+``vendors.errors.classify``; Workers AI declares what its codes mean, looked at before the status:
 
-- code 10000 (401/403, bad or under-scoped token), 403 codes 3023/5018/3041/5016 (account blocked, private
-  model, model terms not accepted), any other 401/403 -> KeyRejected;
-- 429 code **3036** (the day's free allocation is spent) -> RateLimited until the next 00:00 UTC (plus a minute),
-  so the key comes back after the daily reset instead of being disabled;
-- 429 code **3040** (out of capacity) -> UpstreamUnavailable: retry or fail over, not the key's fault;
-- other 429 -> RateLimited (Retry-After honoured);
-- 404 (codes 3042/7003: bad model name, or no such account) -> BadRequest telling the operator to check the
-  model name and the account id;
-- 408 (3007/3008), 5xx -> UpstreamUnavailable;
-- 400 (5007/5004/3003), 413 (3006) and other 4xx -> BadRequest (ContentPolicy when the text reads like
-  moderation; Workers AI's moderation answer is undocumented).
+- code 10000 (bad or under-scoped token) means a 401, and 3023/5018/3041/5016 (account blocked, private
+  model, model terms not accepted) are KeyRejected, whatever the status;
+- code **3036** (the day's free allocation is spent) means a 429, and its wait is until the next 00:00 UTC
+  (plus a minute), so the key comes back after the daily reset instead of being disabled;
+- code **3040** (out of capacity) means a 503: retry or fail over, not the key's fault;
+- codes 3042/7003 (bad model name, no such account) mean a 404: BadRequest telling the operator to check
+  the model name and the account id (the kind's ``not_found_hint``, for any 404);
+- codes 3007/3008 (timeout, aborted) mean a 408: UpstreamUnavailable.
+
+The rest is the common order: other 429 -> RateLimited (Retry-After honoured), 401/402/403 -> KeyRejected,
+5xx -> UpstreamUnavailable, moderation wording -> ContentPolicy (Workers AI's moderation answer is
+undocumented), 400 (5007/5004/3003), 413 (3006) and other 4xx -> BadRequest; a 200 envelope with
+``success: false`` and no known code -> GenerationFailed. Messages end with the codes, ``(code 3036)``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from core.redaction import scrub
 from vendors import errors
-from vendors.adapters.base import Adapter, ImageRequest, UpstreamImage, json_body
-from vendors.adapters.openai_errors import clean_message, looks_like_moderation
+from vendors.adapters.base import ImageAdapter, ImageRequest, UpstreamImage
+from vendors.adapters.reading import Json, json_body
+from vendors.errors import ErrorFacts, ErrorTable
 
 ACCOUNT_IN_BASE = re.compile(r"/accounts/([^/]+)")
-AUTH_CODES = {10000}
-ACCOUNT_CODES = {3023, 5018, 3041, 5016}  # account blocked, private model, model terms not accepted
-DAILY_QUOTA = 3036
-NO_CAPACITY = 3040
-NOT_FOUND_CODES = {3042, 7003}
-TIMEOUT_CODES = {3007, 3008}
+DAILY_QUOTA = "3036"
 RESET_MARGIN = 60.0  # seconds past 00:00 UTC before a key whose daily allocation was spent is tried again
 B64_SIGNATURES = {"/9j/": "image/jpeg", "iVBORw0KGgo": "image/png", "UklGR": "image/webp"}
 
 
-class WorkersAIAdapter(Adapter):
+class WorkersAIAdapter(ImageAdapter):
     kind = "workers_ai"
     label = "Cloudflare Workers AI text-to-image"
-    purpose = "image"
     default_size_format = "width_height"
     batch_limit = 1
+    error_table = ErrorTable(
+        codes={
+            DAILY_QUOTA: 429,  # the day's free allocation is spent: rest until the reset (see error_facts)
+            "3040": 503,  # out of capacity
+            "10000": 401,  # authentication error (bad or under-scoped token)
+            "3023": errors.KeyRejected,  # account blocked
+            "5018": errors.KeyRejected,  # private model
+            "3041": errors.KeyRejected,  # model terms not accepted
+            "5016": errors.KeyRejected,  # model terms not accepted
+            "3042": 404,  # invalid model name
+            "7003": 404,  # could not route: no such account
+            "3007": 408,  # timeout
+            "3008": 408,  # aborted
+        },
+        not_found_hint="Workers AI found no such model or account (check the model name and the account id)",
+    )
 
     def endpoint(self, model: str, key: str) -> tuple[str, str, str]:
         """``(url, account_id, token)`` for this model and key (see the module docstring)."""
@@ -91,7 +105,7 @@ class WorkersAIAdapter(Adapter):
 
     def build_request(self, request: ImageRequest, key: str) -> httpx.Request:
         url, _, token = self.endpoint(request.model, key)
-        payload: dict[str, Any] = {"prompt": request.prompt}
+        payload: dict[str, Json] = {"prompt": request.prompt}
         if request.size_format or "flux" not in request.model.lower():
             payload.update(self.size_fields(request))
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -106,45 +120,24 @@ class WorkersAIAdapter(Adapter):
             return [UpstreamImage(data=response.content, content_type=media_type)]
         body = json_body(response)
         if isinstance(body, dict) and body.get("success") is False:
-            raise self.classify_error(response)
+            raise self.classify_error(response)  # a failure carried in a 200: classified as one
         result = body.get("result") if isinstance(body, dict) else None
         image = result.get("image") if isinstance(result, dict) else result
         if isinstance(image, str) and image:
             return [UpstreamImage(b64=image, content_type=_sniff(image))]
         raise errors.GenerationFailed("the vendor answered without an image", vendor_status=status)
 
-    def classify_error(self, response: httpx.Response) -> errors.UpstreamError:
-        body = json_body(response)
-        codes = _codes(body)
-        message, status = self._message(response, body, codes), response.status_code
-        if DAILY_QUOTA in codes:
-            return errors.RateLimited(message, retry_after=seconds_until_reset(), vendor_status=status)
-        if NO_CAPACITY in codes:
-            return errors.UpstreamUnavailable(message, vendor_status=status)
-        if codes & (AUTH_CODES | ACCOUNT_CODES) or status in (401, 402, 403):
-            return errors.KeyRejected(message, vendor_status=status)
-        if status == 429:
-            retry_after = errors.parse_retry_after(response.headers.get("retry-after"))
-            return errors.RateLimited(message, retry_after=retry_after, vendor_status=status)
-        if status == 404 or codes & NOT_FOUND_CODES:
-            hint = "Workers AI found no such model or account (check the model name and the account id)"
-            return errors.BadRequest(f"{hint}: {message}", vendor_status=status)
-        if status == 408 or status >= 500 or codes & TIMEOUT_CODES:
-            return errors.UpstreamUnavailable(message, vendor_status=status)
-        if looks_like_moderation(message):
-            return errors.ContentPolicy(message, vendor_status=status)
-        if status < 400:  # a 200 envelope with success: false and a code of no known meaning
-            return errors.GenerationFailed(message, vendor_status=status)
-        return errors.BadRequest(message, vendor_status=status)
-
-    def _message(self, response: httpx.Response, body: Any, codes: set[int]) -> str:
-        message = clean_message(response, body)
+    def error_facts(self, response: httpx.Response, body: Json) -> ErrorFacts:
+        facts = super().error_facts(response, body)
+        message = facts.message
         account = ACCOUNT_IN_BASE.search(str(response.request.url.path)) if _has_request(response) else None
         if account:
             message = scrub(message, account.group(1))
+        codes = sorted((code for code in facts.codes if code.isdigit()), key=int)
         if codes:
-            message += f" (code {', '.join(str(code) for code in sorted(codes))})"
-        return message
+            message += f" (code {', '.join(codes)})"
+        retry_after = seconds_until_reset() if DAILY_QUOTA in facts.codes else facts.retry_after
+        return dataclasses.replace(facts, message=message, retry_after=retry_after)
 
 
 def seconds_until_reset(now: datetime | None = None) -> float:
@@ -152,15 +145,6 @@ def seconds_until_reset(now: datetime | None = None) -> float:
     now = now or datetime.now(UTC)
     midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     return (midnight - now).total_seconds() + RESET_MARGIN
-
-
-def _codes(body: Any) -> set[int]:
-    found = set()
-    for error in (body.get("errors") if isinstance(body, dict) else None) or []:
-        code = error.get("code") if isinstance(error, dict) else None
-        if isinstance(code, int) or (isinstance(code, str) and code.isdigit()):
-            found.add(int(code))
-    return found
 
 
 def _sniff(b64: str) -> str | None:

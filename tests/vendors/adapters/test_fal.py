@@ -8,6 +8,7 @@ from tests.fakes.fal import FalFake
 from tests.vendors.adapters import call, failure_of, fetch
 from tests.vendors.adapters.test_polling import ForeignHost, cancel_while_polling
 from vendors import errors
+from vendors.adapters import polling
 from vendors.adapters.base import ImageRequest, VendorTarget
 from vendors.adapters.fal import FalAdapter
 from vendors.adapters.polling import JobLost
@@ -250,3 +251,28 @@ def test_a_sync_endpoint_answering_with_the_output_is_accepted():
 
     [image] = asyncio.run(run())
     assert image.b64 == body["images"][0]["url"] and image.url is None
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (422, {"detail": [{"msg": "flagged", "type": "content_policy_violation"}]}, errors.ContentPolicy),
+        (422, {"detail": [{"msg": "too big", "type": "less_than_equal"}]}, errors.BadRequest),
+        (504, {"detail": "Request timed out", "error_type": "request_timeout"}, errors.GenerationFailed),
+        (503, {"detail": "the model crashed"}, errors.GenerationFailed),  # the job is over; fal retried it already
+        (503, "upstream connect error", errors.UpstreamUnavailable),  # the queue, not the job: polled again
+        (408, {"detail": "Request timeout"}, errors.UpstreamUnavailable),
+        (429, {"detail": "Too many requests"}, errors.RateLimited),
+        (401, {"detail": "Invalid authentication credentials"}, JobLost),
+        (404, {"detail": "Request not found"}, JobLost),
+    ],
+)
+def test_a_result_error_is_the_models_own_or_the_polls(status, body, expected):
+    adapter = FalAdapter(VendorTarget(name="fal", base_url="https://queue.fal.run"))
+    request = httpx.Request("GET", "https://queue.fal.run/fal-ai/flux/requests/r1")
+    content = {"json": body} if isinstance(body, dict) else {"text": body}
+    job = polling.Job(id="r1", deadline=time.monotonic() + 10, poll_url="https://queue.fal.run/x")
+
+    error = adapter.result_error(httpx.Response(status, request=request, **content), body, job)
+
+    assert type(error) is expected

@@ -8,7 +8,6 @@ from tests.fakes.server import jpeg_bytes
 from tests.vendors.adapters import call, failure_of, fetch
 from vendors import errors
 from vendors.adapters.base import ImageRequest, VendorTarget
-from vendors.adapters.openai_errors import retry_after_of
 from vendors.adapters.openai_images import OpenAIImagesAdapter
 
 KEY = "sk-proj-openai-images-test-0001"
@@ -178,28 +177,6 @@ def test_without_retry_after_the_cooldown_is_the_reset_of_the_spent_openai_limit
 def _response(status: int, headers: dict[str, str] | None = None, **kwargs) -> httpx.Response:
     request = httpx.Request("POST", "https://api.example/v1/images/generations", headers={"Authorization": "Bearer k"})
     return httpx.Response(status, headers=headers, request=request, **kwargs)
-
-
-@pytest.mark.parametrize(
-    ("headers", "expected"),
-    [
-        ({"retry-after": "3", "x-ratelimit-reset-requests": "1m"}, 3),
-        ({"retry-after-ms": "1500"}, 1.5),
-        (
-            {
-                "x-ratelimit-remaining-tokens": "0",
-                "x-ratelimit-reset-tokens": "6m0s",
-                "x-ratelimit-reset-requests": "2s",
-            },
-            360,
-        ),
-        ({"x-ratelimit-reset-requests": "20ms", "x-ratelimit-reset-tokens": "1.5s"}, 1.5),
-        ({"x-ratelimit-reset-requests": "soon"}, None),
-        ({}, None),
-    ],
-)
-def test_the_cooldown_headers_are_read_in_order(headers, expected):
-    assert retry_after_of(_response(429, headers)) == expected
 
 
 @pytest.mark.parametrize(

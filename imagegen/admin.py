@@ -10,6 +10,7 @@ from django.utils.html import format_html, format_html_join
 from imagegen.client_keys import invalidate_client_keys
 from imagegen.models import ClientKey, Generation, OptimizerSettings
 from proxy.admin import ReadOnlyModelAdmin
+from vendors.adapters import chat_kinds
 from vendors.models import Vendor
 
 THUMBNAIL = '<img src="{}" alt="" style="height:48px;width:auto" height="48" loading="lazy">'
@@ -154,5 +155,5 @@ class OptimizerSettingsAdmin(admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "vendor":
-            kwargs["queryset"] = Vendor.objects.filter(kind="openai_chat")
+            kwargs["queryset"] = Vendor.objects.filter(kind__in=chat_kinds())
         return super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -7,8 +7,11 @@ import secrets
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.functional import lazy
+from django.utils.text import format_lazy
 
 from proxy.models import StoredImage
+from vendors.adapters import chat_kinds
 from vendors.models import Vendor
 
 CLIENT_KEY_PREFIX = "sk-ig-"
@@ -93,6 +96,11 @@ class Generation(models.Model):
         return f"{self.model} {self.status} {self.created_at:%Y-%m-%d %H:%M:%S}"
 
 
+def _chat_kinds_text() -> str:
+    """The kinds whose adapters serve chat, as the optimizer's texts name them."""
+    return " or ".join(chat_kinds())
+
+
 class OptimizerSettings(models.Model):
     """The prompt optimizer's configuration: a single row (pk=1)."""
 
@@ -107,7 +115,8 @@ class OptimizerSettings(models.Model):
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
-        help_text="An openai_chat vendor whose keys the optimizer uses.",
+        # Lazy: the registry is read when the text is shown, not while models load.
+        help_text=format_lazy("An {} vendor whose keys the optimizer uses.", lazy(_chat_kinds_text, str)()),
     )
     model = models.CharField(max_length=200, blank=True, help_text="The LLM's model name at that vendor.")
     time_budget = models.FloatField(default=20.0, help_text="Seconds before falling back to the user's words.")
@@ -131,7 +140,7 @@ class OptimizerSettings(models.Model):
     def clean(self):
         if self.mode != self.Mode.OFF and (self.vendor is None or not self.model):
             raise ValidationError("An optimizer that is on needs a vendor and a model.")
-        if self.vendor is not None and self.vendor.kind != "openai_chat":
-            raise ValidationError({"vendor": "The optimizer needs an openai_chat vendor."})
+        if self.vendor is not None and self.vendor.kind not in chat_kinds():
+            raise ValidationError({"vendor": f"The optimizer needs an {_chat_kinds_text()} vendor."})
         if self.time_budget is not None and self.time_budget <= 0:
             raise ValidationError({"time_budget": "The time budget must be more than 0 seconds."})

@@ -10,7 +10,13 @@ from django.contrib import admin, messages
 from django.db.models import Count
 
 from vendors.adapters import image_kinds
-from vendors.forms import ImageModelForm, ImageModelInlineFormSet, VendorKeyForm, VendorKeyInlineFormSet
+from vendors.forms import (
+    ImageModelForm,
+    ImageModelInlineForm,
+    ImageModelInlineFormSet,
+    VendorKeyForm,
+    VendorKeyInlineFormSet,
+)
 from vendors.models import ImageModel, Vendor, VendorKey
 from vendors.services import reset_key
 
@@ -19,6 +25,7 @@ KEY_STATE_FIELDS = ("masked", "status", "failure_count", "last_error", "last_use
 
 class ImageModelInline(admin.TabularInline):
     model = ImageModel
+    form = ImageModelInlineForm
     formset = ImageModelInlineFormSet
     fields = ("name", "upstream_name", "default_size", "enabled")
     extra = 0

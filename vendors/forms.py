@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from vendors import crypto
 from vendors.adapters import adapter_class
@@ -93,6 +93,30 @@ class ImageModelForm(forms.ModelForm):
             if self.instance.pk:
                 choices = choices.exclude(pk=self.instance.pk)
             field.queryset = choices
+
+
+class ImageModelInlineForm(forms.ModelForm):
+    """A row of the Vendor page, which shows a few of the model's fields.
+
+    ``ImageModel.clean()`` files its errors under the field at fault; one the row does not show (a size
+    rule, the fallback, the vendor) would be lost or make ``add_error`` fail, so it is shown as an error
+    of the row, named after its field.
+    """
+
+    def add_error(self, field, error):
+        if field is None and isinstance(error, ValidationError) and hasattr(error, "error_dict"):
+            error = ValidationError(self._errors_on_shown_fields(error.error_dict))
+        super().add_error(field, error)
+
+    def _errors_on_shown_fields(self, error_dict: dict[str, list[ValidationError]]) -> dict[str, list]:
+        shown: dict[str, list] = {}
+        for field, errors in error_dict.items():
+            if field == NON_FIELD_ERRORS or (field in self.fields and not self[field].is_hidden):
+                shown.setdefault(field, []).extend(errors)
+                continue
+            name = self._meta.model._meta.get_field(field).verbose_name.capitalize()
+            shown.setdefault(NON_FIELD_ERRORS, []).extend(f"{name}: {message}" for message in ValidationError(errors))
+        return shown
 
 
 class ImageModelInlineFormSet(forms.BaseInlineFormSet):

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from urllib.parse import urlsplit
-
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
@@ -15,23 +12,15 @@ from vendors.adapters import adapter_class, kind_choices
 from vendors.adapters.base import SIZE_FORMATS
 from vendors.size_rules import SizeCapability
 
-SIZE_RE = re.compile(r"^\d{2,5}x\d{2,5}$")
-
-
-def validate_http_url(value: str) -> None:
-    """http(s) with a host; unlike URLField, single-label hosts (http://flux:8000 in compose) pass."""
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018  (raises on a malformed port)
-    except ValueError as exc:
-        raise ValidationError(f"{value!r} is not a valid URL.") from exc
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
-        raise ValidationError("Enter an http:// or https:// URL with a host.")
-
-
-def validate_size(value: str) -> None:
-    if value and not SIZE_RE.match(value):
-        raise ValidationError(f"{value!r} is not a size like 1024x768.")
+# Migrations 0001 and 0002 import validate_http_url and validate_size from this module.
+from vendors.validation import (
+    Problem,
+    by_field,
+    fallback_problem,
+    size_rule_problems,
+    validate_http_url,
+    validate_size,
+)
 
 
 class Vendor(models.Model):
@@ -148,13 +137,6 @@ class ImageModel(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def save(self, *args, **kwargs):
-        # Checked on every save, not only in forms: code that skips full_clean must not make a loop either.
-        problem = self.fallback_problem()
-        if problem:
-            raise ValidationError({"fallback": problem})
-        super().save(*args, **kwargs)
-
     @property
     def sent_name(self) -> str:
         return self.upstream_name or self.name
@@ -171,110 +153,42 @@ class ImageModel(models.Model):
             max_megapixels=self.max_megapixels,
         )
 
-    def full_clean(self, exclude=None, validate_unique=True, validate_constraints=True):
-        # clean() files errors under fields; a form without that field (the Vendor page's inline)
-        # would crash on them, so clean() needs to know which fields the caller left out.
-        self._clean_exclude = set(exclude or ())
-        try:
-            super().full_clean(
-                exclude=exclude, validate_unique=validate_unique, validate_constraints=validate_constraints
-            )
-        finally:
-            del self._clean_exclude
-
     def clean(self):
-        errors: dict[str, list[str]] = {}
+        problems = [
+            *self._vendor_problems(),
+            *size_rule_problems(self),
+            *self._fallback_problems(),
+            *self._name_problems(),
+        ]
+        if problems:
+            raise ValidationError(by_field(problems))
 
-        def error(field: str, message: str) -> None:
-            if field in getattr(self, "_clean_exclude", ()):
-                field, message = NON_FIELD_ERRORS, f"{self._meta.get_field(field).verbose_name.capitalize()}: {message}"
-            errors.setdefault(field, []).append(message)
+    def _vendor_problems(self) -> list[Problem]:
+        if not self.vendor_id or adapter_class(self.vendor.kind).purpose == "image":
+            return []
+        return [
+            ("vendor", f"Vendor {self.vendor.name!r} is a {self.vendor.kind} vendor and cannot serve image models.")
+        ]
 
-        if self.vendor_id and adapter_class(self.vendor.kind).purpose != "image":
-            error(
-                "vendor", f"Vendor {self.vendor.name!r} is a {self.vendor.kind} vendor and cannot serve image models."
-            )
-        sizes: tuple[tuple[int, int], ...] = ()
-        try:
-            sizes = SizeCapability.parse(sizes=self.allowed_sizes).sizes
-        except ValueError as exc:
-            error("allowed_sizes", str(exc))
-        try:
-            SizeCapability.parse(ratios=self.allowed_ratios)
-        except ValueError as exc:
-            error("allowed_ratios", str(exc))
-        self._clean_limits(error)
-        if sizes and self.default_size and SIZE_RE.match(self.default_size):
-            width, height = (int(side) for side in self.default_size.split("x"))
-            if (width, height) not in sizes:
-                error("default_size", f"{self.default_size} is not one of the allowed sizes ({self.allowed_sizes}).")
-        problem = self.fallback_problem()
-        if problem:
-            error("fallback", problem)
-        if errors:
-            raise ValidationError(errors)
-
-    def _clean_limits(self, error) -> None:
-        if self.max_megapixels is not None and self.max_megapixels <= 0:
-            error("max_megapixels", "The megapixel limit must be more than 0.")
-            return
-        if any(value is not None and value < 1 for value in (self.size_multiple, self.min_side, self.max_side)):
-            return  # the fields' own validators say so
-        if self.min_side and self.max_side and self.min_side > self.max_side:
-            error("max_side", f"The largest side must be at least the smallest side ({self.min_side}).")
-            return
-        checks = (
-            ("max_megapixels", {"min_side": self.min_side, "max_megapixels": self.max_megapixels}),
-            (
-                "size_multiple",
-                {"multiple_of": self.size_multiple, "min_side": self.min_side, "max_side": self.max_side},
-            ),
-        )
-        for field, limits in checks:
-            try:
-                SizeCapability.parse(**limits)
-            except ValueError as exc:
-                error(field, str(exc))
-
-    def fallback_problem(self) -> str:
-        """Why this row's fallback cannot be saved (itself, or a loop back), or "" when it can."""
+    def _fallback_problems(self) -> list[Problem]:
         if self.fallback_id is None:
-            return ""
-        if self.pk is not None and self.fallback_id == self.pk:
-            return "A model cannot be its own fallback."
+            return []
         # One query for the whole chain, however long.
         rows = {
-            pk: (name, fallback_id)
-            for pk, name, fallback_id in ImageModel.objects.values_list("id", "name", "fallback_id")
+            pk: (name, following) for pk, name, following in ImageModel.objects.values_list("id", "name", "fallback_id")
         }
-        chain = [self.name]
-        seen = {self.pk}
-        current = self.fallback_id
-        while current is not None and current in rows:
-            if current == self.pk:
-                chain.append(self.name)
-                return (
-                    f"This fallback makes a loop: {' -> '.join(chain)}. Choose a model whose chain does not lead back."
-                )
-            name, following = rows[current]
-            chain.append(name)
-            if current in seen:
-                return f"This fallback leads into a loop: {' -> '.join(chain)}. Fix that chain or choose another model."
-            seen.add(current)
-            current = following
-        return ""
+        problem = fallback_problem(self.pk, self.name, self.fallback_id, rows)
+        return [("fallback", problem)] if problem else []
 
-    def validate_unique(self, exclude=None):
+    def _name_problems(self) -> list[Problem]:
         # Name the vendor that already has the model: "already exists" alone sends people hunting.
-        exclude = set(exclude or ())
-        if "name" not in exclude and self.name:
-            taken = ImageModel.objects.filter(name=self.name).exclude(pk=self.pk).select_related("vendor").first()
-            if taken is not None:
-                raise ValidationError(
-                    {"name": f"Model name {self.name!r} is already served by vendor {taken.vendor.name!r}."}
-                )
-            exclude.add("name")
-        super().validate_unique(exclude=exclude)
+        # full_clean() skips its own unique check on a field that clean() has flagged.
+        if not self.name:
+            return []
+        taken = ImageModel.objects.filter(name=self.name).exclude(pk=self.pk).select_related("vendor").first()
+        if taken is None:
+            return []
+        return [("name", f"Model name {self.name!r} is already served by vendor {taken.vendor.name!r}.")]
 
 
 class VendorKey(models.Model):

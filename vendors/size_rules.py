@@ -186,54 +186,75 @@ def _fit(width: float, height: float, capability: SizeCapability, multiple: int 
     low, high, cap = capability.min_side, capability.max_side, capability.max_megapixels
     cap_area = cap * MEGAPIXEL if cap else None
     w, h = float(width), float(height)
-
     if cap_area and w * h > cap_area:
-        scale = math.sqrt(cap_area / (w * h))
-        w, h = w * scale, h * scale
+        w, h = _scaled(w, h, math.sqrt(cap_area / (w * h)))
         reasons.append(f"scaled down to {_megapixels(cap)} megapixels")
-
-    clamped = False
-    if high and max(w, h) > high:
-        scale = high / max(w, h)
-        w, h = w * scale, h * scale
-        clamped = True
-    if low and min(w, h) < low:
-        scale = low / min(w, h)
-        w, h = w * scale, h * scale
-        clamped = True
-        # Too thin a shape for both limits: the long side gives way.
-        if high:
-            w, h = min(w, high), min(h, high)
-        if cap_area and w * h > cap_area:
-            if w >= h:
-                w = max(h, cap_area / h)
-            else:
-                h = max(w, cap_area / w)
+    w, h, clamped = _clamp_sides(w, h, low, high, cap_area)
     if clamped:
         reasons.append(_limits_phrase(low, high))
+    step, smallest, largest = _side_grid(multiple, low, high)
+    rounded_w, rounded_h = (_round_to(side, step, smallest, largest) for side in (w, h))
+    if cap_area:
+        rounded_w, rounded_h = _step_down_into_area(rounded_w, rounded_h, cap_area, step, smallest)
+    if step > 1 and (abs(rounded_w - w) > 1e-6 or abs(rounded_h - h) > 1e-6):
+        if clamped:
+            reasons[-1] += f" and rounded to multiples of {step}"
+        else:
+            reasons.append(f"sides rounded to multiples of {step}")
+    return rounded_w, rounded_h, reasons
 
+
+def _scaled(w: float, h: float, scale: float) -> tuple[float, float]:
+    return w * scale, h * scale
+
+
+def _clamp_sides(
+    w: float, h: float, low: int | None, high: int | None, cap_area: float | None
+) -> tuple[float, float, bool]:
+    """The sides scaled (shape kept) into [low, high]; True when that changed them."""
+    clamped = False
+    if high and max(w, h) > high:
+        w, h = _scaled(w, h, high / max(w, h))
+        clamped = True
+    if low and min(w, h) < low:
+        w, h = _scaled(w, h, low / min(w, h))
+        clamped = True
+        w, h = _shorten_long_side(w, h, high, cap_area)
+    return w, h, clamped
+
+
+def _shorten_long_side(w: float, h: float, high: int | None, cap_area: float | None) -> tuple[float, float]:
+    # Too thin a shape for both limits: the long side gives way.
+    if high:
+        w, h = min(w, high), min(h, high)
+    if cap_area and w * h > cap_area:
+        if w >= h:
+            w = max(h, cap_area / h)
+        else:
+            h = max(w, cap_area / w)
+    return w, h
+
+
+def _side_grid(multiple: int | None, low: int | None, high: int | None) -> tuple[int, int, int | None]:
+    """The step sides are rounded to, and the smallest and largest side allowed (None: no largest)."""
     if multiple:
         smallest, largest = _multiples_between(multiple, low, high) or (multiple, None)
-    else:
-        multiple, smallest, largest = 1, max(1, low or 1), high
-    rounded_w, rounded_h = (_round_to(side, multiple, smallest, largest) for side in (w, h))
-    if cap_area:
-        # Rounding up may have crossed the cap: take the longer side down a step until it fits.
-        while rounded_w * rounded_h > cap_area:
-            if rounded_w >= rounded_h and rounded_w - multiple >= smallest:
-                rounded_w -= multiple
-            elif rounded_h - multiple >= smallest:
-                rounded_h -= multiple
-            elif rounded_w - multiple >= smallest:
-                rounded_w -= multiple
-            else:
-                break
-    if multiple > 1 and (abs(rounded_w - w) > 1e-6 or abs(rounded_h - h) > 1e-6):
-        if clamped:
-            reasons[-1] += f" and rounded to multiples of {multiple}"
+        return multiple, smallest, largest
+    return 1, max(1, low or 1), high
+
+
+def _step_down_into_area(w: int, h: int, cap_area: float, step: int, smallest: int) -> tuple[int, int]:
+    # Rounding up may have crossed the cap: take the longer side down a step until it fits.
+    while w * h > cap_area:
+        if w >= h and w - step >= smallest:
+            w -= step
+        elif h - step >= smallest:
+            h -= step
+        elif w - step >= smallest:
+            w -= step
         else:
-            reasons.append(f"sides rounded to multiples of {multiple}")
-    return rounded_w, rounded_h, reasons
+            break
+    return w, h
 
 
 def _round_to(side: float, multiple: int, smallest: int, largest: int | None) -> int:

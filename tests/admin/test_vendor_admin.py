@@ -381,18 +381,18 @@ def test_the_model_page_shows_the_fallback_chain(admin_client):
     assert "a → b (skipped: disabled) → c" in page_text(response)
 
 
+def post_stored_rows(admin_client, vendor, models, row=None, **vendor_fields):
+    """The Vendor page submitted with these stored models as its rows, each changed by ``row``."""
+    rows = [{"id": str(model.pk), "name": model.name, "enabled": True, **(row or {})} for model in models]
+    return admin_client.post(change_url(vendor), vendor_post(models=rows, initial_models=len(rows), **vendor_fields))
+
+
 def test_the_vendor_page_inline_refuses_a_default_size_outside_the_allowed_sizes(admin_client):
     vendor = make_vendor(models=["dall-e-3"])
     model = vendor.models.get()
     ImageModel.objects.filter(pk=model.pk).update(allowed_sizes="1024x1024, 1792x1024")
 
-    response = admin_client.post(
-        change_url(vendor),
-        vendor_post(
-            models=[{"id": str(model.pk), "name": "dall-e-3", "default_size": "512x512", "enabled": True}],
-            initial_models=1,
-        ),
-    )
+    response = post_stored_rows(admin_client, vendor, [model], row={"default_size": "512x512"})
 
     assert response.status_code == 200
     assert "512x512 is not one of the allowed sizes (1024x1024, 1792x1024)." in page_text(response)
@@ -403,13 +403,33 @@ def test_the_vendor_page_reports_bad_stored_rules_of_a_field_it_does_not_show(ad
     model = vendor.models.get()
     ImageModel.objects.filter(pk=model.pk).update(allowed_ratios="wide")
 
-    response = admin_client.post(
-        change_url(vendor),
-        vendor_post(models=[{"id": str(model.pk), "name": "m", "enabled": True}], initial_models=1),
-    )
+    response = post_stored_rows(admin_client, vendor, [model])
 
     assert response.status_code == 200
     assert "Allowed ratios: 'wide' is not an aspect ratio like 16:9." in page_text(response)
+
+
+def test_the_vendor_page_reports_a_stored_fallback_loop_it_does_not_show(admin_client):
+    vendor = make_vendor(models=["a", "b"])
+    a, b = vendor.models.order_by("name")
+    ImageModel.objects.filter(pk=a.pk).update(fallback=b)
+    ImageModel.objects.filter(pk=b.pk).update(fallback=a)
+
+    response = post_stored_rows(admin_client, vendor, [a, b])
+
+    assert response.status_code == 200
+    assert "Fallback model: This fallback makes a loop: a -> b -> a." in page_text(response)
+
+
+def test_a_chat_vendor_page_reports_the_image_models_it_still_has(admin_client):
+    vendor = make_vendor(models=["m"])
+    model = vendor.models.get()
+
+    response = post_stored_rows(admin_client, vendor, [model], kind="openai_chat")
+
+    assert response.status_code == 200
+    assert "Vendor: Vendor 'flux' is a openai_chat vendor and cannot serve image models." in page_text(response)
+    assert Vendor.objects.get().kind == "siliconflow"
 
 
 def test_the_model_add_page_and_list_show_the_new_fields(admin_client):

@@ -5,9 +5,8 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, DjangoHelpFormatter
 from django.db import transaction
 
-from vendors.adapters import image_kinds
-from vendors.env_import.rows import apply_optimizer, apply_vendor
-from vendors.env_import.specs import (
+from imagegen.env_import.rows import apply_optimizer, apply_vendor
+from imagegen.env_import.specs import (
     DEFAULT_IMAGE_GEN_KIND,
     DEFAULT_OPENAI_BASE,
     FLUX_KIND,
@@ -19,6 +18,7 @@ from vendors.env_import.specs import (
     read_image_vendors,
     read_optimizer,
 )
+from vendors.adapters import image_kinds
 
 HELP = """\
 Create or update vendors, image models, vendor keys and the prompt optimizer from environment variables.

@@ -13,10 +13,10 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.management.base import CommandError
 from django.db import models
 
+from imagegen.env_import.specs import ModelSpec, OptimizerSpec, VendorSpec
 from imagegen.models import OptimizerSettings
 from vendors import crypto
 from vendors.adapters import image_kinds
-from vendors.env_import.specs import ModelSpec, OptimizerSpec, VendorSpec
 from vendors.models import ImageModel, Vendor, VendorKey
 
 

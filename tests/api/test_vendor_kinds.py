@@ -1,57 +1,45 @@
 """Every image vendor kind through the gateway's own API: routed, called with rotating keys, stored, answered.
 
 The adapter tests pin each wire format; these check that each kind works as a configured vendor row
-behind /v1/images/generations, with its own key format, model naming, moderation and bad keys.
+behind /v1/images/generations, with its own key format, model naming, moderation and bad keys. The kinds
+come from the registry (``vendors.adapters``) and what the tests need of each from the ``PROFILE`` its
+fake module declares (``tests.fakes.profile``): a kind added to the registry is tested here, or fails here.
 """
 
 import base64
 import json
-from dataclasses import dataclass
 
 import pytest
 
 from imagegen.models import Generation
 from tests.factories import make_key, make_model, make_vendor
-from tests.fakes.bfl import BFLFake
-from tests.fakes.fal import FalFake
-from tests.fakes.openai_images import OpenAIImagesFake
-from tests.fakes.replicate import ReplicateFake
+from tests.fakes.profile import KindProfile, profile_of
 from tests.fakes.server import png_bytes
-from tests.fakes.siliconflow import SiliconFlowFake
-from tests.fakes.stability import StabilityFake
-from tests.fakes.workers_ai import WorkersAIFake
-
-pytestmark = pytest.mark.django_db(transaction=True)
+from tests.fakes.siliconflow import VendorFake
+from vendors.adapters import adapters, image_kinds
 
 CLIENT_KEY = "client-key-for-kinds-0001"
+IMAGE_KINDS = image_kinds()
 
 
-@dataclass
-class Kind:
-    kind: str
-    fake: type
-    path: str  # appended to the fake's URL to make the vendor's base URL
-    model: str  # the upstream model name
-    moderated: str | None  # the fake's behaviour for a moderation refusal (None: the vendor has none known)
-    bad_key: str  # the fake's behaviour for a key it refuses
-
-    def key(self, fake, name: str) -> str:
-        secret = f"{name}-{self.kind}-secret-0042"
-        return f"{fake.account_id}:{secret}" if self.kind == "workers_ai" else secret
-
-    def token(self, key: str) -> str:
-        return key.split(":", 1)[1] if self.kind == "workers_ai" else key
+def declared_profile(kind: str) -> KindProfile | None:
+    try:
+        return profile_of(kind)
+    except (ImportError, AttributeError):  # the first test below says which kind lacks its profile
+        return None
 
 
-KINDS = [
-    Kind("siliconflow", SiliconFlowFake, "/v1", "black-forest-labs/FLUX.1-schnell", "moderated", "invalid"),
-    Kind("openai_images", OpenAIImagesFake, "/v1", "dall-e-3", "policy", "invalid"),
-    Kind("stability", StabilityFake, "/v2beta/stable-image/generate/core", "core", "moderated", "invalid"),
-    Kind("workers_ai", WorkersAIFake, "/client/v4", "@cf/stabilityai/stable-diffusion-xl-base-1.0", None, "invalid"),
-    Kind("replicate", ReplicateFake, "/v1", "black-forest-labs/flux-schnell", "nsfw", "invalid"),
-    Kind("bfl", BFLFake, "", "flux-pro-1.1", "request_moderated", "forbidden"),
-    Kind("fal", FalFake, "", "fal-ai/flux/schnell", "policy", "unauthorized"),
-]
+MODERATED_KINDS = [kind for kind in IMAGE_KINDS if getattr(declared_profile(kind), "moderated", None)]
+
+
+@pytest.mark.parametrize("kind", list(adapters()))
+def test_every_registered_kind_has_a_fake_declaring_its_test_profile(kind):
+    profile = declared_profile(kind)
+
+    assert isinstance(profile, KindProfile), f"tests/fakes/{kind}.py must declare PROFILE = KindProfile(...)"
+    assert issubclass(profile.fake, VendorFake)
+    assert profile.fake.__module__ == f"tests.fakes.{kind}"
+    assert profile.model and profile.bad_key
 
 
 @pytest.fixture(autouse=True)
@@ -59,17 +47,18 @@ def _bootstrap_key(settings):
     settings.AUTHORIZED_API_KEY = CLIENT_KEY
 
 
-@pytest.fixture(params=KINDS, ids=[kind.kind for kind in KINDS])
-def setup(request):
+@pytest.fixture(params=IMAGE_KINDS)
+def setup(request, transactional_db):
     kind = request.param
-    with kind.fake() as fake:
+    profile = profile_of(kind)
+    with profile.fake() as fake:
         fake.image = png_bytes(24, 16, (90, 10, 200))
-        vendor = make_vendor(name=kind.kind, kind=kind.kind, base_url=fake.url + kind.path, timeout=10.0)
-        keys = [kind.key(fake, "first"), kind.key(fake, "second")]
-        for index, secret in enumerate(keys):
-            make_key(vendor, secret, label=f"key{index + 1}")
-        make_model(vendor, name="the-model", upstream_name=kind.model)
-        yield kind, fake, keys
+        vendor = make_vendor(name=kind, kind=kind, base_url=fake.url + profile.path, timeout=10.0)
+        tokens = [f"first-{kind}-secret-0042", f"second-{kind}-secret-0042"]
+        for index, token in enumerate(tokens):
+            make_key(vendor, profile.secret(fake, token), label=f"key{index + 1}")
+        make_model(vendor, name="the-model", upstream_name=profile.model)
+        yield kind, profile, fake, tokens
 
 
 def generate(client, **body):
@@ -82,7 +71,7 @@ def generate(client, **body):
 
 
 def test_each_kind_generates_stores_and_answers_the_vendors_image(client, setup):
-    kind, fake, _ = setup
+    kind, _, fake, _ = setup
 
     response = generate(client, response_format="b64_json")
 
@@ -91,12 +80,12 @@ def test_each_kind_generates_stores_and_answers_the_vendors_image(client, setup)
     assert base64.b64decode(item["b64_json"]) == fake.image
     assert response.json()["size"] == "24x16"
     generation = Generation.objects.get()
-    assert (generation.status, generation.vendor_name) == (Generation.Status.SUCCESS, kind.kind)
+    assert (generation.status, generation.vendor_name) == (Generation.Status.SUCCESS, kind)
 
 
 def test_each_kind_moves_past_a_refused_key_to_the_next(client, setup):
-    kind, fake, keys = setup
-    fake.keys = {kind.token(keys[0]): kind.bad_key, kind.token(keys[1]): "ok"}
+    _, profile, fake, tokens = setup
+    fake.keys = {tokens[0]: profile.bad_key, tokens[1]: "ok"}
 
     responses = [generate(client) for _ in range(2)]
 
@@ -105,19 +94,17 @@ def test_each_kind_moves_past_a_refused_key_to_the_next(client, setup):
     assert "key1" not in Generation.objects.order_by("created_at").last().key_label
 
 
-MODERATED = [kind for kind in KINDS if kind.moderated]  # Workers AI documents no moderation answer
-
-
-@pytest.mark.parametrize("setup", MODERATED, ids=[kind.kind for kind in MODERATED], indirect=True)
+@pytest.mark.parametrize("setup", MODERATED_KINDS, indirect=True)
 def test_each_kinds_moderation_is_a_content_policy_refusal_without_trying_another_key(client, setup):
-    kind, fake, keys = setup
-    fake.default_behaviour = kind.moderated
+    _, profile, fake, tokens = setup
+    fake.default_behaviour = profile.moderated
+    secrets = [profile.secret(fake, token) for token in tokens]
 
     response = generate(client)
 
     assert response.status_code == 400, response.content
     error = response.json()["error"]
     assert error["code"] == "content_policy_violation"
-    assert not any(key in error["message"] or kind.token(key) in error["message"] for key in keys)
+    assert not any(secret in error["message"] for secret in [*secrets, *tokens])
     assert "127.0.0.1" not in error["message"]
-    assert len({kind.token(key) for key in keys} & set(fake.keys_used())) == 1
+    assert len(set(tokens) & set(fake.keys_used())) == 1

@@ -24,6 +24,7 @@ import uuid
 
 from aiohttp import web
 
+from tests.fakes.profile import KindProfile
 from tests.fakes.siliconflow import VendorFake, _json
 
 RATIO_ENDPOINTS = ("flux-pro-1.1-ultra", "flux-kontext-pro", "flux-kontext-max")
@@ -129,3 +130,12 @@ def _validate(endpoint: str, payload: dict) -> list[dict]:
             message = "Input should be a multiple of 32 between 256 and 1440"
             problems.append({"loc": ["body", field], "msg": message, "type": "value_error"})
     return problems
+
+
+PROFILE = KindProfile(
+    fake=BFLFake,
+    path="",
+    model="flux-pro-1.1",
+    moderated="request_moderated",
+    bad_key="forbidden",
+)

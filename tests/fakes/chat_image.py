@@ -27,6 +27,7 @@ import base64
 from aiohttp import web
 
 from tests.fakes.openai_chat import completion, openai_error
+from tests.fakes.profile import KindProfile
 from tests.fakes.siliconflow import VendorFake, image_mime
 
 MODES = (
@@ -98,3 +99,12 @@ class ChatImageFake(VendorFake):
             text = "I'm sorry, but I can't create that image because it may violate the content policy."
             return {"message": {"content": text}}
         return {"message": {"content": None}, "finish_reason": "content_filter", "native_finish_reason": "IMAGE_SAFETY"}
+
+
+PROFILE = KindProfile(
+    fake=ChatImageFake,
+    path="/v1",
+    model="google/gemini-2.5-flash-image-preview",
+    moderated="moderated",
+    bad_key="invalid",
+)

@@ -26,6 +26,7 @@ import uuid
 
 from aiohttp import web
 
+from tests.fakes.profile import KindProfile
 from tests.fakes.server import bearer
 from tests.fakes.siliconflow import VendorFake, _json
 
@@ -174,3 +175,12 @@ class FalFake(VendorFake):
             return failure
         self.cancelled.append(request.match_info["id"])
         return _json(202, {"status": "CANCELLATION_REQUESTED"})
+
+
+PROFILE = KindProfile(
+    fake=FalFake,
+    path="",
+    model="fal-ai/flux/schnell",
+    moderated="policy",
+    bad_key="unauthorized",
+)

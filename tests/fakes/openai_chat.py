@@ -25,6 +25,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from tests.fakes.profile import KindProfile
 from tests.fakes.siliconflow import VendorFake
 
 # behaviour -> (status, body). "{key}" becomes the key sent: OpenAI echoes part of it, the fake all of it, so
@@ -172,3 +173,12 @@ class OpenAIChatFake(VendorFake):
             "http200_error": lambda: {"error": {"code": self.error_code, "message": "Provider returned error"}},
         }
         return web.json_response(answers[self.mode]())
+
+
+PROFILE = KindProfile(
+    fake=OpenAIChatFake,
+    path="/v1",
+    model="deepseek-chat",
+    moderated="policy",
+    bad_key="invalid",
+)

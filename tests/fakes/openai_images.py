@@ -39,6 +39,7 @@ import time
 from aiohttp import web
 
 from tests.fakes.openai_chat import openai_error
+from tests.fakes.profile import KindProfile
 from tests.fakes.siliconflow import VendorFake, _json
 
 FLAVOURS = ("openai", "together", "xai", "relay")
@@ -224,3 +225,12 @@ class OpenAIImagesFake(VendorFake):
         if payload.get("response_format") == "b64_json":
             return _json(200, {"created": int(time.time()), "data": [{"b64_json": self.b64()} for _ in range(count)]})
         return _json(200, {"created": int(time.time()), "data": [{"url": self.host()} for _ in range(count)]})
+
+
+PROFILE = KindProfile(
+    fake=OpenAIImagesFake,
+    path="/v1",
+    model="dall-e-3",
+    moderated="policy",
+    bad_key="invalid",
+)

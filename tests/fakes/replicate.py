@@ -32,6 +32,7 @@ import time
 
 from aiohttp import web
 
+from tests.fakes.profile import KindProfile
 from tests.fakes.server import bearer
 from tests.fakes.siliconflow import VendorFake, _json
 
@@ -211,3 +212,12 @@ class ReplicateFake(VendorFake):
             "completed_at": "2026-01-10T10:00:01.600Z" if done else None,
             "urls": self._urls(prediction_id),
         }
+
+
+PROFILE = KindProfile(
+    fake=ReplicateFake,
+    path="/v1",
+    model="black-forest-labs/flux-schnell",
+    moderated="nsfw",
+    bad_key="invalid",
+)

@@ -29,6 +29,7 @@ import time
 
 from aiohttp import web
 
+from tests.fakes.profile import KindProfile
 from tests.fakes.server import FakeServer, bearer, png_bytes
 
 
@@ -149,3 +150,12 @@ class SiliconFlowFake(VendorFake):
         if behaviour == "server_error":
             return web.Response(status=500, text="Internal Server Error")
         return None
+
+
+PROFILE = KindProfile(
+    fake=SiliconFlowFake,
+    path="/v1",
+    model="black-forest-labs/FLUX.1-schnell",
+    moderated="moderated",
+    bad_key="invalid",
+)

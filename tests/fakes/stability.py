@@ -32,6 +32,7 @@ from email.parser import BytesParser
 
 from aiohttp import web
 
+from tests.fakes.profile import KindProfile
 from tests.fakes.siliconflow import VendorFake, _json, image_mime
 
 SERVICES = ("core", "ultra", "sd3")
@@ -133,3 +134,12 @@ class StabilityFake(VendorFake):
         if service == "sd3" and form.get("model", "sd3.5-large") not in SD3_MODELS:
             return f"model: must be one of {', '.join(SD3_MODELS)}"
         return None
+
+
+PROFILE = KindProfile(
+    fake=StabilityFake,
+    path="/v2beta/stable-image/generate/core",
+    model="core",
+    moderated="moderated",
+    bad_key="invalid",
+)

@@ -34,6 +34,7 @@ import re
 
 from aiohttp import web
 
+from tests.fakes.profile import KindProfile
 from tests.fakes.server import jpeg_bytes
 from tests.fakes.siliconflow import VendorFake, _json, image_mime
 
@@ -123,3 +124,18 @@ def _invalid(payload: object) -> str | None:
         if not isinstance(value, int) or isinstance(value, bool) or not 256 <= value <= 2048:
             return f"'/{field}' must be an integer between 256 and 2048"
     return None
+
+
+def account_key(fake: WorkersAIFake, token: str) -> str:
+    """A key row for a base URL without the account: ``account_id:token``."""
+    return f"{fake.account_id}:{token}"
+
+
+PROFILE = KindProfile(
+    fake=WorkersAIFake,
+    path="/client/v4",
+    model="@cf/stabilityai/stable-diffusion-xl-base-1.0",
+    moderated=None,
+    bad_key="invalid",
+    key_format=account_key,
+)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from imagegen.models import ClientKey
 from vendors.models import ImageModel, Vendor, VendorKey
+from vendors.selectors import ModelRoute, VendorRoute
 
 
 def make_vendor(name="vendor", kind="siliconflow", base_url="http://127.0.0.1:9/v1", timeout=10.0, **extra) -> Vendor:
@@ -25,3 +26,9 @@ def make_client_key(name="app") -> tuple[ClientKey, str]:
     key, raw = ClientKey.generate(name)
     key.save()
     return key, raw
+
+
+def make_route(name="flux-schnell", vendor="sf", base_url="http://127.0.0.1:9/v1") -> ModelRoute:
+    """A model's route as the routing table would give it, without rows (for code that only reads routes)."""
+    vendor_route = VendorRoute(id=1, name=vendor, kind="siliconflow", base_url=base_url, timeout=10.0, keys=())
+    return ModelRoute(name=name, upstream_name=name, default_size="", created=0, vendor=vendor_route)

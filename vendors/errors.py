@@ -5,9 +5,9 @@
 | KeyRejected         | auto-disabled               | next key                                 |
 | RateLimited         | cooldown (Retry-After)      | next key                                 |
 | UpstreamUnavailable | cooldown after N in a row   | next key                                 |
-| GenerationFailed    | none                        | next key (a new attempt may succeed)     |
+| GenerationFailed    | cooldown after N in a row   | next key (a new attempt may succeed)     |
 | UpstreamTimeout     | none                        | stop: the vendor may already have billed |
-| JobLost             | failure count               | stop: a polled job's outcome is unknown  |
+| JobLost             | cooldown after N in a row   | stop: a polled job's outcome is unknown  |
 | BadRequest          | none                        | stop, 400 with the vendor's reason       |
 | ContentPolicy       | none                        | stop, 400 with the vendor's reason       |
 

@@ -56,16 +56,16 @@ async def generate_images(route: ModelRoute, request: ImageRequest) -> Generated
     per_call = max(1, min(adapter.max_batch(request), request.n))
     batches = [min(per_call, request.n - start) for start in range(0, request.n, per_call)]
     made = GeneratedImages(images=[])
-    seen: list[errors.UpstreamError] = []
+    seen: list[tuple[errors.UpstreamError, int]] = []  # each failed call, with the images it was for
     short = await _calls(route.vendor, adapter, request, batches, made, seen)
     if short and made.images:
         await _calls(route.vendor, adapter, request, [1] * short, made, seen)
     if not made.images:
-        failure = seen[0] if seen else errors.GenerationFailed(NO_IMAGE)
+        failure = seen[0][0] if seen else errors.GenerationFailed(NO_IMAGE)
         failure.key_labels = made.key_labels
         raise failure
     missing = request.n - len(made.images)
-    made.failures = [short_reason(error) for error in seen][:missing]
+    made.failures = [short_reason(error) for error, count in seen for _ in range(count)][:missing]
     made.failures += [NO_IMAGE] * (missing - len(made.failures))
     return made
 
@@ -76,7 +76,7 @@ async def _calls(
     request: ImageRequest,
     counts: list[int],
     made: GeneratedImages,
-    seen: list[errors.UpstreamError],
+    seen: list[tuple[errors.UpstreamError, int]],
 ) -> int:
     """One call per count, all at once; images and failures go into ``made`` and ``seen``.
     Returns how many images the successful calls came back short by."""
@@ -93,7 +93,7 @@ async def _calls(
         if isinstance(result, errors.UpstreamError):
             if result.key_label:
                 made.key_labels.append(result.key_label)
-            seen.append(result)
+            seen.append((result, count))
         elif isinstance(result, BaseException):
             raise result
         else:

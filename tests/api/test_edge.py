@@ -5,7 +5,7 @@ import json
 import pytest
 from django.db import connection
 
-from tests.factories import make_client_key, make_model, make_vendor
+from tests.factories import make_client_key, make_model, make_route, make_vendor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -151,9 +151,7 @@ def test_an_unhandled_error_is_a_generic_logged_500(client, monkeypatch, caplog)
         raise RuntimeError("secret internals")
 
     async def any_model(name):
-        from tests.api.test_streaming_events import ROUTE
-
-        return ROUTE
+        return make_route(name)
 
     monkeypatch.setattr(pipeline, "resolve_route", any_model)
     monkeypatch.setattr(pipeline, "generate", explode)

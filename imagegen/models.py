@@ -144,3 +144,22 @@ class OptimizerSettings(models.Model):
             raise ValidationError({"vendor": f"The optimizer needs an {_chat_kinds_text()} vendor."})
         if self.time_budget is not None and self.time_budget <= 0:
             raise ValidationError({"time_budget": "The time budget must be more than 0 seconds."})
+
+
+class EnvImport(models.Model):
+    """What ``manage.py import_env`` last wrote for one vendor it seeds, or for the optimizer.
+
+    The next import compares the environment with it to tell a change in the environment (applied)
+    from an edit made in admin (kept, and reported as drift). Keys are kept as fingerprints.
+    """
+
+    target = models.CharField(max_length=120, unique=True, help_text='"vendor:<name>" or "optimizer".')
+    values = models.JSONField(default=dict, help_text="The environment's values at the last import.")
+    imported_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["target"]
+        verbose_name = "environment import"
+
+    def __str__(self) -> str:
+        return self.target

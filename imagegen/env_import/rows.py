@@ -1,155 +1,97 @@
-"""Writing specs as rows (vendors, their models and keys, the optimizer) and saying what changed.
+"""Writing a vendor spec as rows (the vendor, its models and keys) under the rules in ``memory``.
 
-Every row is validated with ``full_clean()`` before it is saved; a problem becomes a ``CommandError``
-that names the environment variable it came from.
+What is new to the environment is created: a vendor whose variables were not set at the last import,
+a model not in that vendor's list then, a key not in its key list then. What the environment listed
+at the last import but the database lacks was deleted in admin, and stays deleted. A vendor of that
+name that is not the kind of vendor the variables make, or a model name another vendor serves that no
+import put there, is skipped with a warning: the admin made it, and the rest of the import goes on.
+
+Every row is validated (``validation``) before it is saved; a problem becomes a ``CommandError``
+that names the environment variable it came from (the whole import is then rolled back).
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
-
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.core.management.base import CommandError
-from django.db import models
-
-from imagegen.env_import.specs import ModelSpec, OptimizerSpec, VendorSpec
-from imagegen.models import OptimizerSettings
+from core.redaction import mask
+from imagegen.env_import.image_models import apply_models
+from imagegen.env_import.memory import NEVER, ImportMemory, merge, vendor_target
+from imagegen.env_import.outcome import VendorOutcome, drift, replaced
+from imagegen.env_import.specs import VendorSpec
+from imagegen.env_import.validation import validate
 from vendors import crypto
 from vendors.adapters import image_kinds
-from vendors.models import ImageModel, Vendor, VendorKey
+from vendors.models import Vendor, VendorKey
 
 
-@dataclass
-class VendorOutcome:
-    """What ``apply_vendor`` did to one vendor and what it left alone."""
-
-    spec: VendorSpec
-    vendor: Vendor
-    state: str  # "created", "<what> updated from the environment" or "unchanged"
-    models: Counter[str] = field(default_factory=Counter)  # "created" / "updated" / "unchanged" -> count
-    keys_added: list[str] = field(default_factory=list)  # masked
-    other_models: int = 0
-    other_keys: int = 0
-
-    @property
-    def changed(self) -> bool:
-        return self.state != "unchanged" or bool(self.models["created"] or self.models["updated"] or self.keys_added)
-
-    def report(self) -> list[str]:
-        lines = [f"Vendor {self.spec.name!r} ({self.spec.kind}): {self._summary()}."]
-        others = [
-            f"{count} {noun}(s)" for count, noun in ((self.other_models, "model"), (self.other_keys, "key")) if count
-        ]
-        if others:
-            lines.append(
-                f"  {' and '.join(others)} of {self.spec.name!r} not in the environment were left as they are."
-            )
-        return lines
-
-    def _summary(self) -> str:
-        spec = self.spec
-        if not self.changed:
-            listed = [f"{len(spec.models)} model(s)"] if spec.models else []
-            listed.append(f"{len(spec.keys)} key(s)")
-            return f"unchanged ({' and '.join(listed)} from the environment)"
-        changes = [f"{self.models[verb]} model(s) {verb}" for verb in ("created", "updated") if self.models[verb]]
-        if self.keys_added:
-            changes.append(f"{len(self.keys_added)} key(s) added ({', '.join(self.keys_added)})")
-        summary = "; ".join(changes if self.state == "unchanged" else [self.state, *changes])
-        kept_keys = len(spec.keys) - len(self.keys_added)
-        if self.models["unchanged"] or kept_keys:
-            summary += f"; {self.models['unchanged']} model(s) and {kept_keys} key(s) unchanged"
-        return summary
-
-
-def apply_vendor(spec: VendorSpec) -> VendorOutcome:
-    vendor, state = _vendor_row(spec)
-    outcome = VendorOutcome(spec=spec, vendor=vendor, state=state)
-    outcome.models = Counter(_apply_model(model, vendor) for model in spec.models)
-    outcome.other_models = vendor.models.exclude(name__in=[model.name for model in spec.models]).count()
-    outcome.keys_added, outcome.other_keys = _add_keys(spec, vendor)
+def apply_vendor(spec: VendorSpec, memory: ImportMemory) -> VendorOutcome:
+    outcome = VendorOutcome(spec=spec)
+    last = memory.vendor(spec.name)
+    vendor = Vendor.objects.filter(name=spec.name).first()
+    if vendor is None and last is not None:
+        outcome.state = "deleted in admin after the last import, so not re-created (nor its models and keys)"
+        return outcome
+    if vendor is not None and vendor.kind != spec.kind and not {vendor.kind, spec.kind} <= set(image_kinds()):
+        outcome.state = "skipped"
+        outcome.warnings.append(
+            f"Vendor {spec.name!r} is a {vendor.kind} vendor in the database, but {spec.base_var} configures a "
+            f"{spec.kind} vendor: skipped (rename or delete that vendor in admin to import it)."
+        )
+        return outcome
+    outcome.vendor, outcome.state = _vendor_row(spec, vendor, last or {}, outcome)
+    imported_models = apply_models(spec, outcome.vendor, memory, outcome)
+    keys = _apply_keys(spec, outcome.vendor, (last or {}).get("keys", []), outcome)
+    memory.remember(
+        vendor_target(spec.name),
+        {"kind": spec.kind, "base_url": spec.base_url, "keys": keys, "models": imported_models},
+    )
     return outcome
 
 
-def _vendor_row(spec: VendorSpec) -> tuple[Vendor, str]:
-    vendor = Vendor.objects.filter(name=spec.name).first()
+def _vendor_row(spec: VendorSpec, vendor: Vendor | None, last: dict, outcome: VendorOutcome) -> tuple[Vendor, str]:
     if vendor is None:
         vendor = Vendor(name=spec.name, kind=spec.kind, base_url=spec.base_url)
         validate(vendor, spec.base_var)
         vendor.save()
         return vendor, "created"
-    if vendor.kind != spec.kind and not {vendor.kind, spec.kind} <= set(image_kinds()):
-        raise CommandError(
-            f"Vendor {spec.name!r} exists in the database as a {vendor.kind} vendor, but {spec.base_var} "
-            f"configures a {spec.kind} vendor; rename or delete that vendor in admin first."
-        )
-    differences = (("kind", vendor.kind != spec.kind), ("base URL", vendor.base_url != spec.base_url))
-    changed = [what for what, differs in differences if differs]
-    if not changed:
+    fields = (
+        ("kind", "kind", spec.kind, spec.kind_var or spec.base_var, True),
+        ("base URL", "base_url", spec.base_url, spec.base_var, False),  # a URL is never shown
+    )
+    written = []
+    for label, attr, env, var, shown in fields:
+        current = getattr(vendor, attr)
+        result = merge(env, last.get(attr, NEVER), current)
+        subject = f"vendor {spec.name!r} {label}"
+        if result.drift:
+            outcome.warnings.append(drift(subject, var, repr(current), repr(env)) if shown else drift(subject, var))
+        if result.replaces_admin:
+            outcome.warnings.append(replaced(subject, var))
+        if result.write:
+            setattr(vendor, attr, env)
+            written.append((label, attr))
+    if not written:
         return vendor, "unchanged"
-    vendor.base_url, vendor.kind = spec.base_url, spec.kind
     validate(vendor, spec.base_var)
-    vendor.save(update_fields=["base_url", "kind", "updated_at"])
-    return vendor, f"{' and '.join(changed)} updated from the environment"
+    vendor.save(update_fields=[attr for _, attr in written] + ["updated_at"])
+    return vendor, f"{' and '.join(label for label, _ in written)} updated from the environment"
 
 
-def _apply_model(model: ModelSpec, vendor: Vendor) -> str:
-    """Create or update the model's row; says which ("created", "updated" or "unchanged")."""
-    row = ImageModel.objects.filter(name=model.name).select_related("vendor").first()
-    if row is not None and row.vendor_id != vendor.pk:
-        raise CommandError(
-            f"Model {model.name!r} from {model.source} is already served by vendor {row.vendor.name!r} "
-            "in the database; a model name must belong to one vendor."
-        )
-    if row is None:
-        row = ImageModel(vendor=vendor, name=model.name, upstream_name=model.upstream or "")
-        validate(row, model.source)
-        row.save()
-        return "created"
-    if model.upstream is None or row.upstream_name == model.upstream:
-        return "unchanged"
-    row.upstream_name = model.upstream
-    validate(row, model.source)
-    row.save(update_fields=["upstream_name"])
-    return "updated"
-
-
-def _add_keys(spec: VendorSpec, vendor: Vendor) -> tuple[list[str], int]:
-    """Adds the keys the vendor lacks; returns them masked, and how many stored keys the environment omits."""
+def _apply_keys(spec: VendorSpec, vendor: Vendor, listed_before: list[str], outcome: VendorOutcome) -> list[str]:
+    """Adds the keys new to the environment that the vendor lacks; returns the environment's fingerprints."""
     stored = set(vendor.keys.values_list("fingerprint", flat=True))
-    in_environment = set()
-    added = []
+    in_environment = []
     for raw in spec.keys:
         fingerprint = crypto.fingerprint(raw)
-        in_environment.add(fingerprint)
+        in_environment.append(fingerprint)
         if fingerprint in stored:
+            continue
+        if fingerprint in listed_before:  # it was imported, and the admin deleted it since
+            outcome.keys_deleted.append(mask(raw))
             continue
         key = VendorKey(vendor=vendor)
         key.secret = raw
         key.save()
         stored.add(fingerprint)
-        added.append(key.masked)
-    return added, len(stored - in_environment)
-
-
-def apply_optimizer(spec: OptimizerSpec, vendor: Vendor) -> tuple[bool, str]:
-    """Points the optimizer at ``vendor``; returns whether that changed it, and a line saying so."""
-    row, created = OptimizerSettings.objects.get_or_create(pk=1)
-    if not created and (row.mode, row.vendor_id, row.model) == (spec.mode, vendor.pk, spec.model):
-        return False, f"Prompt optimizer: unchanged ({row.mode} mode, model {row.model!r})."
-    row.mode, row.vendor, row.model = spec.mode, vendor, spec.model
-    validate(row, spec.model_var)
-    row.save()
-    return True, f"Prompt optimizer: set to {row.mode} mode, model {row.model!r} at vendor {vendor.name!r}."
-
-
-def validate(row: models.Model, source: str) -> None:
-    try:
-        row.full_clean()
-    except ValidationError as exc:
-        details = "; ".join(
-            " ".join(errors) if name == NON_FIELD_ERRORS else f"{name}: {' '.join(errors)}"
-            for name, errors in exc.message_dict.items()
-        )
-        raise CommandError(f"{source}: {details}") from None
+        outcome.keys_added.append(key.masked)
+    outcome.other_keys = len(stored - set(in_environment))
+    return sorted(in_environment)

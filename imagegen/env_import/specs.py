@@ -39,6 +39,7 @@ class VendorSpec:
     keys_var: str
     keys: list[str]
     models: list[ModelSpec] = field(default_factory=list)
+    kind_var: str = ""  # the variable naming the kind; "" when the variable family fixes it
 
 
 @dataclass
@@ -94,7 +95,9 @@ def read_image_vendors() -> tuple[list[VendorSpec], str]:
     while value(f"IMAGE_GEN_API_BASE_{n}"):
         kind = _image_kind(f"IMAGE_GEN_KIND_{n}")
         names = (f"IMAGE_GEN_API_BASE_{n}", f"IMAGE_GEN_MODEL_{n}", f"IMAGE_GEN_API_KEY_{n}")
-        vendors.append(_read_vendor(f"image-gen-{n}", kind, *names))
+        vendor = _read_vendor(f"image-gen-{n}", kind, *names)
+        vendor.kind_var = f"IMAGE_GEN_KIND_{n}"
+        vendors.append(vendor)
         n += 1
     return vendors, _numbering_gap_warning(n)
 

@@ -1,53 +1,12 @@
-import os
-from io import StringIO
-
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from imagegen.models import OptimizerSettings
+from imagegen.models import EnvImport, OptimizerSettings
+from tests.commands.seed_env import FLUX, counts, run, run_apart, set_env
 from vendors import crypto
 from vendors.models import ImageModel, Vendor, VendorKey
 
-pytestmark = pytest.mark.django_db
-
-FAMILIES = ("FLUX_GEN_", "IMAGE_GEN_", "OPENAI_")
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch):
-    """The real environment's vendor variables must not leak into these tests."""
-    for name in list(os.environ):
-        if name.startswith(FAMILIES):
-            monkeypatch.delenv(name)
-    return monkeypatch
-
-
-def set_env(monkeypatch, **values):
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-
-
-def run(*args):
-    out, err = StringIO(), StringIO()
-    call_command("import_env", *args, stdout=out, stderr=err)
-    return out.getvalue() + err.getvalue()
-
-
-def counts():
-    return (
-        Vendor.objects.count(),
-        ImageModel.objects.count(),
-        VendorKey.objects.count(),
-        OptimizerSettings.objects.count(),
-    )
-
-
-FLUX = {
-    "FLUX_GEN_API_BASE": "https://api.siliconflow.cn/v1/images/generations",
-    "FLUX_GEN_MODEL": " flux-pro , ,flux-schnell,",
-    "FLUX_GEN_API_KEY": "sk-flux-secret-one1, sk-flux-secret-two2 ,",
-}
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_env")]
 
 
 def test_flux_variables_become_a_siliconflow_vendor_with_its_models_and_encrypted_keys(clean_env):
@@ -211,19 +170,33 @@ def test_the_same_model_in_two_variables_is_refused_naming_both_and_nothing_is_w
     assert counts() == (0, 0, 0, 0)
 
 
-def test_a_model_another_vendor_has_in_the_database_is_refused_naming_that_vendor(clean_env):
+def test_a_model_name_an_admin_made_vendor_serves_is_skipped_with_a_warning_and_the_rest_is_imported(clean_env):
     other = Vendor.objects.create(name="hand-made", kind="chat_image", base_url="https://x.example.com")
     ImageModel.objects.create(vendor=other, name="flux-schnell")
     set_env(clean_env, **FLUX)
 
-    with pytest.raises(CommandError) as error:
-        run()
+    out, err = run_apart()
 
-    message = str(error.value)
-    assert "'flux-schnell'" in message and "FLUX_GEN_MODEL" in message
-    assert "vendor 'hand-made' in the database" in message
-    assert list(Vendor.objects.values_list("name", flat=True)) == ["hand-made"]
-    assert ImageModel.objects.count() == 1 and not VendorKey.objects.exists()
+    assert "'flux-schnell' from FLUX_GEN_MODEL is already served by vendor 'hand-made'" in err
+    assert "skipped" in err
+    assert ImageModel.objects.get(name="flux-schnell").vendor == other
+    vendor = Vendor.objects.get(name="siliconflow")
+    assert list(vendor.models.values_list("name", flat=True)) == ["flux-pro"]
+    assert vendor.keys.count() == 2
+    assert "Import done." in out
+
+
+def test_a_skipped_model_is_imported_once_the_admin_frees_its_name(clean_env):
+    other = Vendor.objects.create(name="hand-made", kind="chat_image", base_url="https://x.example.com")
+    ImageModel.objects.create(vendor=other, name="flux-schnell")
+    set_env(clean_env, **FLUX)
+    assert "already served by vendor 'hand-made'" in run()
+    ImageModel.objects.filter(name="flux-schnell").delete()
+
+    output = run()
+
+    assert ImageModel.objects.get(name="flux-schnell").vendor.name == "siliconflow"
+    assert "1 model(s) created" in output and "already served" not in output
 
 
 def test_a_base_that_is_not_http_is_refused_naming_the_variable(clean_env):
@@ -249,14 +222,31 @@ def test_a_base_without_keys_is_refused_naming_the_key_variable(clean_env):
 
 def test_an_error_in_a_later_vendor_rolls_back_the_earlier_ones(clean_env):
     set_env(clean_env, **FLUX)
+    too_long = "m" * 201
+    set_env(
+        clean_env, IMAGE_GEN_API_BASE_1="https://one.example.com", IMAGE_GEN_MODEL_1=too_long, IMAGE_GEN_API_KEY_1="k1"
+    )
+
+    with pytest.raises(CommandError, match="IMAGE_GEN_MODEL_1"):
+        run()
+
+    assert counts() == (0, 0, 0, 0)
+    assert not EnvImport.objects.exists()
+
+
+def test_a_vendor_name_admin_uses_for_another_kind_of_vendor_is_skipped_with_a_warning(clean_env):
+    set_env(clean_env, **FLUX)
     set_env(clean_env, IMAGE_GEN_API_BASE_1="https://one.example.com", IMAGE_GEN_MODEL_1="m1", IMAGE_GEN_API_KEY_1="k1")
     Vendor.objects.create(name="image-gen-1", kind="openai_chat", base_url="https://x.example.com")
 
-    with pytest.raises(CommandError, match="image-gen-1"):
-        run()
+    out, err = run_apart()
 
-    assert list(Vendor.objects.values_list("name", flat=True)) == ["image-gen-1"]
-    assert not ImageModel.objects.exists() and not VendorKey.objects.exists()
+    assert "Vendor 'image-gen-1' is a openai_chat vendor in the database" in err
+    assert "IMAGE_GEN_API_BASE_1 configures a chat_image vendor: skipped" in err
+    assert Vendor.objects.get(name="image-gen-1").kind == "openai_chat"
+    assert not ImageModel.objects.filter(name="m1").exists()
+    assert Vendor.objects.get(name="siliconflow").models.count() == 2
+    assert "Import done." in out
 
 
 def test_public_equals_upstream_entries_set_the_upstream_name(clean_env):

@@ -1,11 +1,16 @@
-"""Turn the seed's environment variables into Vendor, ImageModel, VendorKey and optimizer rows."""
+"""Seed Vendor, ImageModel, VendorKey and optimizer rows from the Worker's environment variables.
+
+The environment seeds, the admin decides: see ``imagegen.env_import.memory`` and ``rows`` for the rules.
+"""
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, DjangoHelpFormatter
 from django.db import transaction
 
-from imagegen.env_import.rows import apply_optimizer, apply_vendor
+from imagegen.env_import.memory import OPTIMIZER, ImportMemory, vendor_target
+from imagegen.env_import.optimizer import apply_optimizer
+from imagegen.env_import.rows import apply_vendor
 from imagegen.env_import.specs import (
     DEFAULT_IMAGE_GEN_KIND,
     DEFAULT_OPENAI_BASE,
@@ -21,7 +26,7 @@ from imagegen.env_import.specs import (
 from vendors.adapters import image_kinds
 
 HELP = """\
-Create or update vendors, image models, vendor keys and the prompt optimizer from environment variables.
+Seed vendors, image models, vendor keys and the prompt optimizer from environment variables.
 
   FLUX_GEN_API_BASE, FLUX_GEN_MODEL, FLUX_GEN_API_KEY
       -> vendor "siliconflow" (kind {flux_kind}). The base may be an API base or a full endpoint URL.
@@ -35,9 +40,19 @@ Create or update vendors, image models, vendor keys and the prompt optimizer fro
 Models and keys are comma-separated lists; spaces around items and empty items are ignored. A model entry
 "public=upstream" publishes the name "public" and sends "upstream" to the vendor.
 
-Running it again with the same environment changes nothing. Keys and models already in the database but not
-in the environment are left as they are (they may have been added in admin). Model names must be unique
-across all vendors. Any error writes nothing.
+The environment seeds, the admin decides. Each run remembers what it imported, and then:
+  - creates what is new to the environment: a vendor whose variables were not set at the last import, a
+    model not in its list then, a key not in its key list then;
+  - writes a field (a vendor's kind and base URL, a model's vendor and upstream name, the optimizer's mode,
+    vendor and model) only when its variable changed since the last import; otherwise a value edited in
+    admin is kept and reported as "Admin differs from the environment";
+  - does not re-create a vendor, model or key the environment already listed at the last import and that
+    was deleted in admin since (delete the vendor's row under "Environment imports" in admin to have the
+    next run treat it as new);
+  - skips, with a warning, a model name another vendor serves in admin, and a vendor name admin uses for
+    another kind of vendor; the rest goes on.
+Rows not in the environment are left as they are. Running it again with the same environment changes
+nothing. Invalid values (a bad URL, a model name listed twice) stop it with an error and write nothing.
 """
 
 
@@ -70,7 +85,10 @@ class Command(BaseCommand):
             self.stdout.write("No FLUX_GEN_*, IMAGE_GEN_*_n or OPENAI_MODEL* variables are set: nothing to import.")
             return
         with transaction.atomic():
-            changed = self.write_rows(vendors, optimizer)
+            memory = ImportMemory()
+            changed = self.write_rows(vendors, optimizer, memory)
+            targets = {vendor_target(spec.name) for spec in vendors} | ({OPTIMIZER} if optimizer else set())
+            memory.forget_all_but(targets)
             if dry_run:
                 transaction.set_rollback(True)
         if dry_run:
@@ -95,18 +113,23 @@ class Command(BaseCommand):
         check_unique_models(vendors)
         return vendors, optimizer
 
-    def write_rows(self, vendors: list[VendorSpec], optimizer: OptimizerSpec | None) -> bool:
+    def write_rows(self, vendors: list[VendorSpec], optimizer: OptimizerSpec | None, memory: ImportMemory) -> bool:
         """Applies every spec, reporting each as it goes; returns whether anything changed."""
         changed = False
         rows = {}
         for spec in vendors:
-            outcome = apply_vendor(spec)
-            for line in outcome.report():
-                self.stdout.write(line)
+            outcome = apply_vendor(spec, memory)
+            self.tell(outcome.report(), outcome.warnings)
             rows[spec.name] = outcome.vendor
             changed |= outcome.changed
         if optimizer is not None:
-            optimizer_changed, line = apply_optimizer(optimizer, rows[optimizer.vendor.name])
-            self.stdout.write(line)
+            optimizer_changed, line, warnings = apply_optimizer(optimizer, rows[optimizer.vendor.name], memory)
+            self.tell([line], warnings)
             changed |= optimizer_changed
         return changed
+
+    def tell(self, lines: list[str], warnings: list[str]) -> None:
+        for line in lines:
+            self.stdout.write(line)
+        for warning in warnings:
+            self.stderr.write(self.style.WARNING(warning))

@@ -5,6 +5,7 @@ Every variable has an embedded default that runs on a laptop (SQLite in ``data/`
 ``ImproperlyConfigured`` naming the variable. ``.env.example`` documents each one.
 """
 
+import os
 import secrets
 from pathlib import Path
 
@@ -14,7 +15,11 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env")
+# The file of settings read at start; variables already in the environment win over it. Empty reads
+# none: the test suite sets that (tests/without_env_file.py), so a developer's .env cannot change it.
+ENV_FILE = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
+if ENV_FILE:
+    environ.Env.read_env(ENV_FILE)
 
 
 def _read(kind: str, name: str, default):

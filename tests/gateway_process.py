@@ -53,6 +53,7 @@ class GatewayProcess:
             SECRET_KEY=self._secret_key,
             CACHE_KEY_PREFIX=self._cache_prefix,
             PYTHONUNBUFFERED="1",
+            ENV_FILE="",  # a .env in the checkout must not change the gateway under test
         )
         env.pop("MEDIA_ROOT", None)
         if self._database:

@@ -1,12 +1,23 @@
 """Reading the size a request asks for: an explicit size, else a ratio or WxH in the user's text, else
 the model's default. (Fitting that size to what the model accepts is ``vendors.size_rules``.)
 
-A ratio is taken from the text only where it stands as a ratio, so "meet at 10:30" keeps its time:
-marked ratios (``--ar 16:9``, ``aspect ratio 16:9``, ``16:9 ratio``) are always read; a bare
-``16:9`` token is read when it is a ratio people use for images and nothing around it says time.
-Whatever was read is removed from the prompt. Any ratio works ("dynamic resolution"): the six
-presets keep their sizes for their own ratios, and any other ratio gets a size of exactly that shape
-with the long side 1024 and both sides multiples of 16 (21:9 -> 1024x432).
+What is read from the text, in this order (the first that is read wins):
+
+1. ``WxH`` with sides 64-4096 ("1024x768", "1920 × 1080", "1024x1024 px"), when it is the image's
+   size and not an object's ("1920x1080 monitor", "a 100x100 pixel grid", "a 100x200 cm rug": the
+   rules are in ``size_context``).
+2. A ratio after a strong marker, always: ``--ar 16:9``, ``--aspect 2:3``, ``aspect ratio 4:3``,
+   ``16:9 aspect (ratio)``, ``比例 3:4``, ``宽高比 16:9``.
+3. A ratio after the plain word "ratio" ("ratio 5:4", "5:4 ratio"), and then a bare ratio people use
+   for images (``vendors.size_rules.COMMON_RATIOS``: "16:9", "9:16", "3:2" …) — either only when the
+   words around it do not make it something else: a time ("at 10:30", "9:16 pm"), a scripture
+   reference ("Matthew 5:4"), a score or odds ("won 3:1", "a 2:1 lead"), a proportion ("mix 1:1
+   flour and water"), or the shape of an object ("a 16:9 television"). ``size_context`` has the rules.
+
+A colon may be full-width ("16：9"). Whatever was read is removed from the prompt; what was not read
+stays as written. Any ratio works ("dynamic resolution"): the six presets keep their sizes for their
+own ratios, and any other ratio gets a size of exactly that shape with the long side 1024 and both
+sides multiples of 16 (21:9 -> 1024x432).
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from imagegen.size_context import names_the_image
 from vendors.size_rules import COMMON_RATIOS
 
 PRESETS: dict[str, tuple[int, int]] = {
@@ -34,17 +46,19 @@ MIN_SIDE, MAX_SIDE = 64, 4096
 
 _NUMBER = r"(\d{1,2}(?:\.\d)?)"
 _RATIO = rf"{_NUMBER}\s*[:：]\s*{_NUMBER}"
-_MARKED_BEFORE = re.compile(
-    rf"(?:--ar|--aspect(?:-ratio)?|\baspect[\s_-]*ratio|\bratio)\s*(?:of|is|=|:)?\s*{_RATIO}(?![\d:])",
+# Latin letters and digits glued to a number make it something else ("v2:1", "x16:9"); CJK text does not.
+_NOT_AFTER_WORD = r"(?<![A-Za-z\d_:.])"
+_NOT_BEFORE_WORD = r"(?![A-Za-z\d_:.]|\.\d)"
+_STRONG_BEFORE = re.compile(
+    rf"(?:--ar|--aspect(?:-ratio)?|\baspect[\s_-]*ratio|比例|宽高比|长宽比|画幅)\s*(?:of|is|=|:|：)?\s*{_RATIO}(?![\d:])",
     re.IGNORECASE,
 )
-_MARKED_AFTER = re.compile(rf"(?<![\d:.]){_RATIO}\s*(?:aspect[\s_-]*ratio|aspect|ratio)\b", re.IGNORECASE)
-_BARE = re.compile(rf"(?<![\w:.]){_RATIO}(?![\w:.]|\.\d)")
-_TIME_BEFORE = re.compile(
-    r"\b(?:at|by|until|till|from|to|around|before|after|since|about)\s*$|\b\d{1,2}\s*[-–]\s*$", re.IGNORECASE
-)
-_TIME_AFTER = re.compile(r"^\s*(?:a\.?m\.?|p\.?m\.?|o'?clock|h\b|hrs?\b|hours?\b|uhr\b)", re.IGNORECASE)
-_EXPLICIT = re.compile(r"(?<![\w.])(\d{2,5})\s*[x×*]\s*(\d{2,5})(?![\w.])", re.IGNORECASE)
+_STRONG_AFTER = re.compile(rf"{_NOT_AFTER_WORD}{_RATIO}\s*(?:aspect[\s_-]*ratio|aspect)\b", re.IGNORECASE)
+_WEAK_BEFORE = re.compile(rf"\bratio\s*(?:is|=|:)?\s*{_RATIO}(?![\d:])", re.IGNORECASE)
+_WEAK_AFTER = re.compile(rf"{_NOT_AFTER_WORD}{_RATIO}\s*ratio\b", re.IGNORECASE)
+_BARE = re.compile(rf"{_NOT_AFTER_WORD}{_RATIO}{_NOT_BEFORE_WORD}")
+_EXPLICIT = re.compile(r"(?<![\w.])(\d{2,5})\s*[x×*]\s*(\d{2,5})(?:\s*(?:px|pixels?)\b)?(?![\w.])", re.IGNORECASE)
+_COMMON = {(float(width), float(height)) for width, height in COMMON_RATIOS}
 
 
 @dataclass(frozen=True)
@@ -101,9 +115,10 @@ def choose_size(text: str, *, requested: str | None = None, model_default: str =
         parsed = parse_size(requested)
         if parsed:
             return SizeChoice(*parsed, source="request", prompt=_tidy(text))
-    explicit = _EXPLICIT.search(text)
-    if explicit and parse_size(f"{explicit[1]}x{explicit[2]}"):
-        return SizeChoice(int(explicit[1]), int(explicit[2]), "text-size", _tidy(_cut(text, explicit)))
+    explicit = _find_explicit(text)
+    if explicit is not None:
+        match, (width, height) = explicit
+        return SizeChoice(width, height, "text-size", _tidy(_cut(text, match)))
     ratio = _find_ratio(text)
     if ratio is not None:
         match, width, height = ratio
@@ -117,20 +132,24 @@ def choose_size(text: str, *, requested: str | None = None, model_default: str =
     return SizeChoice(*default, source="default", prompt=_tidy(text))
 
 
+def _find_explicit(text: str) -> tuple[re.Match, tuple[int, int]] | None:
+    for match in _EXPLICIT.finditer(text):
+        size = parse_size(f"{match[1]}x{match[2]}")
+        if size and names_the_image(text, match.start(), match.end(), ratio=False):
+            return match, size
+    return None
+
+
 def _find_ratio(text: str) -> tuple[re.Match, float, float] | None:
-    for pattern in (_MARKED_BEFORE, _MARKED_AFTER):
+    for pattern in (_STRONG_BEFORE, _STRONG_AFTER):
         match = pattern.search(text)
         if match and _valid(match):
             return match, float(match[1]), float(match[2])
-    for match in _BARE.finditer(text):
-        if not _valid(match):
-            continue
-        width, height = float(match[1]), float(match[2])
-        if (width, height) not in {(float(a), float(b)) for a, b in COMMON_RATIOS}:
-            continue
-        if _TIME_BEFORE.search(text[: match.start()]) or _TIME_AFTER.match(text[match.end() :]):
-            continue
-        return match, width, height
+    weak = [match for pattern in (_WEAK_BEFORE, _WEAK_AFTER) for match in pattern.finditer(text) if _valid(match)]
+    bare = [match for match in _BARE.finditer(text) if (float(match[1]), float(match[2])) in _COMMON]
+    for match in weak + bare:
+        if names_the_image(text, match.start(), match.end(), ratio=True):
+            return match, float(match[1]), float(match[2])
     return None
 
 
@@ -146,4 +165,5 @@ def _cut(text: str, match: re.Match) -> str:
 def _tidy(text: str) -> str:
     text = re.sub(r"\s+", " ", text).strip()
     text = re.sub(r"\s+([,.;!?])", r"\1", text)
-    return text.strip(" ,;")
+    text = re.sub(r"\(\s*\)|\[\s*\]", "", text)  # the brackets a cut ratio leaves: "a lion (16:9)"
+    return re.sub(r"\s+", " ", text).strip(" ,;，；")

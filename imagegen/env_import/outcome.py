@@ -61,11 +61,14 @@ class VendorOutcome:
         lines = []
         if self.models_deleted:
             names = ", ".join(repr(name) for name in self.models_deleted)
-            lines.append(f"  Model(s) {names} were deleted in admin after the last import: not re-created.")
+            lines.append(
+                f"  Model(s) {names} were deleted in admin after the last import: not re-created "
+                "(add them in admin to bring them back)."
+            )
         if self.keys_deleted:
             lines.append(
                 f"  {len(self.keys_deleted)} key(s) of {self.spec.keys_var} were deleted in admin after the last "
-                f"import: not re-added ({', '.join(self.keys_deleted)})."
+                f"import: not re-added ({', '.join(self.keys_deleted)}; add them in admin to bring them back)."
             )
         return lines
 

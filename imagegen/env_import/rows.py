@@ -28,7 +28,10 @@ def apply_vendor(spec: VendorSpec, memory: ImportMemory) -> VendorOutcome:
     last = memory.vendor(spec.name)
     vendor = Vendor.objects.filter(name=spec.name).first()
     if vendor is None and last is not None:
-        outcome.state = "deleted in admin after the last import, so not re-created (nor its models and keys)"
+        outcome.state = (
+            "deleted in admin after the last import, so not re-created, nor its models and keys "
+            "(delete its row under Environment imports in admin to have the next import create it)"
+        )
         return outcome
     if vendor is not None and vendor.kind != spec.kind and not {vendor.kind, spec.kind} <= set(image_kinds()):
         outcome.state = "skipped"

@@ -49,7 +49,7 @@ test: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/python manage.py makemigrations --check --dry-run
+	ENV_FILE= $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest -q
 
 lint: $(VENV)/.dev-installed

@@ -6,9 +6,16 @@ total time budget. The connection then goes to the address that was checked (the
 travels in the ``Host`` header and TLS SNI), so a DNS answer that changes between the check and
 the connection (DNS rebinding) cannot point it somewhere else.
 
-Hosts in ``trusted_hosts`` (the vendor's own API host, passed by the caller) and every host when
+URLs on a trusted origin (the vendor's own API origin, passed by the caller) and every URL when
 ``IMAGE_FETCH_ALLOW_PRIVATE`` is on skip the address check: a self-hosted vendor on a private
-network serves its images from there.
+network serves its images from there. The exception is the exact origin (scheme, host and port,
+default ports written out), never the host on another port: a vendor's name must not open the
+Redis or the admin port of the machine it runs on. Every redirect hop is checked again, so a
+redirect from the trusted origin to another port or a private address is refused unless it is the
+same origin or passes the address check.
+
+Refusals are logged (a warning naming the scheme, the masked host and the port: never the URL, its
+path or its query, which can carry a vendor's signature).
 
 Failures raise :class:`ImageFetchFailed` with a message meant for the client: it never names the
 URL, host or port (signed vendor URLs carry credentials, and private addresses are not the
@@ -19,16 +26,22 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import socket
+from collections.abc import Iterable
 
 import httpx
 from django.conf import settings
 
 from core.errors import GatewayError
 from core.http import get_client
+from core.redaction import masked_host
+
+log = logging.getLogger(__name__)
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 ALLOWED_SCHEMES = frozenset({"http", "https"})
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class ImageFetchFailed(GatewayError):
@@ -80,28 +93,51 @@ async def resolve(host: str, port: int) -> list[str]:
     return [info[4][0] for info in infos]
 
 
+def origin(url: str | httpx.URL) -> str:
+    """``scheme://host:port`` of a URL, the port always written (``https://api.bfl.ai:443``) and the
+    host lower-cased without a trailing dot; "" when the URL has no host or cannot be read."""
+    try:
+        parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
+        host = parsed.raw_host.decode("ascii").rstrip(".").lower()
+    except (httpx.InvalidURL, TypeError, ValueError, UnicodeError):
+        return ""
+    scheme = parsed.scheme.lower()
+    if not host:
+        return ""
+    port = parsed.port or DEFAULT_PORTS.get(scheme, 0)
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+
+def _refused(url: httpx.URL, reason: str) -> ImageFetchFailed:
+    """The refusal for the client, logged for the operator with the host masked."""
+    host = url.raw_host.decode("ascii", "replace")
+    port = url.port or DEFAULT_PORTS.get(url.scheme, "?")
+    log.warning("image fetch refused, %s: scheme %s, host %s, port %s", reason, url.scheme, masked_host(host), port)
+    return ImageFetchFailed(reason)
+
+
 def _parse(url: str) -> httpx.URL:
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
         raise ImageFetchFailed("the image URL is not a valid URL") from exc
     if parsed.scheme not in ALLOWED_SCHEMES:
-        raise ImageFetchFailed("the image URL does not use http or https")
+        raise _refused(parsed, "the image URL does not use http or https")
     if not parsed.raw_host:
         raise ImageFetchFailed("the image URL has no host")
     return parsed
 
 
-async def _target(url: httpx.URL, trusted_hosts: frozenset[str]) -> tuple[httpx.URL, dict[str, str], dict]:
+async def _target(url: httpx.URL, trusted: frozenset[str]) -> tuple[httpx.URL, dict[str, str], dict]:
     """Check where ``url`` points; return the URL to connect to, extra headers and request extensions.
 
     For a checked host the URL names the checked address itself, with the host name in ``Host``
-    and SNI; trusted hosts (and everything under IMAGE_FETCH_ALLOW_PRIVATE) go out unchanged.
+    and SNI; trusted origins (and everything under IMAGE_FETCH_ALLOW_PRIVATE) go out unchanged.
     """
-    host = url.raw_host.decode("ascii").rstrip(".").lower()
-    if settings.IMAGE_FETCH_ALLOW_PRIVATE or host in trusted_hosts:
+    if settings.IMAGE_FETCH_ALLOW_PRIVATE or origin(url) in trusted:
         return url, {}, {}
-    port = url.port or (443 if url.scheme == "https" else 80)
+    host = url.raw_host.decode("ascii").rstrip(".").lower()
+    port = url.port or DEFAULT_PORTS[url.scheme]
     try:
         addresses = [str(ipaddress.ip_address(host))]  # an address literal needs no lookup
     except ValueError:
@@ -110,7 +146,7 @@ async def _target(url: httpx.URL, trusted_hosts: frozenset[str]) -> tuple[httpx.
         except (OSError, UnicodeError) as exc:
             raise ImageFetchFailed("the image host could not be resolved") from exc
     if not addresses or any(is_forbidden_address(address) for address in addresses):
-        raise ImageFetchFailed("the image URL points to a private network address")
+        raise _refused(url, "the image URL points to a private network address")
     # Prefer IPv4: a container without IPv6 routing still gets AAAA answers.
     address = next((a for a in addresses if ":" not in a), addresses[0]).split("%", 1)[0]
     pinned = url.copy_with(host=address)
@@ -118,11 +154,11 @@ async def _target(url: httpx.URL, trusted_hosts: frozenset[str]) -> tuple[httpx.
     return pinned, {"Host": url.netloc.decode("ascii")}, extensions
 
 
-async def _download(url: str, trusted_hosts: frozenset[str]) -> tuple[bytes, str | None]:
+async def _download(url: str, trusted: frozenset[str]) -> tuple[bytes, str | None]:
     client = get_client()
     current, redirects = _parse(url), 0
     while True:
-        target, headers, extensions = await _target(current, trusted_hosts)
+        target, headers, extensions = await _target(current, trusted)
         request = client.build_request(
             "GET",
             target,
@@ -171,9 +207,11 @@ async def _read_capped(response: httpx.Response) -> bytes:
     return b"".join(chunks)
 
 
-async def fetch_image_bytes(url: str, *, trusted_hosts: frozenset[str] = frozenset()) -> tuple[bytes, str | None]:
-    """Download ``url``: the body and the Content-Type the host declared (a hint, not a verdict)."""
-    trusted = frozenset(h.rstrip(".").lower() for h in trusted_hosts if h)
+async def fetch_image_bytes(url: str, *, trusted_origins: Iterable[str] = ()) -> tuple[bytes, str | None]:
+    """Download ``url``: the body and the Content-Type the host declared (a hint, not a verdict).
+
+    ``trusted_origins`` are URLs (or origins) whose exact origin may be private; their paths do not matter."""
+    trusted = frozenset(filter(None, (origin(base) for base in trusted_origins)))
     timeout = settings.IMAGE_FETCH_TIMEOUT
     try:
         async with asyncio.timeout(timeout):

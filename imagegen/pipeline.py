@@ -8,10 +8,10 @@ the domain error raised here) into an answer. The ledger row is written whatever
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import urlsplit
 
 from core.db import run_db
 from core.errors import GatewayError
+from core.fetch import origin
 from imagegen import ledger, prompts
 from imagegen.errors import ClientClosed, EmptyPrompt, ImageNotStored, ModelNotFound
 from imagegen.fallback import Made, generate_along_chain
@@ -91,7 +91,7 @@ def size_note(asked: str, fitted: NegotiatedSize, model: str, made: list[str]) -
 
 async def _prepare_all(made: Made) -> list[PreparedImage]:
     vendor = made.model.vendor
-    trusted = frozenset({urlsplit(vendor.base_url).hostname or ""})
+    trusted = frozenset({origin(vendor.base_url)})  # the vendor's exact origin, never its host on another port
     try:
         return list(
             await asyncio.gather(
@@ -102,7 +102,7 @@ async def _prepare_all(made: Made) -> list[PreparedImage]:
                         data=image.data,
                         content_type=image.content_type,
                         vendor=vendor.name,
-                        trusted_hosts=trusted,
+                        trusted_origins=trusted,
                     )
                     for image in made.images
                 )

@@ -205,6 +205,12 @@ UPSTREAM_MAX_CONNECTIONS = _positive("int", "UPSTREAM_MAX_CONNECTIONS", 1000)
 KEY_RATE_LIMIT_COOLDOWN = _positive("float", "KEY_RATE_LIMIT_COOLDOWN", 60.0)
 KEY_FAILURE_COOLDOWN = _positive("float", "KEY_FAILURE_COOLDOWN", 30.0)
 KEY_FAILURES_BEFORE_COOLDOWN = _positive("int", "KEY_FAILURES_BEFORE_COOLDOWN", 3)
+# The longest any key rests, whatever a vendor's Retry-After (or reset time) asks for: an hour, so a
+# bogus or hostile header costs at most an hour of a key. Workers AI's spent daily allocation is then
+# asked about again each hour (a free 429) rather than resting until 00:00 UTC; 86460 allows that.
+KEY_MAX_COOLDOWN = _positive("float", "KEY_MAX_COOLDOWN", 3600.0)
+if not 1 <= KEY_MAX_COOLDOWN < float("inf"):  # NaN fails this too
+    raise ImproperlyConfigured(f"KEY_MAX_COOLDOWN must be a number of seconds, at least 1 (got {KEY_MAX_COOLDOWN}).")
 
 # Most images one request may ask for (the "n" field of both endpoints).
 MAX_IMAGES_PER_REQUEST = _positive("int", "MAX_IMAGES_PER_REQUEST", 4)
@@ -222,6 +228,9 @@ IMAGE_FETCH_ALLOW_PRIVATE = _bool("IMAGE_FETCH_ALLOW_PRIVATE", False)
 ROUTING_CACHE_SECONDS = _read("float", "ROUTING_CACHE_SECONDS", 5.0)
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+# LOGGING, then the redacting filters on uvicorn's and gunicorn's own loggers (the access line among
+# them), which LOGGING cannot reach without replacing where they write (see core/logs.py).
+LOGGING_CONFIG = "core.logs.configure_logging"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

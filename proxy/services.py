@@ -115,14 +115,14 @@ async def prepare_image(
     data: bytes | None = None,
     content_type: str | None = None,
     vendor: str = "",
-    trusted_hosts: frozenset[str] = frozenset(),
+    trusted_origins: frozenset[str] = frozenset(),
 ) -> PreparedImage:
     """Fetch or decode one image, verify it and write its bytes to storage; the row comes later.
 
     Exactly one of ``url``, ``b64`` (plain base64 or a data URL) and ``data`` (raw bytes) is
     given. ``content_type`` is the vendor's claim and only logged when Pillow disagrees: the
-    stored type is what the bytes are. ``trusted_hosts`` may resolve to private addresses
-    (see :mod:`core.fetch`). Every failure is an :class:`ImageFetchFailed`.
+    stored type is what the bytes are. URLs on ``trusted_origins`` (scheme, host and port) may
+    resolve to private addresses (see :mod:`core.fetch`). Every failure is an :class:`ImageFetchFailed`.
     """
     sources = [source for source in (url, b64, data) if source is not None]
     if len(sources) > 1:
@@ -131,7 +131,7 @@ async def prepare_image(
         raise ImageFetchFailed("the vendor returned no image")
 
     if url is not None:
-        data, declared = await fetch_image_bytes(url, trusted_hosts=trusted_hosts)
+        data, declared = await fetch_image_bytes(url, trusted_origins=trusted_origins)
         content_type = content_type or declared
     elif b64 is not None:
         data = _decode_b64(b64)

@@ -6,7 +6,7 @@
 | RateLimited         | cooldown (Retry-After)      | next key                                 |
 | UpstreamUnavailable | cooldown after N in a row   | next key                                 |
 | GenerationFailed    | cooldown after N in a row   | next key (a new attempt may succeed)     |
-| UpstreamTimeout     | none                        | stop: the vendor may already have billed |
+| UpstreamTimeout     | cooldown after N in a row   | stop: the vendor may already have billed |
 | JobLost             | cooldown after N in a row   | stop: a polled job's outcome is unknown  |
 | BadRequest          | none                        | stop, 400 with the vendor's reason       |
 | ContentPolicy       | none                        | stop, 400 with the vendor's reason       |
@@ -34,8 +34,13 @@ the same way, with the status it names or its own. A polled job's states after i
 here: ``vendors.adapters.polling`` never lets them start a second job. The wording and code lists that steps
 2, 5 and 6 read are the data below (``MODERATION_*``, ``KEY_*``, ``BALANCE_*``).
 
-Messages are shown to clients, so adapters build them from vendor text through
-``core.redaction.scrub``: no key, no URL.
+A timeout counts against its key like a 5xx (a key that hangs rests), but is never sent again. Every rest is
+bounded by ``KEY_MAX_COOLDOWN`` (``vendors.keys``).
+
+Each error has two texts. ``message`` is what the client reads: short, plain, with no HTML, URL, key, host
+name or IP address. ``detail`` is what the operator reads on the key row and in the logs: the vendor's
+fuller words, with URLs and keys masked. Errors built from a vendor's words come from
+:meth:`UpstreamError.from_vendor` (``classify`` uses it), which makes both with ``core.redaction``.
 """
 
 from __future__ import annotations
@@ -43,15 +48,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from typing import Self
 
 from core.errors import GatewayError
+from core.redaction import admin_text, client_text
 
 
 class UpstreamError(GatewayError):
     """A vendor call failed. ``status`` and ``code`` are what the client sees if this ends the request.
 
-    ``retry_after`` is the vendor's word on when to try this key again; ``key_label`` names the key
-    that met the failure (for the ledger), set by the key loop.
+    ``message`` is the client's text, ``detail`` the operator's (see the module). ``retry_after`` is the vendor's
+    word on when to try this key again (the key loop bounds it); ``key_label`` names the key that met the
+    failure (for the ledger), set by the key loop.
     """
 
     status = 502
@@ -62,12 +70,26 @@ class UpstreamError(GatewayError):
     cools_key = False
     counts_as_failure = True
 
-    def __init__(self, message: str, *, retry_after: float | None = None, vendor_status: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        detail: str | None = None,
+        retry_after: float | None = None,
+        vendor_status: int | None = None,
+    ):
         super().__init__(message)
+        self.detail = message if detail is None else detail
         self.retry_after = retry_after
         self.vendor_status = vendor_status
         self.key_label = ""
         self.key_labels: list[str] = []  # every key a failed request used, when it made several calls
+
+    @classmethod
+    def from_vendor(cls, words: str, *secrets: str, **kwargs) -> Self:
+        """The error for a vendor's own ``words``: the client reads them cleaned and capped, the operator
+        reads them whole (URLs and keys masked in both; ``secrets`` masked too)."""
+        return cls(client_text(words, *secrets), detail=admin_text(words, *secrets), **kwargs)
 
 
 class KeyRejected(UpstreamError):
@@ -97,12 +119,12 @@ class GenerationFailed(UpstreamError):
 
 
 class UpstreamTimeout(UpstreamError):
-    """The request reached the vendor but no answer came in time. Not resubmitted: it may be billed."""
+    """The request reached the vendor but no answer came in time. Not resubmitted: it may be billed. It
+    counts against the key all the same: a key that keeps hanging rests, like one that keeps failing."""
 
     status = 504
     code = "upstream_timeout"
     tries_next_key = False
-    counts_as_failure = False
 
 
 class JobLost(UpstreamError):
@@ -151,8 +173,8 @@ class AllKeysFailed(UpstreamError):
     tries_next_key = False
     counts_as_failure = False
 
-    def __init__(self, message: str, *, last: UpstreamError):
-        super().__init__(message)
+    def __init__(self, message: str, *, last: UpstreamError, detail: str | None = None):
+        super().__init__(message, detail=detail)
         self.last = last
         self.key_label = last.key_label
 
@@ -252,8 +274,8 @@ def classify(facts: ErrorFacts, table: ErrorTable) -> UpstreamError:
         wait = facts.retry_after
         if table.min_rate_limit:
             wait = max(wait or 0.0, table.min_rate_limit)
-        return RateLimited(message, retry_after=wait, vendor_status=facts.status)
-    return cls(message, vendor_status=facts.status)
+        return RateLimited.from_vendor(message, retry_after=wait, vendor_status=facts.status)
+    return cls.from_vendor(message, vendor_status=facts.status)
 
 
 def _by_status(status: int, facts: ErrorFacts, table: ErrorTable) -> type[UpstreamError]:
@@ -275,14 +297,3 @@ def _by_status(status: int, facts: ErrorFacts, table: ErrorTable) -> type[Upstre
     if status < 400:
         return GenerationFailed
     return BadRequest
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds form; an HTTP date counts as unknown)."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None

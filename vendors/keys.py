@@ -1,15 +1,20 @@
 """Calling a vendor with its keys in rotation: the one retry loop, and the key state it writes.
 
 Where each request starts in the key list is a counter in Django's cache, so every worker shares
-one rotation; so are cooldowns. Disabled state, failure counts, the last error and the last use
-live on the ``VendorKey`` row, where the admin shows them. What this process remembers between
-calls (which keys are on a failing streak, when it last wrote a key's last use) is its
-:class:`KeyBook`, kept in the process state. Callers outside ``vendors`` use ``vendors.services``.
+one rotation; so are cooldowns. Every rest lies between ``MIN_REST`` and ``KEY_MAX_COOLDOWN``,
+whatever the vendor asked for: a ``Retry-After`` of 31 years rests a key for the ceiling. A key that
+times out counts toward its failure streak like one that answers 5xx, so a hanging key rests too,
+while the request that timed out is never sent again. Disabled state, failure counts, the last
+error (the operator's text, ``detail``) and the last use live on the ``VendorKey`` row, where the
+admin shows them. What this process remembers between calls (which keys are on a failing streak,
+when it last wrote a key's last use) is its :class:`KeyBook`, kept in the process state. Callers
+outside ``vendors`` use ``vendors.services``.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,7 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.db import run_blocking, run_db
-from core.redaction import scrub
+from core.redaction import admin_text, client_text
 from core.state import process_state
 from vendors import errors
 from vendors.models import VendorKey
@@ -34,6 +39,10 @@ T = TypeVar("T")
 DISABLED_COOLDOWN = 3600.0
 # The admin needs a key's last use to the minute, not a write per request.
 LAST_USE_RESOLUTION = 30.0
+# The shortest rest: a Retry-After of 0, or a date already past, still lets the vendor breathe.
+MIN_REST = 1.0
+# How far apart the clocks of workers on different hosts may be when they compare a rest's end.
+CLOCK_SKEW = 60.0
 
 
 @dataclass
@@ -62,9 +71,20 @@ def failures_key(key_id: int) -> str:
     return f"vendorkey:{key_id}:failures"
 
 
+def bounded_rest(seconds: float) -> float:
+    """``seconds`` within ``[MIN_REST, KEY_MAX_COOLDOWN]`` (infinity is the ceiling, NaN the floor)."""
+    if math.isnan(seconds):
+        return MIN_REST
+    return min(max(seconds, MIN_REST), settings.KEY_MAX_COOLDOWN)
+
+
 def _cool(key_id: int, seconds: float, *, disabled: bool = False) -> None:
-    """Rest a key for ``seconds``; the entry holds when it ends (0: disabled, no end known)."""
-    cache.set(cooldown_key(key_id), 0.0 if disabled else time.time() + seconds, timeout=seconds)
+    """Rest a key (at most ``KEY_MAX_COOLDOWN``); the entry holds when it ends (0: disabled, no end known)."""
+    if disabled:
+        cache.set(cooldown_key(key_id), 0.0, timeout=seconds)
+        return
+    seconds = bounded_rest(seconds)
+    cache.set(cooldown_key(key_id), time.time() + seconds, timeout=seconds)
 
 
 def _keys_in_turn(vendor: VendorRoute) -> tuple[list[KeyRef], float | None]:
@@ -78,10 +98,13 @@ def _keys_in_turn(vendor: VendorRoute) -> tuple[list[KeyRef], float | None]:
         cache.set(counter, start, timeout=None)
     count = len(vendor.keys)
     ordered = [vendor.keys[(start + i) % count] for i in range(count)]
-    cooling = cache.get_many([cooldown_key(key.id) for key in ordered])
+    now, longest = time.time(), settings.KEY_MAX_COOLDOWN + CLOCK_SKEW
+    # A rest ending past the ceiling was set before there was one (or before it was lowered): it is over.
+    entries = cache.get_many([cooldown_key(key.id) for key in ordered])
+    cooling = {name: end for name, end in entries.items() if not end or end - now <= longest}
     usable = [key for key in ordered if cooldown_key(key.id) not in cooling]
     ends = [end for end in cooling.values() if end]
-    back_in = max(min(ends) - time.time(), 1.0) if ends and not usable else None
+    back_in = bounded_rest(min(ends) - now) if ends and not usable else None
     return usable, back_in
 
 
@@ -108,7 +131,9 @@ async def call_with_keys(vendor: VendorRoute, attempt: Callable[[KeyRef], Awaita
             value = await attempt(key)
         except errors.UpstreamError as exc:
             exc.key_label = key.label
-            exc.message = scrub(exc.message, key.secret)
+            # Whatever an adapter put in its error: the client's text cleaned, both without the key.
+            exc.message = client_text(exc.message, key.secret, limit=None)
+            exc.detail = admin_text(exc.detail, key.secret, limit=None)
             last_error = exc
             await _record_failure(vendor, key, exc)
             if not exc.tries_next_key:
@@ -116,9 +141,9 @@ async def call_with_keys(vendor: VendorRoute, attempt: Callable[[KeyRef], Awaita
             continue
         await _record_success(key)
         return KeyedResult(value=value, key_label=key.label)
+    failed = f"Vendor {vendor.name!r} failed with all {len(keys)} usable key(s); last error: {{}}"
     raise errors.AllKeysFailed(
-        f"Vendor {vendor.name!r} failed with all {len(keys)} usable key(s); last error: {last_error.message}",
-        last=last_error,
+        failed.format(last_error.message), detail=failed.format(last_error.detail), last=last_error
     )
 
 
@@ -139,15 +164,15 @@ async def _record_success(key: KeyRef) -> None:
 
 
 async def _record_failure(vendor: VendorRoute, key: KeyRef, exc: errors.UpstreamError) -> None:
-    log.warning("vendor %s key %s: %s (%s)", vendor.name, key.label, exc.code, exc.message)
+    log.warning("vendor %s key %s: %s (%s)", vendor.name, key.label, exc.code, exc.detail)
     if exc.disables_key:
         await run_blocking(_cool, key.id, DISABLED_COOLDOWN, disabled=True)
         await run_db(_mark_failed, key.id, exc, disable=True)
         invalidate_routing_table()
         return
     if exc.cools_key:
-        seconds = exc.retry_after if exc.retry_after else settings.KEY_RATE_LIMIT_COOLDOWN
-        await run_blocking(_cool, key.id, max(seconds, 1.0))
+        asked = exc.retry_after
+        await run_blocking(_cool, key.id, settings.KEY_RATE_LIMIT_COOLDOWN if asked is None else asked)
     elif exc.counts_as_failure:
         _book().failing.add(key.id)
         streak = failures_key(key.id)
@@ -160,7 +185,7 @@ async def _record_failure(vendor: VendorRoute, key: KeyRef, exc: errors.Upstream
             await run_blocking(_cool, key.id, settings.KEY_FAILURE_COOLDOWN)
             await run_blocking(cache.delete, streak)
     else:
-        return  # bad requests, content policy and timeouts say nothing about the key
+        return  # bad requests and content policy say nothing about the key
     await run_db(_mark_failed, key.id, exc, disable=False)
 
 
@@ -172,7 +197,7 @@ def _mark_used(key_id: int) -> None:
 def _mark_failed(key_id: int, exc: errors.UpstreamError, *, disable: bool) -> None:
     changes = {
         "failure_count": F("failure_count") + 1,
-        "last_error": f"{exc.code}: {exc.message}"[:1000],
+        "last_error": f"{exc.code}: {exc.detail}"[:1000],
         "last_failed_at": timezone.now(),
         "last_used_at": timezone.now(),
     }

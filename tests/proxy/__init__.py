@@ -4,8 +4,6 @@ import asyncio
 
 from core import http as core_http
 
-LOOPBACK = frozenset({"127.0.0.1"})
-
 
 def run(coro):
     """Run a coroutine in a fresh loop and close the shared client that loop created."""

@@ -109,7 +109,7 @@ def test_methods_other_than_get_and_head_are_a_405_with_an_allow_header(client, 
 def test_the_image_still_serves_after_the_vendor_host_stopped(client):
     host = FakeImageHost(png_bytes(40, 40, (1, 2, 3))).start()
     try:
-        stored = run(store_image(url=host.url_for("/expiring.png"), trusted_hosts=frozenset({"127.0.0.1"})))
+        stored = run(store_image(url=host.url_for("/expiring.png"), trusted_origins=[host.url]))
         host.expire()
     finally:
         host.stop()

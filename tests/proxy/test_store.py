@@ -17,7 +17,7 @@ from proxy.models import StoredImage
 from proxy.services import ImageFetchFailed, public_url, read_stored, store_image
 from tests.fakes.image_host import FakeImageHost
 from tests.fakes.server import jpeg_bytes, png_bytes
-from tests.proxy import LOOPBACK, run
+from tests.proxy import run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,7 +49,7 @@ def host():
 
 
 def test_an_image_from_a_url_is_stored_under_its_hash_with_its_measurements(host):
-    image = run(store_image(url=host.url_for("/image.png"), vendor="openai", trusted_hosts=LOOPBACK))
+    image = run(store_image(url=host.url_for("/image.png"), vendor="openai", trusted_origins=[host.url]))
 
     sha = hashlib.sha256(host.body).hexdigest()
     assert image.pk is not None
@@ -150,7 +150,7 @@ def test_bytes_that_are_not_an_allowed_image_are_refused_and_nothing_is_kept(dat
 def test_a_url_answering_html_is_refused(host):
     host.body, host.content_type = b"<html>Access denied</html>", "text/html"
 
-    message = refused(url=host.url_for("/image.png"), trusted_hosts=LOOPBACK)
+    message = refused(url=host.url_for("/image.png"), trusted_origins=[host.url])
 
     assert message.startswith("the vendor returned something that is not an image")
     assert str(host.port) not in message
@@ -161,7 +161,7 @@ def test_an_image_over_the_byte_cap_is_refused_from_every_source(host, settings,
     data = host.body
     settings.IMAGE_MAX_BYTES = len(data) - 1
     kwargs = {
-        "url": {"url": host.url_for("/image.png"), "trusted_hosts": LOOPBACK},
+        "url": {"url": host.url_for("/image.png"), "trusted_origins": [host.url]},
         "b64": {"b64": base64.b64encode(data).decode()},
         "data": {"data": data},
     }[source]
@@ -181,14 +181,14 @@ def test_a_url_that_expired_is_refused(host):
     url = host.url_for("/expiring.png")
     host.expire()
 
-    assert refused(url=url, trusted_hosts=LOOPBACK) == "the vendor's image URL answered HTTP 404"
+    assert refused(url=url, trusted_origins=[host.url]) == "the vendor's image URL answered HTTP 404"
 
 
-def test_a_loopback_url_is_refused_unless_its_host_is_trusted(host):
+def test_a_loopback_url_is_refused_unless_its_origin_is_trusted(host):
     message = refused(url=host.url_for("/image.png"))
 
     assert message == "the image URL points to a private network address"
-    assert run(store_image(url=host.url_for("/image.png"), trusted_hosts=LOOPBACK)).byte_size == len(host.body)
+    assert run(store_image(url=host.url_for("/image.png"), trusted_origins=[host.url])).byte_size == len(host.body)
 
 
 def test_no_source_is_refused_and_two_sources_are_a_programming_error():

@@ -1,6 +1,9 @@
 """The one decision procedure for failed vendor answers (``vendors.errors.classify``), each kind's declared
 differences (its ``error_table`` and ``error_facts``), and where a rate limit's wait comes from."""
 
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
 import httpx
 import pytest
 
@@ -246,12 +249,23 @@ def test_corners_the_kinds_used_to_disagree_on_have_one_answer(adapter_class, st
         ),
         ({"x-ratelimit-reset-requests": "20ms", "x-ratelimit-reset-tokens": "1.5s"}, 1.5),
         ({"x-ratelimit-reset-requests": "soon"}, None),
-        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, None),
+        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0),  # a date already past: now
+        ({"retry-after": "soon"}, None),
+        ({"retry-after": "-5", "retry-after-ms": "1500"}, 1.5),  # a negative wait is no wait: the next header
+        ({"retry-after": "nan"}, None),
+        ({"retry-after": "inf"}, float("inf")),  # read as asked; the key loop bounds every rest
+        ({"retry-after-ms": "Wed, 21 Oct 2015 07:28:00 GMT"}, None),
         ({}, None),
     ],
 )
 def test_the_wait_headers_are_read_in_order(headers, expected):
     assert retry_after_of(httpx.Headers(headers)) == expected
+
+
+def test_a_retry_after_given_as_an_http_date_is_the_time_until_then():
+    then = format_datetime(datetime.now(UTC) + timedelta(seconds=90), usegmt=True)
+
+    assert retry_after_of(httpx.Headers({"Retry-After": then})) == pytest.approx(90, abs=2)
 
 
 @pytest.mark.parametrize("adapter_class", ALL_KINDS, ids=lambda cls: cls.kind)
@@ -273,3 +287,38 @@ def test_workers_ai_waits_for_the_daily_reset_when_the_free_allocation_is_spent(
 
 def test_stability_cools_a_key_for_at_least_its_60_second_lockout():
     assert answer(StabilityAdapter, 429, {"name": "rate_limit_exceeded", "errors": ["slow"]}).retry_after == 60
+
+
+# --- the client's text and the operator's -------------------------------------------------------------
+
+NGINX_PAGE = "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1>nginx</body></html>"
+INTERNAL = "upstream connect error to 10.0.3.7:8080 (backend-7.svc.cluster.local) via https://lb.vendor.com/x?sig=1"
+
+
+@pytest.mark.parametrize("adapter_class", ALL_KINDS, ids=lambda cls: cls.kind)
+def test_every_kind_gives_the_client_a_proxys_page_as_its_headline(adapter_class):
+    error = answer(adapter_class, 502, text=NGINX_PAGE)
+
+    assert (type(error), error.message, error.detail) == (UA, "502 Bad Gateway", "502 Bad Gateway")
+
+
+@pytest.mark.parametrize("adapter_class", ALL_KINDS, ids=lambda cls: cls.kind)
+def test_every_kind_keeps_addresses_and_host_names_for_the_operator_only(adapter_class):
+    error = answer(adapter_class, 503, {"error": {"message": INTERNAL}})
+
+    assert "upstream connect error to [address] ([host]) via [url]" in error.message
+    assert "10.0.3.7:8080 (backend-7.svc.cluster.local) via [url]" in error.detail
+    assert "sig=1" not in error.detail and "k-test-0001" not in error.detail
+
+
+def test_the_clients_text_is_short_and_the_operators_longer():
+    error = decide(503, "the GPU ran out of memory; " * 100)
+
+    assert len(error.message) <= 200 and error.message.endswith("…")
+    assert 900 < len(error.detail) <= 1000 and error.detail.startswith(error.message[:-1])
+
+
+def test_an_error_in_the_gateways_own_words_reads_the_same_for_both():
+    error = errors.UpstreamTimeout("the vendor did not answer within 120 s")
+
+    assert error.message == error.detail == "the vendor did not answer within 120 s"

@@ -8,10 +8,12 @@ import contextlib
 import time
 
 import pytest
+from django.core.cache import cache
 
 from core.state import reset_process_state
 from tests.vendors.keys_helpers import Upstream, failing, route_of, vendor_with_keys
 from vendors import errors
+from vendors.keys import cooldown_key
 from vendors.models import VendorKey
 from vendors.selectors import vendor_route
 
@@ -120,9 +122,11 @@ def test_a_rate_limited_key_without_retry_after_rests_for_the_default_cooldown(s
     assert upstream.failure(route).retry_after == pytest.approx(77, abs=2)
 
 
-def test_a_rate_limited_key_is_back_once_its_rest_is_over():
+@pytest.mark.parametrize(("asked", "ceiling"), [(1, 3600), (999_999_999, 1)], ids=["its-retry-after", "the-ceiling"])
+def test_a_rate_limited_key_is_back_once_its_rest_is_over(settings, asked, ceiling):
+    settings.KEY_MAX_COOLDOWN = ceiling
     _, route = vendor_with_keys("a")
-    upstream = Upstream(a=failing(errors.RateLimited, retry_after=1))
+    upstream = Upstream(a=failing(errors.RateLimited, retry_after=asked))
     upstream.failure(route)
     upstream.answers = {}
 
@@ -140,6 +144,46 @@ def test_with_every_key_resting_retry_after_is_when_the_first_comes_back():
 
     assert isinstance(exc, errors.NoAvailableKey)
     assert exc.retry_after == pytest.approx(40, abs=2)
+
+
+@pytest.mark.parametrize(
+    ("asked", "rest"),
+    [
+        (999_999_999, 600),  # the 31 years a vendor once asked for
+        (float("inf"), 600),
+        (1e308, 600),
+        (0, 1),  # a date already past: the shortest rest
+        (float("nan"), 1),
+    ],
+)
+def test_whatever_a_vendor_asks_a_key_rests_between_a_second_and_the_ceiling(settings, asked, rest):
+    settings.KEY_MAX_COOLDOWN = 600
+    _, route = vendor_with_keys("a")
+    upstream = Upstream(a=failing(errors.RateLimited, retry_after=asked))
+    upstream.failure(route)
+
+    exc = upstream.failure(route)
+
+    assert isinstance(exc, errors.NoAvailableKey)
+    assert exc.retry_after == pytest.approx(rest, abs=1)
+
+
+def test_the_default_cooldowns_are_bounded_by_the_ceiling_too(settings):
+    settings.KEY_MAX_COOLDOWN, settings.KEY_RATE_LIMIT_COOLDOWN = 90, 7200
+    _, route = vendor_with_keys("a")
+    upstream = Upstream(a=failing(errors.RateLimited))
+    upstream.failure(route)
+
+    assert upstream.failure(route).retry_after == pytest.approx(90, abs=2)
+
+
+def test_a_rest_set_past_the_ceiling_before_it_existed_is_over(settings):
+    settings.KEY_MAX_COOLDOWN = 600
+    _, route = vendor_with_keys("a")
+    [key] = route.keys
+    cache.set(cooldown_key(key.id), time.time() + 999_999_999, timeout=None)  # what an older gateway left
+
+    assert Upstream().call(route).key_label == "a"
 
 
 @pytest.fixture
@@ -198,9 +242,7 @@ def test_a_key_that_keeps_answering_without_an_image_rests_after_a_streak():
     assert ends == [errors.AllKeysFailed] * 3 + [errors.NoAvailableKey]
 
 
-@pytest.mark.parametrize(
-    ("error", "status"), [(errors.UpstreamTimeout, 504), (errors.BadRequest, 400), (errors.ContentPolicy, 400)]
-)
+@pytest.mark.parametrize(("error", "status"), [(errors.BadRequest, 400), (errors.ContentPolicy, 400)])
 def test_a_request_level_failure_stops_at_once_and_says_nothing_about_the_key(error, status):
     _, route = vendor_with_keys("a", "b")
     upstream = Upstream(a=failing(error), b=failing(error))
@@ -212,6 +254,37 @@ def test_a_request_level_failure_stops_at_once_and_says_nothing_about_the_key(er
     assert all((key.failure_count, key.last_error) == (0, "") for key in VendorKey.objects.all())
     upstream.failure(route)
     assert len(upstream.tried) == 2  # nothing rests: the next request tries a key again
+
+
+def test_a_timeout_stops_at_once_without_another_key_and_counts_against_the_key_that_hung():
+    _, route = vendor_with_keys("a", "b")
+    upstream = Upstream(a=failing(errors.UpstreamTimeout), b=failing(errors.UpstreamTimeout))
+
+    exc = upstream.failure(route)
+
+    assert (type(exc), exc.status) == (errors.UpstreamTimeout, 504)
+    assert len(upstream.tried) == 1  # the vendor may be generating (and billing): never sent again
+    hung = row(upstream.tried[0])
+    assert (hung.status, hung.failure_count) == (VendorKey.Status.ACTIVE, 1)
+    assert hung.last_error.startswith("upstream_timeout: ")
+
+
+@pytest.mark.usefixtures("three_strikes")
+def test_a_key_that_keeps_hanging_rests_after_a_streak_so_requests_stop_starting_on_it():
+    _, route = vendor_with_keys("a", "b")
+    upstream = Upstream(a=failing(errors.UpstreamTimeout))
+
+    outcomes = []
+    for _ in range(10):
+        try:
+            outcomes.append(upstream.call(route).key_label)
+        except errors.UpstreamTimeout:
+            outcomes.append("timeout")
+
+    assert outcomes.count("timeout") == 3 == upstream.tried.count("a")
+    assert all(len(tried) == 1 for tried in upstream.calls)  # no timed-out request went to "b"
+    assert outcomes[-4:] == ["b"] * 4
+    assert row("a").failure_count == 3
 
 
 def test_a_lost_job_stops_at_once_and_counts_against_its_key():

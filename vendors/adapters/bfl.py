@@ -26,7 +26,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from core.redaction import scrub
+from core.redaction import admin_text
 from vendors import errors
 from vendors.adapters.base import ImageRequest, UpstreamImage
 from vendors.adapters.polling import Job, PollAgain, PollingAdapter
@@ -96,9 +96,10 @@ class BFLAdapter(PollingAdapter):
         job.misses = 0
         if lowered in MODERATED:
             message = _with_details(f"the vendor's moderation stopped the job ({status})", body, key)
-            raise errors.ContentPolicy(message, vendor_status=200)
+            raise errors.ContentPolicy.from_vendor(message, vendor_status=200)
         if lowered in FAILED:
-            raise errors.GenerationFailed(_with_details("the job ended with an error", body, key), vendor_status=200)
+            message = _with_details("the job ended with an error", body, key)
+            raise errors.GenerationFailed.from_vendor(message, vendor_status=200)
         return None  # Pending, or a status this adapter does not know yet
 
     def _not_found(self, job: Job) -> list[UpstreamImage] | None:
@@ -138,4 +139,4 @@ def _with_details(message: str, body: dict[str, Json], key: str) -> str:
     reasons = [reason for reason in reasons if reason and reason != "None"]
     if not reasons:
         return message
-    return scrub(f"{message}: {', '.join(reasons[:5])}"[:2000], key)[:300]
+    return admin_text(f"{message}: {', '.join(reasons[:5])}", key)

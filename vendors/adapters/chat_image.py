@@ -24,7 +24,7 @@ import re
 
 import httpx
 
-from core.redaction import scrub
+from core.redaction import admin_text
 from vendors import errors
 from vendors.adapters.base import ImageAdapter, ImageRequest, UpstreamImage, bearer_headers
 from vendors.adapters.openai_chat import text_of
@@ -92,12 +92,14 @@ def _read_answer(body: dict[str, Json]) -> tuple[list[UpstreamImage], list[str],
 
 def _no_image(texts: list[str], reasons: list[str]) -> errors.UpstreamError:
     """An answer without an image: a safety finish reason or a refusal is ContentPolicy, else GenerationFailed."""
-    text = scrub(" ".join(t for t in texts if t).strip())[:300]
+    text = admin_text(" ".join(t for t in texts if t))
     if any(word in reason for reason in reasons for word in FILTER_REASONS):
-        return errors.ContentPolicy(text or "the vendor's safety filter blocked the image", vendor_status=200)
+        return errors.ContentPolicy.from_vendor(
+            text or "the vendor's safety filter blocked the image", vendor_status=200
+        )
     if text and (REFUSAL.search(text.lower()) or any(w in text for w in REFUSAL_ZH) or mentions_moderation(text)):
-        return errors.ContentPolicy(text, vendor_status=200)
-    return errors.GenerationFailed(text or "the vendor answered without an image", vendor_status=200)
+        return errors.ContentPolicy.from_vendor(text, vendor_status=200)
+    return errors.GenerationFailed.from_vendor(text or "the vendor answered without an image", vendor_status=200)
 
 
 def _from_message(message: dict[str, Json]) -> list[UpstreamImage | None]:

@@ -147,7 +147,10 @@ class FalAdapter(PollingAdapter):
         if status < 400 or status in QUEUE_STATUSES or (status >= 500 and not isinstance(body, dict)):
             return self.poll_error(response, job)
         if isinstance(error, errors.UpstreamUnavailable):  # the job is over; fal retried it already
-            return errors.GenerationFailed(f"the job failed: {error.message}", vendor_status=status)
+            failed = "the job failed: {}"
+            return errors.GenerationFailed(
+                failed.format(error.message), detail=failed.format(error.detail), vendor_status=status
+            )
         return error
 
     def images(self, body: dict[str, Json], response: httpx.Response) -> list[UpstreamImage]:

@@ -15,15 +15,15 @@ A polling kind submits a job, then asks about it until it is done. The rules, th
 - **Cancellation**: when the awaiting task is cancelled (the client went away) or the deadline passes, the
   vendor's cancel request is sent, best effort, shielded and with a short timeout (kinds without one skip it).
 - **Poll URLs from the vendor carry our key**: they are followed only when their scheme and port are the base
-  URL's and their host is the base URL's host or shares its registrable domain (``api.us.bfl.ai`` next to
-  ``api.bfl.ai``); otherwise the kind builds the URL from the base URL and the job id.
+  URL's and their host is the base URL's host or shares its registrable domain by the Public Suffix List
+  (``api.us.bfl.ai`` next to ``api.bfl.ai``; never two tenants of ``herokuapp.com``); otherwise the kind
+  builds the URL from the base URL and the job id, and logs the refused URL's masked host.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import time
 from collections.abc import Iterator
@@ -32,7 +32,8 @@ from urllib.parse import SplitResult, urlsplit
 
 import httpx
 
-from core.redaction import scrub
+from core.domains import is_ip, registrable_domain
+from core.redaction import masked_host, scrub
 from vendors import errors
 from vendors.adapters.base import ImageAdapter, ImageRequest, UpstreamImage
 from vendors.adapters.reading import Json, json_body
@@ -40,9 +41,6 @@ from vendors.errors import JobLost
 from vendors.transport import send
 
 log = logging.getLogger(__name__)
-
-# Second-level labels under which a registrable domain has three labels (example.co.uk).
-SECOND_LEVEL = {"co", "com", "net", "org", "gov", "edu", "ac", "ne", "or", "go"}
 
 
 class PollAgain(Exception):
@@ -83,8 +81,8 @@ def backoff(first: float, cap: float, growth: float = 1.6) -> Iterator[float]:
 
 def same_site(url: str, base: str) -> bool:
     """Whether ``url`` may receive the key meant for ``base``: same scheme and port, and the same host
-    or the same registrable domain (last two labels; three under ``co.uk``-style suffixes). IP hosts must
-    match exactly."""
+    or the same registrable domain by the Public Suffix List (``core.domains``). IP hosts, and hosts under
+    a TLD the list does not know, must match exactly."""
     try:
         target, home = urlsplit(url), urlsplit(base)
         target_port, home_port = _port(target), _port(home)
@@ -97,34 +95,25 @@ def same_site(url: str, base: str) -> bool:
         return False
     if host == home_host:
         return True
-    if _is_ip(host) or _is_ip(home_host):
+    if is_ip(host) or is_ip(home_host):
         return False
-    return _registrable(host) == _registrable(home_host)
+    site = registrable_domain(host)
+    return site is not None and site == registrable_domain(home_host)
 
 
-def _host(url: Json) -> str:
+def _masked(url: Json) -> str:
+    """Where a refused URL points, for the log: scheme, masked host and port (no path, no query)."""
+    if not isinstance(url, str):
+        return "a value that is not a URL"
     try:
-        return (urlsplit(url).hostname or "?") if isinstance(url, str) else "?"
+        parts = urlsplit(url)
+        return f"scheme {parts.scheme or '?'}, host {masked_host(parts.hostname or '')}, port {_port(parts)}"
     except ValueError:
-        return "?"
+        return "an unreadable URL"
 
 
 def _port(parts: SplitResult) -> int | None:
     return parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def _registrable(host: str) -> str:
-    labels = host.split(".")
-    size = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in SECOND_LEVEL else 2
-    return ".".join(labels[-size:]) if len(labels) >= size else host
 
 
 class PollingAdapter(ImageAdapter):
@@ -201,10 +190,7 @@ class PollingAdapter(ImageAdapter):
                     extra = getattr(exc, "retry_after", None) or 0.0
                     continue
                 except errors.KeyRejected as exc:  # never let a key error after submit start a new job
-                    raise JobLost(
-                        f"the job {job.label} was submitted but the vendor refused to report on it: {exc.message}",
-                        vendor_status=exc.vendor_status,
-                    ) from exc
+                    raise _lost(job, exc.message, exc.detail, exc.vendor_status) from exc
                 if images is not None:
                     return images
         except _DeadlinePassed:
@@ -238,22 +224,20 @@ class PollingAdapter(ImageAdapter):
         if isinstance(url, str) and url and same_site(url, self.vendor.base_url):
             return url
         if url:
-            log.warning("vendor %s: not sending the key to %s; using the base URL", self.vendor.name, _host(url))
+            log.warning("vendor %s: not sending the key to %s; using the base URL", self.vendor.name, _masked(url))
         return fallback
 
     def poll_error(self, response: httpx.Response, job: Job) -> errors.UpstreamError:
         """A poll answered with an HTTP error: transient ones are retried by ``wait_for``, the rest end the
         wait without a resubmission."""
         facts = self.error_facts(response, json_body(response))
-        status, message = facts.status, facts.message
+        status, words = facts.status, facts.message
         if status == 429:
-            return errors.RateLimited(message, retry_after=facts.retry_after, vendor_status=status)
+            return errors.RateLimited.from_vendor(words, retry_after=facts.retry_after, vendor_status=status)
         if status == 408 or status >= 500:
-            return errors.UpstreamUnavailable(message, vendor_status=status)
-        return JobLost(
-            f"the job {job.label} was submitted but the vendor refused to report on it: {message}",
-            vendor_status=status,
-        )
+            return errors.UpstreamUnavailable.from_vendor(words, vendor_status=status)
+        refusal = errors.UpstreamError.from_vendor(words)
+        return _lost(job, refusal.message, refusal.detail, status)
 
     def submitted_body(self, response: httpx.Response) -> dict[str, Json]:
         """The submit's 2xx answer as an object; anything else means a job we cannot follow."""
@@ -261,3 +245,8 @@ class PollingAdapter(ImageAdapter):
         if not isinstance(body, dict):
             raise JobLost("the vendor accepted the job but its answer could not be read", vendor_status=200)
         return body
+
+
+def _lost(job: Job, message: str, detail: str, status: int | None) -> JobLost:
+    said = "the job {} was submitted but the vendor refused to report on it: {}"
+    return JobLost(said.format(job.label, message), detail=said.format(job.label, detail), vendor_status=status)

@@ -1,21 +1,25 @@
 """Reading vendor answers: the body as JSON, the vendor's words about a failure, the machine codes in it,
 the wait it asks for, and typed access to JSON values (``as_dict``, ``as_list``, ``as_str``, ``as_int``).
 
-Shared by every adapter's ``error_facts`` (``vendors.adapters.base``). Messages are scrubbed of URLs,
-anything shaped like a key, and the exact key the request sent: clients see them.
+Shared by every adapter's ``error_facts`` (``vendors.adapters.base``). Messages are read as the operator's
+text (``core.redaction.admin_text``: an HTML page becomes its headline, URLs, anything shaped like a key and
+the exact key the request sent are masked); the errors made from them give clients a cleaned, shorter text
+(``vendors.errors.UpstreamError.from_vendor``).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import TypeAlias
 
 import httpx
 
-from core.redaction import scrub
-from vendors.errors import parse_retry_after
+from core.redaction import admin_text, scrub
 
 Json: TypeAlias = "dict[str, Json] | list[Json] | str | int | float | bool | None"
 
@@ -38,16 +42,16 @@ def json_body(response: httpx.Response) -> Json:
 
 
 def vendor_message(response: httpx.Response, body: Json = None) -> str:
-    """The vendor's own words about a failure, scrubbed of URLs and keys, at most 300 characters."""
+    """The vendor's own words about a failure as the operator reads them (``core.redaction.admin_text``):
+    an error page's headline rather than its HTML, URLs and keys masked; ``HTTP <status>`` when it said
+    nothing."""
     if body is None:
         body = json_body(response)
     text = _message_from(body)
     if text is None:
-        text = response.text.strip() if response.content else ""
-    # Bound the text before the regexes run: an error page can be megabytes of HTML. The margin
-    # keeps a URL or key that straddles 300 characters whole for scrub to find.
-    text = scrub(text[:2000])[:300]
-    return text or f"HTTP {response.status_code}"
+        # Only the start of a body is read: an error page can be megabytes of HTML.
+        text = response.content[: 64 * 1024].decode(response.encoding or "utf-8", "replace") if response.content else ""
+    return admin_text(text) or f"HTTP {response.status_code}"
 
 
 def sent_key(response: httpx.Response) -> str:
@@ -155,14 +159,40 @@ def _message_from(body: Json) -> str | None:
     return None
 
 
+def parse_retry_after(value: str | None, *, dates: bool = True) -> float | None:
+    """Seconds from a ``Retry-After`` value: delta-seconds, or (with ``dates``) an HTTP date, counted from now
+    (a date already past is 0). None for anything else: empty, negative, not a number (NaN included). A huge
+    or infinite value is returned as it is; the key loop bounds every rest."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return _seconds_until(value) if dates else None
+    return seconds if seconds >= 0 else None  # NaN compares False: unknown
+
+
+def _seconds_until(http_date: str) -> float | None:
+    try:
+        when = parsedate_to_datetime(http_date)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC by RFC 5322
+        when = when.replace(tzinfo=UTC)
+    seconds = (when - datetime.now(UTC)).total_seconds()
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
+
+
 def retry_after_of(headers: Mapping[str, str]) -> float | None:
     """The wait a vendor's headers ask for: ``Retry-After``, ``retry-after-ms``, else the reset time OpenAI
     sends in ``x-ratelimit-reset-requests`` / ``-tokens`` for the limit that is spent
-    (``x-ratelimit-remaining-*: 0``), else the longest of those resets. ``headers`` is case-insensitive."""
+    (``x-ratelimit-remaining-*: 0``), else the longest of those resets. ``Retry-After`` may be seconds or an
+    HTTP date. ``headers`` is case-insensitive."""
     seconds = parse_retry_after(headers.get("retry-after"))
     if seconds is not None:
         return seconds
-    milliseconds = parse_retry_after(headers.get("retry-after-ms"))
+    milliseconds = parse_retry_after(headers.get("retry-after-ms"), dates=False)
     if milliseconds is not None:
         return milliseconds / 1000
     resets = {limit: _reset_seconds(headers.get(f"x-ratelimit-reset-{limit}")) for limit in ("requests", "tokens")}

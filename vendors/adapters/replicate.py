@@ -37,7 +37,7 @@ from urllib.parse import quote
 
 import httpx
 
-from core.redaction import scrub
+from core.redaction import admin_text
 from vendors import errors
 from vendors.adapters.base import ImageRequest, UpstreamImage, bearer_headers
 from vendors.adapters.polling import Job, PollAgain, PollingAdapter
@@ -144,8 +144,8 @@ class ReplicateAdapter(PollingAdapter):
         if status == "failed":
             message = _error_text(prediction.get("error"), key) or "the prediction failed"
             if mentions_moderation(message):  # the safety checker; a job state, not an HTTP answer
-                raise errors.ContentPolicy(message, vendor_status=200)
-            raise errors.GenerationFailed(message, vendor_status=200)
+                raise errors.ContentPolicy.from_vendor(message, vendor_status=200)
+            raise errors.GenerationFailed.from_vendor(message, vendor_status=200)
         if status in ("canceled", "cancelled", "aborted"):
             raise errors.GenerationFailed(f"the prediction was {status} by the vendor", vendor_status=200)
         if status in UNFINISHED and urls and len(urls) >= job.wanted:
@@ -177,7 +177,7 @@ def _error_text(error: Json, key: str) -> str:
         error = error.get("detail") or error.get("message") or error.get("title")
     if not isinstance(error, str):
         return ""
-    return scrub(error[:2000], key)[:300].strip()
+    return admin_text(error, key)
 
 
 def _with_invalid_fields(message: str, body: Json) -> str:
@@ -187,4 +187,4 @@ def _with_invalid_fields(message: str, body: Json) -> str:
         return message
     notes = [str(item.get("description")) for item in fields[:3] if isinstance(item, dict)]
     notes = [note for note in notes if note and note != "None"]
-    return scrub(f"{message}: {'; '.join(notes)}")[:300] if notes else message
+    return admin_text(f"{message}: {'; '.join(notes)}") if notes else message

@@ -5,6 +5,7 @@
 
 import asyncio
 import itertools
+import logging
 import time
 from types import SimpleNamespace
 
@@ -210,12 +211,27 @@ def test_a_vendor_url_gets_the_key_only_on_the_vendors_own_site(url, followed):
     assert same_site(url, "https://api.bfl.ai") is followed
 
 
-def test_ip_hosts_must_match_exactly_and_country_suffixes_count_three_labels():
+def test_ip_hosts_must_match_exactly():
     assert same_site("http://127.0.0.1:8000/x", "http://127.0.0.1:8000")
     assert not same_site("http://127.0.0.2:8000/x", "http://127.0.0.1:8000")
     assert not same_site("http://127.0.0.1:8001/x", "http://127.0.0.1:8000")
-    assert not same_site("https://evil.co.uk/x", "https://api.vendor.co.uk")
-    assert same_site("https://eu.api.vendor.co.uk/x", "https://api.vendor.co.uk")
+
+
+@pytest.mark.parametrize(
+    ("url", "base", "followed"),
+    [
+        ("https://eu.api.vendor.co.uk/x", "https://api.vendor.co.uk", True),
+        ("https://evil.co.uk/x", "https://api.vendor.co.uk", False),
+        ("https://eu.vendor.com.au/x", "https://api.vendor.com.au", True),
+        ("https://evil.com.au/x", "https://api.vendor.com.au", False),  # a suffix the hand-kept list missed
+        ("https://attacker.herokuapp.com/x", "https://vendor.herokuapp.com", False),  # two tenants of one platform
+        ("https://attacker.github.io/x", "https://vendor.github.io", False),
+        ("https://poll.vendor.internal/x", "https://api.vendor.internal", False),  # a TLD the list does not know
+        ("https://api.vendor.internal/x", "https://api.vendor.internal", True),  # ... still its own host
+    ],
+)
+def test_the_registrable_domain_is_the_public_suffix_lists(url, base, followed):
+    assert same_site(url, base) is followed
 
 
 def test_follow_falls_back_to_the_url_built_from_the_base():
@@ -226,6 +242,17 @@ def test_follow_falls_back_to_the_url_built_from_the_base():
     assert adapter.follow(None, "fallback") == "fallback"
     assert adapter.follow("https://[::1/jobs/1", "fallback") == "fallback"
     assert adapter.follow(["https://poll.example.com/jobs/1"], "fallback") == "fallback"
+
+
+def test_a_refused_poll_url_is_logged_with_its_host_masked_and_without_path_or_query(caplog):
+    caplog.set_level(logging.WARNING, logger="vendors.adapters.polling")
+
+    Scripted().follow("https://evil.attacker.org:8443/jobs/1?token=s3cr3t", "fallback")
+
+    [record] = caplog.records
+    line = record.getMessage()
+    assert "not sending the key to scheme https, host e*.a*.org, port 8443" in line
+    assert "attacker" not in line and "/jobs" not in line and "s3cr3t" not in line
 
 
 def test_the_cancel_request_outlives_a_second_cancellation_which_still_propagates():

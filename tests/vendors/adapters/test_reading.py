@@ -4,11 +4,14 @@ import pytest
 from vendors.adapters.reading import as_dict, as_int, as_list, as_str, clean_message, error_codes, vendor_message
 
 
-def test_a_huge_error_page_becomes_a_short_scrubbed_message():
-    page = "<html>" + "x" * 5_000_000 + "</html>"
+def test_a_huge_error_page_becomes_a_short_plain_message():
+    page = "<html><body><p>" + "upstream down " * 500_000 + "</p></body></html>"
     response = httpx.Response(502, text=page, request=httpx.Request("POST", "https://vendor.example/v1"))
+
     message = vendor_message(response)
-    assert len(message) <= 300 and message.startswith("<html>")
+
+    assert len(message) <= 1000 and message.startswith("upstream down upstream down")
+    assert "<" not in message
 
 
 def test_a_url_near_the_cut_is_still_scrubbed():

@@ -172,11 +172,12 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "imagegen"}}
 CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default="imagegen")
 
-# Admin logins: django-axes counts failed passwords per username and client address (REMOTE_ADDR,
-# never a header a client could forge) in the database, shared by every worker, and locks that pair
-# out after ADMIN_LOGIN_FAILURE_LIMIT failures for ADMIN_LOGIN_COOLOFF_MINUTES; a success resets it.
+# Admin logins: django-axes counts wrong passwords per username and client address (REMOTE_ADDR,
+# never a header a client could forge) in the database, shared by every worker. After
+# ADMIN_LOGIN_FAILURE_LIMIT of them, the next wrong one locks that pair out (axes answers the
+# failure that reaches its limit with the lockout) for ADMIN_LOGIN_COOLOFF_MINUTES; a success resets.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
-AXES_FAILURE_LIMIT = _positive("int", "ADMIN_LOGIN_FAILURE_LIMIT", 5)
+AXES_FAILURE_LIMIT = _positive("int", "ADMIN_LOGIN_FAILURE_LIMIT", 5) + 1
 AXES_COOLOFF_TIME = timedelta(minutes=_positive("float", "ADMIN_LOGIN_COOLOFF_MINUTES", 15.0))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True

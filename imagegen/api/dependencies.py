@@ -26,12 +26,17 @@ from django.core.cache import cache as django_cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
+from psycopg_pool import PoolTimeout
+from redis import exceptions as redis_errors
 
 from imagegen.api.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
 OK, UNREACHABLE, TIMEOUT = "ok", "unreachable", "timeout"
+# No answer in time: the check's own bound, Redis's socket timeouts, and waiting on the PostgreSQL
+# pool (which Django re-raises as an OperationalError caused by it).
+TIMED_OUT = (TimeoutError, redis_errors.TimeoutError, PoolTimeout)
 # This process's own key and file names, so workers and instances sharing a cache or a bucket
 # never read each other's probe.
 _PROBE_ID = secrets.token_hex(8)
@@ -97,17 +102,22 @@ def storage_stores() -> None:
         default_storage.delete(name)
 
 
+def settle(timeout: float = 5.0) -> None:
+    """Block until every dependency's thread has answered all it was asked (tests; a clean shutdown)."""
+    for dependency in ("database", "cache", "storage"):
+        _thread(dependency).ask(lambda: None).result(timeout)
+
+
 async def check(dependency: str, question: Callable[[], object]) -> str:
-    """``ok``, ``unreachable`` (it failed) or ``timeout`` (no answer within DEPENDENCY_CHECK_TIMEOUT)."""
+    """``ok``, ``timeout`` (no answer within DEPENDENCY_CHECK_TIMEOUT, or the dependency's own timeout)
+    or ``unreachable`` (any other failure: refused, reset, an error answer)."""
     answer = asyncio.wrap_future(_thread(dependency).ask(question))
     try:
         await asyncio.wait_for(answer, settings.DEPENDENCY_CHECK_TIMEOUT)
-    except TimeoutError:
-        log.error("%s did not answer within %s s", dependency, settings.DEPENDENCY_CHECK_TIMEOUT)
-        return TIMEOUT
     except Exception as exc:
-        log.error("%s is unreachable (%s)", dependency, type(exc).__name__)
-        return UNREACHABLE
+        state = TIMEOUT if isinstance(exc, TIMED_OUT) or isinstance(exc.__cause__, TIMED_OUT) else UNREACHABLE
+        log.error("%s check: %s (%s)", dependency, state, type(exc).__name__)
+        return state
     return OK
 
 

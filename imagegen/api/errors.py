@@ -60,7 +60,7 @@ class InvalidHost(GatewayError):
     status, code = 400, "invalid_host"
 
     def __init__(self) -> None:
-        super().__init__("The Host header names no host this gateway serves.", param="Host")
+        super().__init__("The Host header names no host this gateway serves.")
 
 
 class TooManyFailedAttempts(GatewayError):

@@ -1,11 +1,15 @@
 """Admin logins lock out after repeated wrong passwords (django-axes), per username and client address,
 in the database: every worker and both database engines see the same count."""
 
+import re
 import time
 from datetime import timedelta
 
+import httpx
 import pytest
 from django.contrib.auth import get_user_model
+
+from tests.gateway_process import GatewayProcess
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -79,3 +83,35 @@ def test_a_forwarded_for_header_does_not_change_the_address_counted(client, admi
             HTTP_X_FORWARDED_FOR=f"192.0.2.{attempt}",
         )
     assert locked_out(log_in(client, PASSWORD))
+
+
+# --- on the real server: the admin's full middleware stack under ASGI, two loopback addresses -------
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory):
+    env = {"DJANGO_SUPERUSER_USERNAME": "root", "DJANGO_SUPERUSER_PASSWORD": PASSWORD}
+    with GatewayProcess(tmp_path_factory.mktemp("admin-lockout"), env) as process:
+        assert process.manage("ensure_superuser").returncode == 0
+        yield process
+
+
+def browser(gateway, address: str) -> httpx.Client:
+    return httpx.Client(base_url=gateway.url, transport=httpx.HTTPTransport(local_address=address), timeout=30)
+
+
+def log_in_over_http(client: httpx.Client, password: str) -> httpx.Response:
+    form = client.get("/admin/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)[1]
+    fields = {"username": "root", "password": password, "csrfmiddlewaretoken": token}
+    return client.post("/admin/login/?next=/admin/", data=fields)
+
+
+@pytest.mark.e2e
+def test_over_http_the_sixth_wrong_password_locks_out_that_address_only(gateway):
+    with browser(gateway, "127.0.0.2") as attacker, browser(gateway, "127.0.0.1") as operator:
+        answers = [log_in_over_http(attacker, f"guess-{attempt}").status_code for attempt in range(6)]
+        assert answers == [200] * 5 + [429]
+        assert log_in_over_http(attacker, PASSWORD).status_code == 429
+        response = log_in_over_http(operator, PASSWORD)
+        assert (response.status_code, response.headers["Location"]) == (302, "/admin/")

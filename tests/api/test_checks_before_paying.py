@@ -10,9 +10,6 @@ import pytest
 
 from imagegen.models import Generation
 from proxy.models import StoredImage
-from tests.factories import make_key, make_model, make_vendor
-from tests.fakes.server import png_bytes
-from tests.fakes.siliconflow import SiliconFlowFake
 from tests.gateway_process import ROOT
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,19 +21,6 @@ IMAGE_LINK = re.compile(r"!\[image\]\((?P<url>[^)]+)\)")
 @pytest.fixture(autouse=True)
 def _bootstrap_key(settings):
     settings.AUTHORIZED_API_KEY = CLIENT_KEY
-
-
-@pytest.fixture
-def sf():
-    with SiliconFlowFake(image=png_bytes(40, 30)) as fake:
-        yield fake
-
-
-@pytest.fixture
-def flux(sf):
-    vendor = make_vendor(name="sf", kind="siliconflow", base_url=sf.url + "/v1", timeout=3.0)
-    make_key(vendor, "sk-sf-key-aaaa1111", label="k1")
-    return make_model(vendor, name="flux-schnell")
 
 
 def post(client, path, body, **headers):

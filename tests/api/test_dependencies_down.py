@@ -18,9 +18,6 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from imagegen.api import dependencies
 from proxy.models import StoredImage
-from tests.factories import make_key, make_model, make_vendor
-from tests.fakes.server import png_bytes
-from tests.fakes.siliconflow import SiliconFlowFake
 from tests.gateway_process import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,19 +29,6 @@ BOUND = 5.0  # "about a second", with room for a loaded machine
 @pytest.fixture(autouse=True)
 def _bootstrap_key(settings):
     settings.AUTHORIZED_API_KEY = CLIENT_KEY
-
-
-@pytest.fixture
-def sf():
-    with SiliconFlowFake(image=png_bytes(40, 30)) as fake:
-        yield fake
-
-
-@pytest.fixture
-def flux(sf):
-    vendor = make_vendor(name="sf", kind="siliconflow", base_url=sf.url + "/v1", timeout=3.0)
-    make_key(vendor, "sk-sf-key-aaaa1111", label="k1")
-    return make_model(vendor, name="flux-schnell")
 
 
 @pytest.fixture

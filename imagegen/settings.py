@@ -69,8 +69,7 @@ SECRET_KEY = _secret_key()
 # Vendor keys are encrypted at rest with this key (Fernet). Defaults to one derived from SECRET_KEY.
 ENCRYPTION_KEY = env.str("ENCRYPTION_KEY", default="")
 DEBUG = _bool("DEBUG", False)
-# Checked first on every API request and image download (a 400 invalid_host otherwise), and the
-# host image links are built from when PUBLIC_BASE_URL is empty. Production names its hosts here.
+# Checked first on every API request and image download (else 400 invalid_host); production names its hosts.
 ALLOWED_HOSTS = _read("list", "ALLOWED_HOSTS", ["*"])
 CSRF_TRUSTED_ORIGINS = _read("list", "CSRF_TRUSTED_ORIGINS", [])
 
@@ -138,9 +137,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
     }
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Fail fast, never hang: a connection attempt gives up after DATABASE_CONNECT_TIMEOUT (libpq
-    # takes whole seconds, at least 2), a statement after DATABASE_STATEMENT_TIMEOUT (0: no limit,
-    # e.g. for a long migration), and waiting for a free pooled connection after DATABASE_POOL_TIMEOUT.
+    # Fail fast: connecting gives up after DATABASE_CONNECT_TIMEOUT (whole seconds, at least 2), a statement
+    # after DATABASE_STATEMENT_TIMEOUT (0: none, e.g. a long migration), the pool wait after DATABASE_POOL_TIMEOUT.
     _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
     _pg_options["connect_timeout"] = _positive("int", "DATABASE_CONNECT_TIMEOUT", 3)
     _statement_ms = int(_read("float", "DATABASE_STATEMENT_TIMEOUT", 10.0) * 1000)
@@ -156,8 +154,7 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     }
 
 REDIS_URL = env.str("REDIS_URL", default="")
-# A Redis that is down or frozen answers within REDIS_TIMEOUT: connecting and every reply are
-# bounded, and the connections Django's Redis cache makes do not retry (redis-py's default there).
+# Connecting to Redis and each reply are bounded; Django's Redis pool makes connections that never retry.
 REDIS_TIMEOUT = _positive("float", "REDIS_TIMEOUT", 1.0)
 REDIS_CACHE_OPTIONS = {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT}
 if REDIS_URL:
@@ -172,23 +169,14 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "imagegen"}}
 CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default="imagegen")
 
-# Admin logins: django-axes counts wrong passwords per username and client address (REMOTE_ADDR,
-# never a header a client could forge) in the database, shared by every worker. After
-# ADMIN_LOGIN_FAILURE_LIMIT of them, the next wrong one locks that pair out (axes answers the
-# failure that reaches its limit with the lockout) for ADMIN_LOGIN_COOLOFF_MINUTES; a success resets.
+# Admin logins (django-axes, counted in the database): after ADMIN_LOGIN_FAILURE_LIMIT wrong passwords for a
+# username from one REMOTE_ADDR (no django-ipware: no forwarded header), the next locks that pair out.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT = _positive("int", "ADMIN_LOGIN_FAILURE_LIMIT", 5) + 1
 AXES_COOLOFF_TIME = timedelta(minutes=_positive("float", "ADMIN_LOGIN_COOLOFF_MINUTES", 15.0))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
-
-
-def _remote_addr(request) -> str | None:
-    return request.META.get("REMOTE_ADDR")
-
-
-AXES_CLIENT_IP_CALLABLE = _remote_addr
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -212,8 +200,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Largest request body the API accepts; larger bodies get a 413 in the OpenAI error shape.
 MAX_REQUEST_BYTES = _positive("int", "MAX_REQUEST_BYTES", 1_048_576)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
-# The longest prompt either endpoint takes (the chat prompt is the last user message's text):
-# gpt-image-1's limit; DALL-E 3 takes 4,000, and a vendor with a lower limit answers 400, unbilled.
+# The longest prompt (chat: the last user message's text); gpt-image-1's limit (DALL-E 3's is 4,000).
 MAX_PROMPT_CHARS = _positive("int", "MAX_PROMPT_CHARS", 32000)
 
 # The JSON endpoints (imagegen/api/views.py) are DRF views; tests/test_settings.py imports every
@@ -235,11 +222,9 @@ AUTHORIZED_API_KEY = env.str("AUTHORIZED_API_KEY", default="")
 # which ALLOWED_HOSTS has checked before anything was generated.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
 
-# The API answers 503 service_unavailable when the database or the cache does not answer within
-# this many seconds (checked before any vendor is called); /health checks each within it too.
+# The database and the cache must answer within this before any vendor is called (else 503), and for /health.
 DEPENDENCY_CHECK_TIMEOUT = _positive("float", "DEPENDENCY_CHECK_TIMEOUT", 1.0)
-# Wrong or missing client keys: after this many from one address (an IPv6 /64) in a window of this
-# many seconds, that address gets 429 for every key not already seen working from it.
+# Wrong or missing client keys per address (IPv6: /64) per window of seconds, then 429 (imagegen/api/throttle.py).
 CLIENT_AUTH_FAILURE_LIMIT = _positive("int", "CLIENT_AUTH_FAILURE_LIMIT", 20)
 CLIENT_AUTH_FAILURE_WINDOW = _positive("int", "CLIENT_AUTH_FAILURE_WINDOW", 60)
 

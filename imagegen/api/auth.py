@@ -27,7 +27,8 @@ class ClientKeyAuthentication(BaseAuthentication):
     async def authenticate(self, request) -> tuple[Caller, str] | None:
         token = bearer_token(request)
         caller = await caller_for(token) if token else None
-        address, key_hash = throttle.client_address(request), hash_client_key(token) if token else ""
+        address = throttle.client_address(request)
+        key_hash = hash_client_key(token) if token else ""
         if caller is not None and throttle.worked_lately(address, key_hash):
             return caller, token
         verdict = await run_blocking(throttle.judge, address, key_hash, caller is not None)

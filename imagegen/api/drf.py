@@ -66,8 +66,9 @@ class GatewayView(APIView):
         """adrf's dispatch without its thread hops. adrf runs DRF's ``initial`` through
         ``sync_to_async`` and an async authenticator inside it through ``async_to_sync``: two
         thread switches per request, all requests of a process queueing on one thread. Here the
-        authenticator is awaited first (after the edge checks); ``initial`` then finds ``request.user`` set and runs its
-        remaining checks (negotiation, permissions, throttles), which do no I/O, in the loop."""
+        edge checks come first, then the authenticator is awaited; ``initial`` then finds
+        ``request.user`` set and runs its remaining checks (negotiation, permissions, throttles),
+        which do no I/O, in the loop."""
         self.args, self.kwargs = args, kwargs
         request = self.initialize_request(request, *args, **kwargs)
         self.request, self.headers = request, self.default_response_headers

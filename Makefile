@@ -5,6 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+BIND ?= 0.0.0.0
 WEB_CONCURRENCY ?= 2
 export DJANGO_SETTINGS_MODULE := imagegen.settings
 
@@ -40,7 +41,7 @@ run: setup
 	exec $(BIN)/gunicorn imagegen.asgi:application \
 		--worker-class uvicorn.workers.UvicornWorker \
 		--workers $(WEB_CONCURRENCY) \
-		--bind 0.0.0.0:$(PORT) \
+		--bind $(BIND):$(PORT) \
 		--graceful-timeout 30 \
 		--timeout 60 \
 		--access-logfile -

@@ -7,6 +7,7 @@ Every variable has an embedded default that runs on a laptop (SQLite in ``data/`
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -73,6 +74,7 @@ SECRET_KEY = _secret_key()
 # Vendor keys are encrypted at rest with this key (Fernet). Defaults to one derived from SECRET_KEY.
 ENCRYPTION_KEY = env.str("ENCRYPTION_KEY", default="")
 DEBUG = _bool("DEBUG", False)
+# Checked first on every API request and image download (else 400 invalid_host); production names its hosts.
 ALLOWED_HOSTS = _read("list", "ALLOWED_HOSTS", ["*"])
 CSRF_TRUSTED_ORIGINS = _read("list", "CSRF_TRUSTED_ORIGINS", [])
 
@@ -83,6 +85,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
     "adrf",
     "vendors",
@@ -99,6 +102,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: answers a locked-out admin login
 ]
 
 ROOT_URLCONF = "imagegen.urls"
@@ -138,20 +142,46 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
     }
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Fail fast: connecting gives up after DATABASE_CONNECT_TIMEOUT (whole seconds, at least 2), a statement
+    # after DATABASE_STATEMENT_TIMEOUT (0: none, e.g. a long migration), the pool wait after DATABASE_POOL_TIMEOUT.
+    _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _pg_options["connect_timeout"] = _positive("int", "DATABASE_CONNECT_TIMEOUT", 3)
+    _statement_ms = int(_read("float", "DATABASE_STATEMENT_TIMEOUT", 10.0) * 1000)
+    if _statement_ms < 0:
+        raise ImproperlyConfigured("DATABASE_STATEMENT_TIMEOUT must be 0 (no limit) or more.")
+    _pg_options["options"] = f"{_pg_options.get('options', '')} -c statement_timeout={_statement_ms}".strip()
     # A pool per worker: requests hand their connection back after each short database step,
     # so hundreds of waiting generations need only a few connections.
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    _pg_options["pool"] = {
         "min_size": 1,
         "max_size": _positive("int", "DATABASE_POOL_SIZE", 10),
-        "timeout": 30,
+        "timeout": _positive("float", "DATABASE_POOL_TIMEOUT", 5.0),
     }
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# Connecting to Redis and each reply are bounded; Django's Redis pool makes connections that never retry.
+REDIS_TIMEOUT = _positive("float", "REDIS_TIMEOUT", 1.0)
+REDIS_CACHE_OPTIONS = {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT}
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": REDIS_CACHE_OPTIONS,
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "imagegen"}}
 CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default="imagegen")
+
+# Admin logins (django-axes, counted in the database): after ADMIN_LOGIN_FAILURE_LIMIT wrong passwords for a
+# username from one REMOTE_ADDR (no django-ipware: no forwarded header), the next locks that pair out.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = _positive("int", "ADMIN_LOGIN_FAILURE_LIMIT", 5) + 1
+AXES_COOLOFF_TIME = timedelta(minutes=_positive("float", "ADMIN_LOGIN_COOLOFF_MINUTES", 15.0))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -175,6 +205,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Largest request body the API accepts; larger bodies get a 413 in the OpenAI error shape.
 MAX_REQUEST_BYTES = _positive("int", "MAX_REQUEST_BYTES", 1_048_576)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
+# The longest prompt (chat: the last user message's text); gpt-image-1's limit (DALL-E 3's is 4,000).
+MAX_PROMPT_CHARS = _positive("int", "MAX_PROMPT_CHARS", 32000)
 
 # The JSON endpoints (imagegen/api/views.py) are DRF views; tests/test_settings.py imports every
 # class named here, so a name that does not exist fails the suite, not the first request.
@@ -191,8 +223,15 @@ REST_FRAMEWORK = {
 # --- The gateway -------------------------------------------------------------------------------
 # Bootstrap client key from the seed; ClientKey rows made in admin work beside it.
 AUTHORIZED_API_KEY = env.str("AUTHORIZED_API_KEY", default="")
-# Base for permanent image URLs, e.g. https://img.example.com. Empty: built from the request host.
+# Base for permanent image URLs, e.g. https://img.example.com. Empty: built from the request host,
+# which ALLOWED_HOSTS has checked before anything was generated.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
+
+# The database and the cache must answer within this before any vendor is called (else 503), and for /health.
+DEPENDENCY_CHECK_TIMEOUT = _positive("float", "DEPENDENCY_CHECK_TIMEOUT", 1.0)
+# Wrong or missing client keys per address (IPv6: /64) per window of seconds, then 429 (imagegen/api/throttle.py).
+CLIENT_AUTH_FAILURE_LIMIT = _positive("int", "CLIENT_AUTH_FAILURE_LIMIT", 20)
+CLIENT_AUTH_FAILURE_WINDOW = _positive("int", "CLIENT_AUTH_FAILURE_WINDOW", 60)
 
 # Shared upstream HTTP client (one per worker).
 HTTP_TRANSPORT = env.str("HTTP_TRANSPORT", default="aiohttp")

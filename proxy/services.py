@@ -177,7 +177,9 @@ async def store_image(**source) -> StoredImage:
 def public_url(image: StoredImage, request=None) -> str:
     """The permanent URL: PUBLIC_BASE_URL + path when set, else built from the request's host.
 
-    Without either, the bare path (``/images/<token>.<ext>``) is returned.
+    The host is one of ALLOWED_HOSTS: ``build_absolute_uri`` goes through ``get_host``, which the
+    API edge has already called before any vendor was (so a bad Host is a 400 then, never a 500
+    after paying). Without either, the bare path (``/images/<token>.<ext>``) is returned.
     """
     base = (settings.PUBLIC_BASE_URL or "").rstrip("/")
     if base:

@@ -1,11 +1,16 @@
-"""Client authentication for DRF: ``Authorization: Bearer <key>`` (see ``imagegen.client_keys``)."""
+"""Client authentication for DRF: ``Authorization: Bearer <key>`` (see ``imagegen.client_keys``),
+with wrong and missing keys throttled per client address (``imagegen.api.throttle``)."""
 
 from __future__ import annotations
 
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
+from core.db import run_blocking
+from imagegen.api import throttle
+from imagegen.api.errors import TooManyFailedAttempts
 from imagegen.client_keys import Caller, caller_for
+from imagegen.models import hash_client_key
 
 
 def bearer_token(request) -> str:
@@ -16,13 +21,19 @@ def bearer_token(request) -> str:
 
 class ClientKeyAuthentication(BaseAuthentication):
     """``request.user`` becomes the :class:`Caller`; no key leaves the request unauthenticated (DRF's
-    permission check then refuses it), a key that matches nothing is refused at once."""
+    permission check then refuses it), a key that matches nothing is refused at once. Either counts
+    as a failed attempt of the client's address, which may be refused with 429 instead."""
 
     async def authenticate(self, request) -> tuple[Caller, str] | None:
         token = bearer_token(request)
-        if not token:
-            return None
-        caller = await caller_for(token)
-        if caller is None:
+        caller = await caller_for(token) if token else None
+        address = throttle.client_address(request)
+        key_hash = hash_client_key(token) if token else ""
+        if caller is not None and throttle.worked_lately(address, key_hash):
+            return caller, token
+        verdict = await run_blocking(throttle.judge, address, key_hash, caller is not None)
+        if verdict:
+            raise TooManyFailedAttempts(retry_after=verdict)
+        if caller is None and token:
             raise AuthenticationFailed()
-        return caller, token
+        return None if caller is None else (caller, token)

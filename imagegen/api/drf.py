@@ -12,8 +12,8 @@ from inspect import iscoroutinefunction
 
 from adrf.requests import AsyncRequest
 from adrf.views import APIView
-from rest_framework import exceptions
 
+from imagegen.api import dependencies
 from imagegen.api.errors import MethodNotAllowed
 
 
@@ -30,7 +30,7 @@ class GatewayRequest(AsyncRequest):
                 found = authenticator.authenticate(self)
                 if iscoroutinefunction(authenticator.authenticate):
                     found = await found
-            except exceptions.APIException:
+            except Exception:  # DRF's own refusals, and the throttle's 429
                 self._not_authenticated()
                 raise
             if found is not None:
@@ -42,6 +42,16 @@ class GatewayRequest(AsyncRequest):
 
 class GatewayView(APIView):
     """Base of the JSON endpoints. Subclasses define async handlers and list them in ``http_method_names``."""
+
+    # The health check answers whatever the Host (load balancers ask by address) and makes its own checks.
+    checks_edge = True
+
+    async def check_edge(self, request) -> None:
+        """Before anything else: the Host is one the gateway serves (a 400 invalid_host), and the
+        database and the cache answer (a 503 within DEPENDENCY_CHECK_TIMEOUT)."""
+        if self.checks_edge:
+            request.get_host()  # raises DisallowedHost
+            await dependencies.preflight()
 
     def initialize_request(self, request, *args, **kwargs):
         return GatewayRequest(
@@ -56,12 +66,14 @@ class GatewayView(APIView):
         """adrf's dispatch without its thread hops. adrf runs DRF's ``initial`` through
         ``sync_to_async`` and an async authenticator inside it through ``async_to_sync``: two
         thread switches per request, all requests of a process queueing on one thread. Here the
-        authenticator is awaited first; ``initial`` then finds ``request.user`` set and runs its
-        remaining checks (negotiation, permissions, throttles), which do no I/O, in the loop."""
+        edge checks come first, then the authenticator is awaited; ``initial`` then finds
+        ``request.user`` set and runs its remaining checks (negotiation, permissions, throttles),
+        which do no I/O, in the loop."""
         self.args, self.kwargs = args, kwargs
         request = self.initialize_request(request, *args, **kwargs)
         self.request, self.headers = request, self.default_response_headers
         try:
+            await self.check_edge(request._request)
             await request.authenticate_async()
             self.initial(request, *args, **kwargs)
             method = request.method.lower()

@@ -13,8 +13,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from functools import wraps
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import DisallowedHost, RequestDataTooBig
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from redis import exceptions as redis_errors
 from rest_framework import exceptions as drf
 
 from core.errors import GatewayError
@@ -22,6 +25,13 @@ from core.errors import GatewayError
 log = logging.getLogger(__name__)
 
 INTERNAL_MESSAGE = "The server had an error while processing your request."
+# How long a client is told to wait when a dependency is down: long enough not to hammer it,
+# short enough that clients notice the recovery soon.
+DEPENDENCY_RETRY_AFTER = 5
+# What the database and the cache raise when they cannot be reached or do not answer in time
+# (psycopg's pool timeout is an OperationalError, which Django re-raises as its own).
+DATABASE_DOWN = (DatabaseOperationalError, DatabaseInterfaceError)
+CACHE_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError)
 
 
 class InvalidRequest(GatewayError):
@@ -44,6 +54,35 @@ class WrongApiKey(GatewayError):
 
     def __init__(self) -> None:
         super().__init__("Incorrect API key provided.")
+
+
+class InvalidHost(GatewayError):
+    status, code = 400, "invalid_host"
+
+    def __init__(self) -> None:
+        super().__init__("The Host header names no host this gateway serves.")
+
+
+class TooManyFailedAttempts(GatewayError):
+    status, code = 429, "rate_limit_exceeded"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Too many requests with a wrong or missing API key from this address; try again in {retry_after} s.",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+class ServiceUnavailable(GatewayError):
+    """A dependency (the database, the cache) is down: nothing was sent to a vendor."""
+
+    status, code = 503, "service_unavailable"
+
+    def __init__(self, dependency: str) -> None:
+        super().__init__(
+            f"The gateway's {dependency} is not answering; nothing was generated. Try again shortly.",
+            headers={"Retry-After": str(DEPENDENCY_RETRY_AFTER)},
+        )
 
 
 class NotFound(GatewayError):
@@ -78,6 +117,14 @@ def openai_error(exc: BaseException) -> GatewayError:
         return exc
     if isinstance(exc, RequestDataTooBig):
         return RequestTooLarge()
+    if isinstance(exc, DisallowedHost):
+        return InvalidHost()
+    if isinstance(exc, DATABASE_DOWN):
+        log.error("the database is not answering (%s)", type(exc).__name__)
+        return ServiceUnavailable("database")
+    if isinstance(exc, CACHE_DOWN):
+        log.error("the cache is not answering (%s)", type(exc).__name__)
+        return ServiceUnavailable("cache")
     if isinstance(exc, drf.ValidationError):
         return invalid_request(exc.detail)
     if isinstance(exc, drf.NotAuthenticated):
@@ -156,6 +203,8 @@ def server_error(request):
 
 
 def bad_request(request, exception=None):
+    if isinstance(exception, DisallowedHost):
+        return error_response(InvalidHost())
     return error_response(GatewayError("Bad request.", status=400, code="bad_request"))
 
 

@@ -43,6 +43,7 @@ def _no_image() -> NotFound:
 @csrf_exempt
 @answers_errors
 async def serve_image(request: HttpRequest, token: str, ext: str) -> HttpResponse:
+    request.get_host()  # a Host not in ALLOWED_HOSTS: a 400 invalid_host (API paths skip CommonMiddleware)
     if request.method not in ALLOWED_METHODS:
         raise MethodNotAllowed(request.method, "images", ALLOWED_METHODS)
     stored = await selectors.stored_file(token)

@@ -5,22 +5,27 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
+from imagegen.api.text import SafeText, error_at, long_prompt, reject_long_prompt, unsafe_text
 from imagegen.size_from_text import parse_size
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+TEXT_PARTS = ("text", "input_text")  # a tuple: a part's "type" may be anything, even unhashable
+# Chat apps send the whole conversation; only the last user message is drawn, the rest is read
+# for its shape alone. A bound all the same, so a body cannot be 100,000 tiny messages.
+MAX_MESSAGES = 1000
 
 
 class ChatCompletionSerializer(serializers.Serializer):
-    model = serializers.CharField(max_length=200)
+    model = SafeText(max_length=200)
     # Checked in validate_messages rather than by a nested serializer: DRF copies a nested
     # serializer's fields for every request, and this endpoint is the hot path.
-    messages = serializers.ListField(allow_empty=False)
+    messages = serializers.ListField(allow_empty=False, max_length=MAX_MESSAGES)
     # Clients often send null for what they leave at its default.
     stream = serializers.BooleanField(required=False, allow_null=True, default=False)
     stream_options = serializers.DictField(required=False, allow_null=True)
-    size = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=20)
+    size = SafeText(required=False, allow_blank=True, allow_null=True, max_length=20)
     n = serializers.IntegerField(required=False, allow_null=True, default=1)
-    user = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=200, default="")
+    user = SafeText(required=False, allow_blank=True, allow_null=True, max_length=200, default="")
 
     def validate_n(self, value):
         return None if value is None else validate_image_count(value)
@@ -33,7 +38,7 @@ class ChatCompletionSerializer(serializers.Serializer):
             if not isinstance(message, dict):
                 raise serializers.ValidationError({str(index): "Each message must be an object."})
             role = message.get("role")
-            if role not in ROLES:
+            if not isinstance(role, str) or role not in ROLES:
                 problem = "This field is required." if role is None else f'"{role}" is not a valid role.'
                 raise serializers.ValidationError({str(index): {"role": problem}})
             content = message.get("content")
@@ -51,9 +56,7 @@ class ChatCompletionSerializer(serializers.Serializer):
         data["stream"] = bool(data.get("stream"))
         data["n"] = data.get("n") or 1
         data["user"] = data.get("user") or ""
-        data["prompt"] = last_user_text(data["messages"])
-        if not data["prompt"]:
-            raise serializers.ValidationError({"messages": "The last user message has no text to draw."})
+        data["prompt"] = prompt_of(data["messages"])
         return data
 
 
@@ -79,16 +82,16 @@ def validate_size_value(value: str) -> str:
 class ImageGenerationSerializer(serializers.Serializer):
     """OpenAI's POST /v1/images/generations body."""
 
-    prompt = serializers.CharField(max_length=32000, trim_whitespace=True)
-    model = serializers.CharField(max_length=200)
+    prompt = SafeText(trim_whitespace=True, validators=[reject_long_prompt])
+    model = SafeText(max_length=200)
     n = serializers.IntegerField(required=False, allow_null=True, default=1)
-    size = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=20, default="")
+    size = SafeText(required=False, allow_blank=True, allow_null=True, max_length=20, default="")
     response_format = serializers.ChoiceField(
         choices=["url", "b64_json"], required=False, allow_null=True, default="url"
     )
-    quality = serializers.CharField(required=False, allow_null=True, max_length=20, default=None)
-    style = serializers.CharField(required=False, allow_null=True, max_length=20, default=None)
-    user = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=200, default="")
+    quality = SafeText(required=False, allow_null=True, max_length=20, default=None)
+    style = SafeText(required=False, allow_null=True, max_length=20, default=None)
+    user = SafeText(required=False, allow_blank=True, allow_null=True, max_length=200, default="")
 
     def validate_n(self, value):
         return None if value is None else validate_image_count(value)
@@ -104,16 +107,35 @@ class ImageGenerationSerializer(serializers.Serializer):
         return data
 
 
-def last_user_text(messages: list[dict]) -> str:
-    """The text of the last user message: a string, or the text parts of a content-part array."""
-    for message in reversed(messages):
-        if message["role"] != "user":
+def prompt_of(messages: list[dict]) -> str:
+    """The text of the last user message, refused when it is empty, too long, or holds characters
+    that cannot be sent or stored (the error names the message, and the part, at fault)."""
+    where, pieces = last_user_message(messages)
+    for param, text in pieces:
+        if (problem := unsafe_text(text)) is not None:
+            raise error_at(param, problem)
+    prompt = "\n".join(text.strip() for _, text in pieces if text.strip())
+    if not prompt:
+        raise serializers.ValidationError({"messages": "The last user message has no text to draw."})
+    if (problem := long_prompt(prompt)) is not None:
+        raise error_at(where, problem)
+    return prompt
+
+
+def last_user_message(messages: list[dict]) -> tuple[str, list[tuple[str, str]]]:
+    """Where the last user message's content is (e.g. ``messages.3.content``), and (param, text) of
+    each piece of its text: the content string, or its text parts."""
+    for index in range(len(messages) - 1, -1, -1):
+        if messages[index]["role"] != "user":
             continue
-        content = message.get("content")
+        content, where = messages[index].get("content"), f"messages.{index}.content"
         if isinstance(content, str):
-            return content.strip()
+            return where, [(where, content)]
         if isinstance(content, list):
-            texts = [part.get("text", "") for part in content if part.get("type") in ("text", "input_text")]
-            return "\n".join(text.strip() for text in texts if isinstance(text, str) and text.strip())
-        return ""
-    return ""
+            return where, [
+                (f"{where}.{number}.text", part["text"])
+                for number, part in enumerate(content)
+                if part.get("type") in TEXT_PARTS and isinstance(part.get("text"), str)
+            ]
+        return where, []
+    return "messages", []

@@ -126,22 +126,26 @@ def test_a_wrong_method_is_an_openai_shaped_405(client):
     assert response["Allow"] == "POST"
 
 
-def test_health_answers_without_auth(client):
+def test_health_answers_without_auth_naming_each_check(client):
     response = client.get("/health")
-    assert (response.status_code, response.json()) == (200, {"status": "ok"})
-    assert client.get("/v1/health").json() == {"status": "ok"}
+    checks = {"database": "ok", "cache": "ok", "storage": "ok"}
+    assert (response.status_code, response.json()) == (200, {"status": "ok", "checks": checks})
+    assert client.get("/v1/health").json() == {"status": "ok", "checks": checks}
 
 
-def test_health_says_unavailable_when_the_database_does_not_answer(client, monkeypatch):
-    from imagegen.api import views
+def test_health_says_unavailable_naming_the_database_when_it_does_not_answer(client, monkeypatch):
+    from imagegen.api import dependencies
 
     def broken():
         raise OSError("connection refused")
 
-    monkeypatch.setattr(views, "_database_answers", broken)
+    monkeypatch.setattr(dependencies, "database_answers", broken)
     response = client.get("/health")
     assert response.status_code == 503
-    assert response.json()["status"] == "unavailable"
+    assert response.json() == {
+        "status": "unavailable",
+        "checks": {"database": "unreachable", "cache": "ok", "storage": "ok"},
+    }
 
 
 def test_an_unhandled_error_is_a_generic_logged_500(client, monkeypatch, caplog):

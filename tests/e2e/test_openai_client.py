@@ -139,7 +139,8 @@ def test_a_wrong_client_key_raises_authentication_error(gateway):
 
 
 def test_health_answers_for_load_balancers(gateway):
-    assert httpx.get(gateway.url + "/health").json() == {"status": "ok"}
+    checks = {"database": "ok", "cache": "ok", "storage": "ok"}
+    assert httpx.get(gateway.url + "/health").json() == {"status": "ok", "checks": checks}
 
 
 def test_the_admin_and_its_static_files_are_served_in_production_mode(gateway):

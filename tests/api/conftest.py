@@ -1,0 +1,23 @@
+"""Shared by API tests that count vendor calls: a SiliconFlow fake, and flux-schnell served by it.
+
+Modules that define their own ``sf`` or ``flux`` use theirs (pytest takes the nearest fixture).
+"""
+
+import pytest
+
+from tests.factories import make_key, make_model, make_vendor
+from tests.fakes.server import png_bytes
+from tests.fakes.siliconflow import SiliconFlowFake
+
+
+@pytest.fixture
+def sf():
+    with SiliconFlowFake(image=png_bytes(40, 30)) as fake:
+        yield fake
+
+
+@pytest.fixture
+def flux(sf):
+    vendor = make_vendor(name="sf", kind="siliconflow", base_url=sf.url + "/v1", timeout=3.0)
+    make_key(vendor, "sk-sf-key-aaaa1111", label="k1")
+    return make_model(vendor, name="flux-schnell")

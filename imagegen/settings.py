@@ -146,7 +146,7 @@ else:
     # cooldowns and counters must agree across `make run`'s workers, which LocMemCache's do not.
     CACHES = {
         "default": {
-            "BACKEND": "diskcache.DjangoCache",
+            "BACKEND": "core.file_cache.SharedFileCache",
             "LOCATION": str(DATA_DIR / "cache"),
             # SQLite's busy timeout; writes that hit it are retried, reads must not give up early.
             "DATABASE_TIMEOUT": 1.0,

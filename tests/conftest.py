@@ -11,7 +11,7 @@ def _cache_outside_the_data_dir(tmp_path_factory):
     """The embedded file cache lives in DATA_DIR; the suite's goes to a folder of its own, so the
     cache.clear() around every test never empties the cache of a gateway running on this checkout."""
     default = django_settings.CACHES["default"]
-    if default["BACKEND"] != "diskcache.DjangoCache":
+    if default["BACKEND"] != "core.file_cache.SharedFileCache":
         yield
         return
     location = str(tmp_path_factory.mktemp("cache"))

@@ -1,7 +1,7 @@
 """Settings for imagegen, read from the environment through django-environ.
 
 Every variable has an embedded default that runs on a laptop (SQLite in ``data/``, images in
-``data/media/``, in-process cache). A value that cannot be parsed stops the start with an
+``data/media/``, a file cache in ``data/cache/``). A value that cannot be parsed stops the start with an
 ``ImproperlyConfigured`` naming the variable. ``.env.example`` documents each one.
 """
 
@@ -12,6 +12,8 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from imagegen.secrets_at_rest import encryption_keys, kept_secret, private_data_dir
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -51,28 +53,23 @@ def _bool(name: str, default: bool) -> bool:
 
 
 DATA_DIR = Path(_read("str", "DATA_DIR", str(BASE_DIR / "data"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Files the gateway writes are private to its user (umask 077); see imagegen/secrets_at_rest.py.
+private_data_dir(DATA_DIR)
+# Django's storage sets these modes itself whatever the umask (its default for files is 0644).
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
-
-def _secret_key() -> str:
-    """SECRET_KEY from the environment, else one generated once and kept in DATA_DIR.
-
-    Keeping it on disk matters: vendor keys are encrypted with a key derived from it, so a new
-    random key at every start would make stored vendor keys unreadable.
-    """
-    configured = env.str("SECRET_KEY", default="")
-    if configured:
-        return configured
-    path = DATA_DIR / ".secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
-SECRET_KEY = _secret_key()
-# Vendor keys are encrypted at rest with this key (Fernet). Defaults to one derived from SECRET_KEY.
-ENCRYPTION_KEY = env.str("ENCRYPTION_KEY", default="")
+# Sessions, admin logins and signed values; vendor keys do not depend on it (ENCRYPTION_KEYS below).
+SECRET_KEY = env.str("SECRET_KEY", default="") or kept_secret(
+    DATA_DIR / ".secret_key", lambda: secrets.token_urlsafe(50)
+)
+# Vendor keys are encrypted at rest with these Fernet keys, newest first: written with the first,
+# read with any (vendors/crypto.py). ENCRYPTION_KEY, the older single-key setting, is read after
+# them. With neither set, a key generated once is kept in DATA_DIR/.encryption_key, and then a copy
+# of DATA_DIR alone can decrypt vendor keys: set ENCRYPTION_KEYS outside it for that not to be so.
+ENCRYPTION_KEYS = encryption_keys(
+    _read("list", "ENCRYPTION_KEYS", []), env.str("ENCRYPTION_KEY", default=""), DATA_DIR / ".encryption_key"
+)
 DEBUG = _bool("DEBUG", False)
 # Checked first on every API request and image download (else 400 invalid_host); production names its hosts.
 ALLOWED_HOSTS = _read("list", "ALLOWED_HOSTS", ["*"])
@@ -171,7 +168,16 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "imagegen"}}
+    # A cache every process of this machine shares (SQLite files under DATA_DIR/cache): rotation,
+    # cooldowns and counters must agree across `make run`'s workers, which LocMemCache's do not.
+    CACHES = {
+        "default": {
+            "BACKEND": "core.file_cache.SharedFileCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+            # SQLite's busy timeout; writes that hit it are retried, reads must not give up early.
+            "DATABASE_TIMEOUT": 1.0,
+        }
+    }
 CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default="imagegen")
 
 # Admin logins (django-axes, counted in the database): after ADMIN_LOGIN_FAILURE_LIMIT wrong passwords for a

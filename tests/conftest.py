@@ -1,7 +1,22 @@
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache import cache
+from django.test import override_settings
 
 from core.state import reset_process_state
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_outside_the_data_dir(tmp_path_factory):
+    """The embedded file cache lives in DATA_DIR; the suite's goes to a folder of its own, so the
+    cache.clear() around every test never empties the cache of a gateway running on this checkout."""
+    default = django_settings.CACHES["default"]
+    if default["BACKEND"] != "core.file_cache.SharedFileCache":
+        yield
+        return
+    location = str(tmp_path_factory.mktemp("cache"))
+    with override_settings(CACHES={**django_settings.CACHES, "default": {**default, "LOCATION": location}}):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -1,11 +1,14 @@
 """A bad setting stops the start with a message that names the variable."""
 
+import json
 import os
+import stat
 import subprocess
 import sys
 
 import pytest
 
+from imagegen.secrets_at_rest import kept_secret
 from tests.gateway_process import ROOT
 
 
@@ -31,6 +34,8 @@ def start_with(**env):
         ("DEBUG", "sometimes"),
         ("HTTP_TRANSPORT", "carrier-pigeon"),
         ("DATABASE_URL", "not-a-database://"),
+        ("ENCRYPTION_KEYS", "not-a-fernet-key"),
+        ("ENCRYPTION_KEY", "tooshort"),
     ],
 )
 def test_a_bad_value_stops_the_start_naming_the_variable(name, value, tmp_path):
@@ -44,6 +49,86 @@ def test_the_embedded_defaults_start_with_nothing_set(tmp_path):
     result = start_with(DATA_DIR=str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / ".secret_key").exists()
+
+
+# Stores an image, takes a database step through the gateway's executor and writes the cache,
+# then lists the mode of everything under DATA_DIR while the database is still open (SQLite
+# removes its -wal and -shm files when the last connection closes).
+USE_EVERY_FILE = """
+import asyncio, json, os, django
+django.setup()
+from django.conf import settings
+from django.core.cache import cache
+from core.db import run_db
+from proxy.services import store_image
+from proxy.models import StoredImage
+from tests.fakes.server import png_bytes
+asyncio.run(store_image(data=png_bytes()))
+asyncio.run(run_db(StoredImage.objects.count))
+cache.set("rotation", 1, timeout=None)
+root = settings.DATA_DIR
+modes = {"": os.stat(root).st_mode}
+for folder, dirs, files in os.walk(root):
+    for name in dirs + files:
+        path = os.path.join(folder, name)
+        modes[os.path.relpath(path, root)] = os.stat(path).st_mode
+print(json.dumps(modes))
+"""
+
+
+def embedded_defaults_in(data_dir) -> dict[str, str]:
+    unset = ("DATABASE_URL", "REDIS_URL", "MEDIA_ROOT", "SECRET_KEY", "ENCRYPTION_KEYS", "ENCRYPTION_KEY")
+    environment = {k: v for k, v in os.environ.items() if k not in unset}
+    return {**environment, "DJANGO_SETTINGS_MODULE": "imagegen.settings", "DATA_DIR": str(data_dir)}
+
+
+def run_python(env, *argv) -> str:
+    result = subprocess.run([sys.executable, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_everything_the_gateway_writes_under_an_empty_data_dir_is_private_to_its_user(tmp_path):
+    env = embedded_defaults_in(tmp_path / "data")
+    run_python(env, "manage.py", "migrate", "--noinput")
+
+    modes = json.loads(run_python(env, "-c", USE_EVERY_FILE).splitlines()[-1])
+
+    expected = {"", ".secret_key", ".encryption_key", "db.sqlite3", "db.sqlite3-wal", "db.sqlite3-shm"}
+    expected |= {"db.sqlite3.gateway-lock", "cache", "media", "media/images"}
+    assert expected <= set(modes)
+    assert any(name.startswith("media/images/") and name.endswith(".png") for name in modes)
+    assert any(name.startswith("cache/") and name.endswith("cache.db") for name in modes)
+    private = {name: 0o700 if stat.S_ISDIR(mode) else 0o600 for name, mode in modes.items()}
+    readable_by_others = {n: oct(stat.S_IMODE(m)) for n, m in modes.items() if stat.S_IMODE(m) != private[n]}
+    assert readable_by_others == {}
+
+
+def test_a_data_dir_an_older_version_left_readable_is_closed_at_start(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)
+    (data / "db.sqlite3").write_bytes(b"")
+    (data / "db.sqlite3").chmod(0o644)
+    (data / "notes.txt").write_text("the operator's own file")
+    (data / "notes.txt").chmod(0o644)
+
+    run_python(embedded_defaults_in(data), "-c", "import django; django.setup()")
+
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data / "db.sqlite3").stat().st_mode) == 0o600
+    assert stat.S_IMODE((data / "notes.txt").stat().st_mode) == 0o644  # not the gateway's to change
+
+
+def test_a_secret_kept_in_data_dir_is_generated_once_and_whoever_comes_second_reads_the_first(tmp_path):
+    path = tmp_path / ".encryption_key"
+
+    first = kept_secret(path, lambda: "generated-first")
+    second = kept_secret(path, lambda: "generated-second")
+
+    assert first == second == "generated-first"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == [".encryption_key"]
 
 
 def test_every_class_the_rest_framework_settings_name_exists():

@@ -10,9 +10,11 @@ server and Django's error views alike. Anything it does not know is logged and b
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from functools import wraps
 
+import diskcache
 from django.core.exceptions import DisallowedHost, RequestDataTooBig
 from django.db import InterfaceError as DatabaseInterfaceError
 from django.db import OperationalError as DatabaseOperationalError
@@ -31,7 +33,9 @@ DEPENDENCY_RETRY_AFTER = 5
 # What the database and the cache raise when they cannot be reached or do not answer in time
 # (psycopg's pool timeout is an OperationalError, which Django re-raises as its own).
 DATABASE_DOWN = (DatabaseOperationalError, DatabaseInterfaceError)
-CACHE_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError)
+# Redis unreachable or silent; the embedded file cache's SQLite locked past its timeout, or its disk
+# full or unreadable (diskcache raises sqlite3's own errors, not Django's).
+CACHE_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, diskcache.Timeout, sqlite3.OperationalError)
 
 
 class InvalidRequest(GatewayError):

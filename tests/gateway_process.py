@@ -1,4 +1,5 @@
-"""Run the real gateway in a subprocess: migrate, import_env, then uvicorn on a free port.
+"""Run the real gateway in a subprocess: migrate, import_env, then uvicorn (or gunicorn as ``make run``
+starts it) on a free port.
 
 It gets its own data folder and database (a new PostgreSQL database when DATABASE_URL points at
 PostgreSQL, else SQLite in the data folder) and its own cache prefix, so it never sees the test
@@ -85,8 +86,8 @@ class GatewayProcess:
             argv = [
                 str(Path(sys.executable).parent / "gunicorn"),
                 "imagegen.asgi:application",
-                "--worker-class",
-                "uvicorn.workers.UvicornWorker",
+                "--config",
+                "python:imagegen.gunicorn_config",  # as make run: the gateway's worker and graceful timeout
                 "--workers",
                 str(self.workers),
                 "--bind",

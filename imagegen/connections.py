@@ -74,6 +74,10 @@ async def answer_busy(scope, receive, send) -> None:
     await send({"type": "http.response.body", "body": BUSY})
 
 
+class HeadersTooLarge(Exception):
+    """Raised from a parser callback: httptools stops parsing, and uvicorn answers (see send_400_response)."""
+
+
 class BoundedHttpProtocol(HttpToolsProtocol):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -81,7 +85,9 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self.gateway = self.app
         self._timer: TimerHandle | None = None
         self._awaiting_headers = False
-        self._header_bytes = 0
+        self._header_bytes = 0  # of the request line and headers the parser has handed over
+        self._unparsed_bytes = 0  # received while the headers were still incomplete (held by the parser)
+        self._oversized = False
 
     # --- the request line and headers: time and size -------------------------------------------
     def connection_made(self, transport) -> None:
@@ -90,17 +96,32 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._header_bytes = 0
+        self._header_bytes = self._unparsed_bytes = 0
         if not self._awaiting_headers:  # a keep-alive request: its clock starts at its first byte
             self._expect_headers()
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)  # with ": " and CRLF
+        super().on_header(name, value)
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
         if self._awaiting_headers and not self.transport.is_closing():
-            # Still in the headers after this chunk, so all of it was headers (or the previous body's tail).
-            self._header_bytes += len(data)
-            if self._header_bytes > self.bounds.max_header_bytes:
-                self._refuse(431, "request_header_too_large", "The request line and headers are too large.")
+            # A header line that never ends is held by the parser, unseen by the callbacks: count the bytes.
+            self._unparsed_bytes += len(data)
+            if self._unparsed_bytes > self.bounds.max_header_bytes:
+                self._oversized = True
+                self.send_400_response("")
+
+    def send_400_response(self, msg: str) -> None:
+        if self._oversized:
+            self._refuse(431, "request_header_too_large", "The request line and headers are too large.")
+        else:
+            super().send_400_response(msg)
 
     def on_headers_complete(self) -> None:
         self._awaiting_headers = False
@@ -120,6 +141,12 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     # --- helpers -----------------------------------------------------------------------------------
+    def _count(self, size: int) -> None:
+        self._header_bytes += size
+        if self._header_bytes > self.bounds.max_header_bytes:
+            self._oversized = True
+            raise HeadersTooLarge()
+
     def _expect_headers(self) -> None:
         self._awaiting_headers = True
         self._start_timer(self.bounds.header_timeout, self._headers_too_slow)

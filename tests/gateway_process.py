@@ -132,6 +132,21 @@ class GatewayProcess:
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path.exists() else ""
 
+    def worker_pids(self) -> list[int]:
+        """gunicorn's worker processes: the master's children."""
+        pid = self.process.pid
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def python(self, code: str) -> str:
+        """What ``code`` prints when run by ``manage.py shell`` against the gateway's database."""
+        result = self.manage("shell", "-c", code)
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py shell failed:\n{result.stderr}")
+        return result.stdout
+
     def __enter__(self) -> GatewayProcess:
         return self.start()
 

@@ -121,8 +121,10 @@ def _record_outcomes(entry: LedgerEntry) -> None:
         if not attempt.outcome:  # still under way when the request ended: it was cut off
             attempt.end(INTERRUPTED, sent=None)
     _add_attempts(entry, [attempt for attempt in entry.attempts if attempt not in entry.attempt_ids])
-    rows = [VendorAttempt(pk=entry.attempt_ids[attempt], **_attempt_row(attempt)) for attempt in entry.attempts]
-    VendorAttempt.objects.bulk_update(rows, ["ended_at", "outcome", "sent"])
+    for attempt in entry.attempts:  # usually one; an UPDATE each costs a third of one bulk_update's CASE
+        VendorAttempt.objects.filter(pk=entry.attempt_ids[attempt]).update(
+            ended_at=attempt.ended_at, outcome=attempt.outcome[:50], sent=attempt.sent
+        )
 
 
 def _attempt_row(attempt: Attempt) -> dict:

@@ -25,6 +25,7 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 
 setup: $(VENV)/.runtime-installed
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py recover_ledger
 	$(BIN)/python manage.py import_env
 	$(BIN)/python manage.py ensure_superuser
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
@@ -38,12 +39,12 @@ run: setup
 	@echo "  No admin user yet? Set DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD (and"
 	@echo "  DJANGO_SUPERUSER_EMAIL) before 'make run', or run: $(BIN)/python manage.py createsuperuser"
 	@echo ""
+	@# The worker class, the graceful timeout (SHUTDOWN_GRACE_SECONDS) and the worker timeout come
+	@# from imagegen/gunicorn_config.py, which reads the gateway's settings.
 	exec $(BIN)/gunicorn imagegen.asgi:application \
-		--worker-class uvicorn.workers.UvicornWorker \
+		--config python:imagegen.gunicorn_config \
 		--workers $(WEB_CONCURRENCY) \
 		--bind $(BIND):$(PORT) \
-		--graceful-timeout 30 \
-		--timeout 60 \
 		--access-logfile -
 
 test: $(VENV)/.dev-installed

@@ -80,7 +80,7 @@ def run_config(args) -> dict:
         "stream_gap_slack_s": args.stream_gap_slack,
         "stream_verify": args.stream_verify,
         "access_log": args.access_log,
-        "gunicorn": f"imagegen.asgi:application -k uvicorn.workers.UvicornWorker -w {args.workers} "
+        "gunicorn": f"imagegen.asgi:application -c python:imagegen.gunicorn_config -w {args.workers} "
         + gunicorn_cmd_args(args.access_log),
     }
 

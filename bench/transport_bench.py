@@ -24,8 +24,9 @@ from scenario_d_streaming import scenario_d
 
 from tests.gateway_process import GatewayProcess
 
-# `make run`'s gunicorn flags that GatewayProcess does not pass itself.
-MAKE_RUN_GUNICORN_ARGS = "--timeout 60 --graceful-timeout 30 --access-logfile -"
+# `make run`'s gunicorn flags that GatewayProcess does not pass itself (it passes make run's
+# --config python:imagegen.gunicorn_config: the worker class, the graceful and worker timeouts).
+MAKE_RUN_GUNICORN_ARGS = "--access-logfile -"
 
 
 def gunicorn_cmd_args(access_log: bool) -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from imagegen.client_keys import invalidate_client_keys
-from imagegen.models import ClientKey, EnvImport, Generation, OptimizerSettings
+from imagegen.models import ClientKey, EnvImport, Generation, OptimizerSettings, VendorAttempt
 from proxy.admin import ReadOnlyModelAdmin
 from vendors.adapters import chat_kinds
 from vendors.models import Vendor
@@ -66,10 +67,31 @@ class ClientKeyAdmin(admin.ModelAdmin):
         self._set_enabled(request, queryset, False)
 
 
+class VendorAttemptInline(admin.TabularInline):
+    """Each call to a vendor, in order: which key, what came of it, and whether the vendor had it (may bill)."""
+
+    model = VendorAttempt
+    fields = ("started_at", "ended_at", "vendor_name", "model", "key_label", "n", "outcome_text", "sent")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="outcome")
+    def outcome_text(self, obj):
+        return obj.outcome or "under way"
+
+
 @admin.register(Generation)
 class GenerationAdmin(ReadOnlyModelAdmin):
     """The ledger: rows are written by the API only, so the admin can look but not touch."""
 
+    inlines = (VendorAttemptInline,)
     list_display = (
         "created_at",
         "model",
@@ -79,6 +101,7 @@ class GenerationAdmin(ReadOnlyModelAdmin):
         "status",
         "error_code",
         "latency_ms",
+        "attempt_count",
         "generated_size",
         "thumbnail",
     )
@@ -108,12 +131,17 @@ class GenerationAdmin(ReadOnlyModelAdmin):
         "notes",
         "user_prompt",
         "prompt",
+        "worker",
         "thumbnails",
     )
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("images")
+        return super().get_queryset(request).prefetch_related("images").annotate(attempt_total=Count("attempts"))
+
+    @admin.display(description="attempts", ordering="attempt_total")
+    def attempt_count(self, obj):
+        return obj.attempt_total
 
     @staticmethod
     def _images(obj):

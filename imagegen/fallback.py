@@ -43,7 +43,7 @@ async def generate_along_chain(request: GenerationRequest, choice: SizeChoice, p
         image_request = _image_request(request, candidate, fitted, prompt)
         request.progress(f"Generating with {candidate.name}, {image_request.aspect_ratio} ({fitted.size}).")
         try:
-            made = await services.generate_images(candidate, image_request)
+            made = await services.generate_images(candidate, image_request, observer=entry)
         except upstream.UpstreamError as exc:
             entry.key_labels += exc.key_labels or [exc.key_label]
             following = chain[position + 1] if position + 1 < len(chain) else None

@@ -1,52 +1,148 @@
-"""The ledger: one ``Generation`` row per request, successful or not, written with its images."""
+"""The ledger, written ahead: a ``Generation`` row exists before the first vendor call and is completed after.
+
+Rows are written at three moments; the usual request (one call that succeeds) costs two writes:
+
+1. before the first vendor call, the ``Generation`` row (pending, with what is known so far) and the
+   ``VendorAttempt`` row of that call, in one transaction;
+2. before each later call (the next key, a fallback model, the other calls of ``n`` images), that
+   attempt's row;
+3. at the end, in one transaction with the stored images: the row completed (success, failed or
+   interrupted, latency, notes) and the outcome of every attempt.
+
+The ``Generation`` row alone is written first when the optimizer's LLM is about to be called
+(``LedgerEntry.open``). A request that never reached a vendor (an empty prompt, no usable key) is
+written once, at the end. A worker that dies between 1 and 3 leaves a pending row and attempts
+without an outcome, which ``imagegen.recovery`` marks interrupted: never a missing row.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 
 from django.db import transaction
 
+from core.db import run_db
 from core.errors import GatewayError
 from imagegen.generation import GenerationRequest, distinct_sizes
-from imagegen.models import Generation
+from imagegen.models import Generation, VendorAttempt
+from imagegen.recovery import current_worker
 from proxy.models import StoredImage
 from proxy.services import PreparedImage, record_images
 from vendors.selectors import ModelRoute
+from vendors.services import INTERRUPTED, Attempt
 
 
-@dataclass
+@dataclass(eq=False)
 class LedgerEntry:
-    """What the Generation row will say; filled in as the request goes."""
+    """What the Generation row says; filled in as the request goes. It observes the vendor attempts."""
 
     request: GenerationRequest
     started: float = field(default_factory=time.monotonic)
     route: ModelRoute | None = None  # the model being tried (the one that served, at the end)
-    key_labels: list[str] = field(default_factory=list)
+    key_labels: list[str] = field(
+        default_factory=list
+    )  # the keys that served (or failed last); every key tried is an attempt
     requested_size: str = ""
     size: str = ""
     prompt: str = ""
     notes: list[str] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
+    generation_id: int | None = None
+    attempt_ids: dict[Attempt, int] = field(default_factory=dict)
+    _opening: asyncio.Future | None = None
+    _writes: list[asyncio.Future] = field(default_factory=list)
+
+    async def open(self) -> None:
+        """Write the pending row now, before a vendor call that is not one of the attempts (the optimizer's)."""
+        await self._write_ahead(None)
+
+    async def attempt_started(self, attempt: Attempt) -> None:
+        """The vendor layer is about to send ``attempt``: its row is written first (with the pending row, if first)."""
+        self.attempts.append(attempt)
+        await self._write_ahead(attempt)
+
+    async def close(self, status: str, *, error: GatewayError | None = None, prepared=()) -> list[StoredImage]:
+        """Complete the row (or write it, when no vendor was called) with the images; the stored images."""
+        # Writes ahead that a leaving client stopped waiting for are still running: they go first.
+        await asyncio.gather(*self._writes, return_exceptions=True)
+        return await run_db(_complete, self, status, error, list(prepared))
+
+    async def _write_ahead(self, attempt: Attempt | None) -> None:
+        write = asyncio.ensure_future(self._write_in_order(attempt))
+        self._writes.append(write)
+        # Shielded: a client that leaves mid-write does not stop it, and close() waits for it.
+        await asyncio.shield(write)
+
+    async def _write_in_order(self, attempt: Attempt | None) -> None:
+        if self._opening is None:  # the first write creates the row; later ones need its id
+            self._opening = asyncio.ensure_future(run_db(_open, self, attempt))
+            await self._opening
+            return
+        await self._opening
+        if attempt is not None:
+            await run_db(_add_attempts, self, [attempt])
 
 
 @transaction.atomic
-def record(
-    entry: LedgerEntry,
-    *,
-    status: str,
-    error: GatewayError | None = None,
-    prepared: list[PreparedImage] = (),
+def _open(entry: LedgerEntry, attempt: Attempt | None) -> None:
+    row = Generation.objects.create(**_row(entry, Generation.Status.PENDING), worker=current_worker())
+    entry.generation_id = row.pk
+    if attempt is not None:
+        _add_attempts(entry, [attempt])
+
+
+def _add_attempts(entry: LedgerEntry, attempts: list[Attempt]) -> None:
+    for attempt in attempts:
+        row = VendorAttempt.objects.create(generation_id=entry.generation_id, **_attempt_row(attempt))
+        entry.attempt_ids[attempt] = row.pk
+
+
+@transaction.atomic
+def _complete(
+    entry: LedgerEntry, status: str, error: GatewayError | None, prepared: list[PreparedImage]
 ) -> list[StoredImage]:
-    """Write the row, and the rows of the prepared images, in one transaction; the stored images."""
-    images = record_images(list(prepared)) if prepared else []
-    generation = Generation.objects.create(**_row(entry, status, error, images))
+    images = record_images(prepared) if prepared else []
+    values = _row(entry, status, error, images)
+    if entry.generation_id is None:
+        entry.generation_id = Generation.objects.create(**values, worker=current_worker()).pk
+    else:
+        Generation.objects.filter(pk=entry.generation_id).update(**values)
+    _record_outcomes(entry)
     if images:
         links = Generation.images.through
-        links.objects.bulk_create([links(generation=generation, storedimage=image) for image in images])
+        links.objects.bulk_create([links(generation_id=entry.generation_id, storedimage=image) for image in images])
     return images
 
 
-def _row(entry: LedgerEntry, status: str, error: GatewayError | None, images: list[StoredImage]) -> dict:
+def _record_outcomes(entry: LedgerEntry) -> None:
+    for attempt in entry.attempts:
+        if not attempt.outcome:  # still under way when the request ended: it was cut off
+            attempt.end(INTERRUPTED, sent=None)
+    _add_attempts(entry, [attempt for attempt in entry.attempts if attempt not in entry.attempt_ids])
+    for attempt in entry.attempts:  # usually one; an UPDATE each costs a third of one bulk_update's CASE
+        VendorAttempt.objects.filter(pk=entry.attempt_ids[attempt]).update(
+            ended_at=attempt.ended_at, outcome=attempt.outcome[:50], sent=attempt.sent
+        )
+
+
+def _attempt_row(attempt: Attempt) -> dict:
+    return {
+        "vendor_id": attempt.vendor_id,
+        "vendor_name": attempt.vendor_name[:100],
+        "model": attempt.model[:200],
+        "key_id": attempt.key_id,
+        "key_label": attempt.key_label[:100],
+        "n": attempt.n,
+        "started_at": attempt.started_at,
+        "ended_at": attempt.ended_at,
+        "outcome": attempt.outcome[:50],
+        "sent": attempt.sent,
+    }
+
+
+def _row(entry: LedgerEntry, status: str, error: GatewayError | None = None, images: list[StoredImage] = ()) -> dict:
     request, route = entry.request, entry.route
     return {
         "client_key_id": request.caller.client_key_id,

@@ -12,7 +12,7 @@ from django.utils.text import format_lazy
 
 from proxy.models import StoredImage
 from vendors.adapters import chat_kinds
-from vendors.models import Vendor
+from vendors.models import Vendor, VendorKey
 
 CLIENT_KEY_PREFIX = "sk-ig-"
 
@@ -56,11 +56,13 @@ class ClientKey(models.Model):
 
 
 class Generation(models.Model):
-    """One row per generation request, successful or not: the ledger."""
+    """One row per generation request, successful or not: the ledger, written before the first vendor call."""
 
     class Status(models.TextChoices):
+        PENDING = "pending", "Pending (in progress)"
         SUCCESS = "success", "Success"
         FAILED = "failed", "Failed"
+        INTERRUPTED = "interrupted", "Interrupted (shutdown or crash)"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     client_key = models.ForeignKey(ClientKey, null=True, blank=True, on_delete=models.SET_NULL)
@@ -73,7 +75,7 @@ class Generation(models.Model):
     vendor = models.ForeignKey(Vendor, null=True, blank=True, on_delete=models.SET_NULL)
     vendor_name = models.CharField(max_length=100, blank=True)
     key_label = models.CharField(max_length=100, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, db_index=True)
+    status = models.CharField(max_length=12, choices=Status.choices, db_index=True)
     error_code = models.CharField(max_length=50, blank=True)
     error_message = models.TextField(blank=True)
     latency_ms = models.PositiveIntegerField(default=0)
@@ -88,12 +90,41 @@ class Generation(models.Model):
     user_prompt = models.TextField(blank=True)
     prompt = models.TextField(blank=True, help_text="The prompt sent to the vendor.")
     images = models.ManyToManyField(StoredImage, blank=True, related_name="generations")
+    worker = models.CharField(
+        max_length=100, blank=True, help_text="The gateway process that ran it (host/pid:start), for crash recovery."
+    )
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.model} {self.status} {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class VendorAttempt(models.Model):
+    """One call to a vendor with one key, for one generation: written before the call is sent."""
+
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="attempts")
+    vendor = models.ForeignKey(Vendor, null=True, blank=True, on_delete=models.SET_NULL)
+    vendor_name = models.CharField(max_length=100)
+    model = models.CharField(max_length=200, help_text="The model this call was for (a fallback's, too).")
+    key = models.ForeignKey(VendorKey, null=True, blank=True, on_delete=models.SET_NULL)
+    key_label = models.CharField(max_length=100, blank=True)
+    n = models.PositiveSmallIntegerField(default=1, help_text="Images this call asked for.")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(
+        max_length=50, blank=True, help_text="ok, the error's code, or interrupted; empty while the call is under way."
+    )
+    sent = models.BooleanField(
+        null=True, help_text="Whether the vendor had the request (it may bill); unknown when the call was cut off."
+    )
+
+    class Meta:
+        ordering = ["started_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.vendor_name} {self.key_label} {self.outcome or 'under way'}"
 
 
 def _chat_kinds_text() -> str:

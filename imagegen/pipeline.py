@@ -2,21 +2,23 @@
 
 The ``vendors`` and ``proxy`` apps do not know each other; this module joins them. It speaks no
 HTTP: the edge resolves the route, hands over a ``GenerationRequest`` and turns the outcome (or
-the domain error raised here) into an answer. The ledger row is written whatever happens.
+the domain error raised here) into an answer. The ledger row is written before the first vendor
+call and completed whatever happens (``imagegen.ledger``); a shutdown's deadline cuts the work
+short with an answer rather than a kill (``imagegen.shutdown``).
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from core.db import run_db
 from core.errors import GatewayError
 from core.fetch import origin
 from imagegen import ledger, prompts
 from imagegen.errors import ClientClosed, EmptyPrompt, ImageNotStored, ModelNotFound
 from imagegen.fallback import Made, generate_along_chain
 from imagegen.generation import GenerationOutcome, GenerationRequest, distinct_sizes
-from imagegen.models import Generation
+from imagegen.models import Generation, OptimizerSettings
+from imagegen.shutdown import ServerShuttingDown, before_shutdown_deadline, shutdown_clock
 from imagegen.size_from_text import choose_size
 from proxy.services import ImageFetchFailed, PreparedImage, prepare_image
 from vendors.selectors import ModelRoute, route_for, routing_table
@@ -36,18 +38,22 @@ async def resolve_route(model: str) -> ModelRoute:
 async def generate(request: GenerationRequest) -> GenerationOutcome:
     entry = ledger.LedgerEntry(request=request, route=request.route)
     try:
-        outcome = await _generate(request, entry)
+        outcome = await before_shutdown_deadline(_generate(request, entry))
     except GatewayError as exc:
-        await run_db(ledger.record, entry, status=Generation.Status.FAILED, error=exc)
+        status = Generation.Status.INTERRUPTED if isinstance(exc, ServerShuttingDown) else Generation.Status.FAILED
+        await asyncio.shield(entry.close(status, error=exc))
         raise
     except asyncio.CancelledError:
-        # The client went away (Django cancels the view); the ledger still says so. Shielded:
-        # the task is being cancelled, and the row must be written all the same.
-        await asyncio.shield(run_db(ledger.record, entry, status=Generation.Status.FAILED, error=ClientClosed()))
+        # The client went away (Django cancels the view), or the server's grace ran out: the ledger
+        # still says so. Shielded: the task is being cancelled, and the row must be written all the same.
+        if shutdown_clock().stopping:
+            await asyncio.shield(entry.close(Generation.Status.INTERRUPTED, error=ServerShuttingDown()))
+        else:
+            await asyncio.shield(entry.close(Generation.Status.FAILED, error=ClientClosed()))
         raise
     # One write transaction for the images and the ledger row: the answer waits on it.
     entry.notes = [note for note in (outcome.fallback_note, outcome.size_note) if note] + outcome.failures
-    outcome.images = await run_db(ledger.record, entry, status=Generation.Status.SUCCESS, prepared=outcome.prepared)
+    outcome.images = await entry.close(Generation.Status.SUCCESS, prepared=outcome.prepared)
     return outcome
 
 
@@ -56,6 +62,8 @@ async def _generate(request: GenerationRequest, entry: ledger.LedgerEntry) -> Ge
     entry.requested_size = entry.size = choice.size
     if not choice.prompt:
         raise EmptyPrompt()
+    if (await prompts.optimizer_config()).mode != OptimizerSettings.Mode.OFF:
+        await entry.open()  # the optimizer's LLM is a vendor call too: the row goes first
     optimized = await prompts.optimize(choice.prompt, request.progress)
     entry.prompt = optimized.prompt
     made = await generate_along_chain(request, choice, optimized.prompt, entry)

@@ -272,6 +272,25 @@ IMAGE_FETCH_ALLOW_PRIVATE = _bool("IMAGE_FETCH_ALLOW_PRIVATE", False)
 # How long a worker trusts its in-memory copy of routing tables and client keys.
 ROUTING_CACHE_SECONDS = _read("float", "ROUTING_CACHE_SECONDS", 5.0)
 
+# --- The server: shutdown, connection bounds, proxies (imagegen/server.py, imagegen/gunicorn_config.py) --
+# SIGTERM lets in-flight generations finish for this long (gunicorn's graceful timeout: the worker is
+# killed after it). The default is the default vendor timeout; raise it with longer vendor timeouts.
+SHUTDOWN_GRACE_SECONDS = _positive("int", "SHUTDOWN_GRACE_SECONDS", 120)
+# A pending ledger row older than this is taken as abandoned by a worker of another host. It must
+# outlast the longest generation (vendor timeouts of every key and fallback tried, plus the download).
+LEDGER_STALE_SECONDS = _positive("float", "LEDGER_STALE_SECONDS", 3600.0)
+# Addresses of the proxies whose X-Forwarded-For / X-Forwarded-Proto are believed ("*": any). Default:
+# none; the client address is the peer's.
+FORWARDED_ALLOW_IPS = _read("list", "FORWARDED_ALLOW_IPS", [])
+# Per worker: connections at once (more get an OpenAI-shaped 503), the size of a request's line and
+# headers (more: 431), seconds to send them and then the body (a slow client is disconnected), and
+# seconds an idle keep-alive connection stays open.
+MAX_CONNECTIONS_PER_WORKER = _positive("int", "MAX_CONNECTIONS_PER_WORKER", 4000)
+MAX_HEADER_BYTES = _positive("int", "MAX_HEADER_BYTES", 32 * 1024)
+HEADER_READ_TIMEOUT = _positive("float", "HEADER_READ_TIMEOUT", 10.0)
+BODY_READ_TIMEOUT = _positive("float", "BODY_READ_TIMEOUT", 30.0)
+KEEPALIVE_TIMEOUT = _positive("float", "KEEPALIVE_TIMEOUT", 5.0)
+
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 # LOGGING, then the redacting filters on uvicorn's and gunicorn's own loggers (the access line among
 # them), which LOGGING cannot reach without replacing where they write (see core/logs.py).

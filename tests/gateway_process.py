@@ -1,4 +1,5 @@
-"""Run the real gateway in a subprocess: migrate, import_env, then uvicorn on a free port.
+"""Run the real gateway in a subprocess: migrate, import_env, then uvicorn (or gunicorn as ``make run``
+starts it) on a free port.
 
 It gets its own data folder and database (a new PostgreSQL database when DATABASE_URL points at
 PostgreSQL, else SQLite in the data folder) and its own cache prefix, so it never sees the test
@@ -86,8 +87,8 @@ class GatewayProcess:
             argv = [
                 str(Path(sys.executable).parent / "gunicorn"),
                 "imagegen.asgi:application",
-                "--worker-class",
-                "uvicorn.workers.UvicornWorker",
+                "--config",
+                "python:imagegen.gunicorn_config",  # as make run: the gateway's worker and graceful timeout
                 "--workers",
                 str(self.workers),
                 "--bind",
@@ -131,6 +132,21 @@ class GatewayProcess:
 
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def worker_pids(self) -> list[int]:
+        """gunicorn's worker processes: the master's children."""
+        pid = self.process.pid
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def python(self, code: str) -> str:
+        """What ``code`` prints when run by ``manage.py shell`` against the gateway's database."""
+        result = self.manage("shell", "-c", code)
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py shell failed:\n{result.stderr}")
+        return result.stdout
 
     def __enter__(self) -> GatewayProcess:
         return self.start()

@@ -9,9 +9,14 @@ failure is an ``UpstreamError`` (``vendors.errors``).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Protocol, TypeVar
 
+import httpx
 from django.core.cache import cache
+from django.utils import timezone
 
 from core.http import get_client
 from vendors import errors
@@ -19,9 +24,58 @@ from vendors.adapters import adapter_class
 from vendors.adapters.base import Adapter, ChatReply, ChatRequest, ImageRequest, UpstreamImage, VendorTarget
 from vendors.keys import call_with_keys, cooldown_key, failures_key
 from vendors.models import VendorKey
-from vendors.selectors import ModelRoute, VendorRoute, vendor_route
+from vendors.selectors import KeyRef, ModelRoute, VendorRoute, vendor_route
 
 NO_IMAGE = "the vendor answered without an image"
+OK = "ok"
+INTERRUPTED = "interrupted"
+T = TypeVar("T")
+
+
+@dataclass(eq=False)  # compared and hashed by identity: an observer may key its records on it
+class Attempt:
+    """One call to a vendor with one key: reported before it is sent, its outcome filled in after."""
+
+    vendor_id: int
+    vendor_name: str
+    model: str  # the public model name
+    key_id: int
+    key_label: str
+    n: int  # images this call asks for
+    started_at: datetime = field(default_factory=timezone.now)
+    ended_at: datetime | None = None
+    outcome: str = ""  # "" while in flight; then OK, the failure's code, or INTERRUPTED (cancelled)
+    sent: bool | None = None  # whether the vendor had the request; None while in flight or when cut off
+
+    def end(self, outcome: str, *, sent: bool | None) -> None:
+        self.outcome, self.sent, self.ended_at = outcome, sent, timezone.now()
+
+
+class AttemptObserver(Protocol):
+    async def attempt_started(self, attempt: Attempt) -> None:
+        """Called before the attempt's request is sent; the request waits for it (a write-ahead record)."""
+
+
+def reached_vendor(exc: errors.UpstreamError) -> bool:
+    """Whether the vendor had the request when ``exc`` ended it: False only when no connection was made."""
+    if isinstance(exc, errors.UpstreamTimeout | errors.JobLost) or exc.vendor_status is not None:
+        return True
+    return not isinstance(exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+async def _observed(attempt: Attempt, observer: AttemptObserver | None, call: Callable[[], Awaitable[T]]) -> T:
+    if observer is not None:
+        await observer.attempt_started(attempt)
+    try:
+        value = await call()
+    except errors.UpstreamError as exc:
+        attempt.end(exc.code, sent=reached_vendor(exc))
+        raise
+    except BaseException:  # cancelled (the client left, the server stops) or a bug: the vendor may have it
+        attempt.end(INTERRUPTED, sent=None)
+        raise
+    attempt.end(OK, sent=True)
+    return value
 
 
 @dataclass
@@ -44,22 +98,24 @@ def short_reason(exc: errors.UpstreamError) -> str:
     return (last or exc).code.replace("_", " ")
 
 
-async def generate_images(route: ModelRoute, request: ImageRequest) -> GeneratedImages:
+async def generate_images(
+    route: ModelRoute, request: ImageRequest, observer: AttemptObserver | None = None
+) -> GeneratedImages:
     """``request.n`` images from one model: in as few calls as the model batches, all at once.
 
     A batch may come back short (SiliconFlow documents batch_size for Kolors only): the missing
     images are asked for once more, one per call. Images that still fail are reported, not fatal,
     as long as one image was made; with none, the first failure is raised, carrying in
-    ``key_labels`` every key the request used.
+    ``key_labels`` every key the request used. ``observer`` hears of each attempt before it is sent.
     """
     adapter = _adapter(route.vendor)
     per_call = max(1, min(adapter.max_batch(request), request.n))
     batches = [min(per_call, request.n - start) for start in range(0, request.n, per_call)]
     made = GeneratedImages(images=[])
     seen: list[tuple[errors.UpstreamError, int]] = []  # each failed call, with the images it was for
-    short = await _calls(route.vendor, adapter, request, batches, made, seen)
+    short = await _calls(route, adapter, request, batches, made, seen, observer)
     if short and made.images:
-        await _calls(route.vendor, adapter, request, [1] * short, made, seen)
+        await _calls(route, adapter, request, [1] * short, made, seen, observer)
     if not made.images:
         failure = seen[0][0] if seen else errors.GenerationFailed(NO_IMAGE)
         failure.key_labels = made.key_labels
@@ -71,19 +127,26 @@ async def generate_images(route: ModelRoute, request: ImageRequest) -> Generated
 
 
 async def _calls(
-    vendor: VendorRoute,
+    route: ModelRoute,
     adapter: Adapter,
     request: ImageRequest,
     counts: list[int],
     made: GeneratedImages,
     seen: list[tuple[errors.UpstreamError, int]],
+    observer: AttemptObserver | None,
 ) -> int:
     """One call per count, all at once; images and failures go into ``made`` and ``seen``.
     Returns how many images the successful calls came back short by."""
+    vendor = route.vendor
 
     async def one_call(count: int) -> list[UpstreamImage]:
         batch = replace(request, n=count)
-        result = await call_with_keys(vendor, lambda key: adapter.call(get_client(), batch, key.secret))
+
+        def attempt(key: KeyRef) -> Awaitable[list[UpstreamImage]]:
+            record = Attempt(vendor.id, vendor.name, route.name, key.id, key.label, count)
+            return _observed(record, observer, lambda: adapter.call(get_client(), batch, key.secret))
+
+        result = await call_with_keys(vendor, attempt)
         made.key_labels.append(result.key_label)
         return list(result.value)[:count]
 

@@ -26,7 +26,11 @@ def type_for_status(status: int) -> str:
 
 class GatewayError(Exception):
     """A failure the client is told about. Subclasses set ``status`` and ``code``; messages never hold a
-    key or an upstream URL (build them from vendor text through ``core.redaction.scrub``)."""
+    key or an upstream URL (build them from vendor text through ``core.redaction.scrub``).
+
+    ``message`` is the client's text; ``detail`` the operator's (the ledger, the logs), which may say
+    more, such as the host names a vendor's error named. It is the message unless set.
+    """
 
     status: int = 500
     code: str | None = "internal_error"
@@ -41,9 +45,11 @@ class GatewayError(Exception):
         param: str | None = None,
         error_type: str | None = None,
         headers: dict[str, str] | None = None,
+        detail: str | None = None,
     ):
         super().__init__(message)
         self.message = message
+        self.detail = message if detail is None else detail
         if status is not None:
             self.status = status
         if code is not None:

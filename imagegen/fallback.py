@@ -92,22 +92,34 @@ def _fallback_note(route: ModelRoute, following: ModelRoute, reason: str, *, fir
 
 
 def model_failed(exc: upstream.UpstreamError, route: ModelRoute, tried: tuple[ModelRoute, ...]) -> ModelFailed:
-    """The failure as the client sees it; ``route`` is the model that failed last, ``tried`` the chain so far."""
-    if isinstance(exc, upstream.ContentPolicy):
-        message = f"The vendor refused the prompt under its content policy: {exc.message}"
-    elif isinstance(exc, upstream.BadRequest):
-        message = f"The vendor rejected the request: {exc.message}"
-    elif isinstance(exc, upstream.UpstreamTimeout):
-        message = (
-            f"Model '{route.name}' did not answer in time ({exc.message}); the request was not resubmitted "
-            "because the vendor may already be working on it."
-        )
-    else:
-        message = f"Model '{route.name}' could not generate the image. {exc.message}"
-    if len(tried) > 1:
-        names = " -> ".join(model.name for model in tried)
-        message = f"No model of the fallback chain {names} could serve the request. {message}"
+    """The failure as the client sees it; ``route`` is the model that failed last, ``tried`` the chain so far.
+    The ledger gets the same words around the vendor's fuller text (``detail``)."""
     headers = {}
     if isinstance(exc, upstream.NoAvailableKey) and exc.retry_after:
         headers["Retry-After"] = str(math.ceil(exc.retry_after))
-    return ModelFailed(message, status=exc.status, code=exc.code, error_type=exc.error_type, headers=headers)
+    return ModelFailed(
+        _failure_text(exc, exc.message, route, tried),
+        detail=_failure_text(exc, exc.detail, route, tried),
+        status=exc.status,
+        code=exc.code,
+        error_type=exc.error_type,
+        headers=headers,
+    )
+
+
+def _failure_text(exc: upstream.UpstreamError, reason: str, route: ModelRoute, tried: tuple[ModelRoute, ...]) -> str:
+    if isinstance(exc, upstream.ContentPolicy):
+        text = f"The vendor refused the prompt under its content policy: {reason}"
+    elif isinstance(exc, upstream.BadRequest):
+        text = f"The vendor rejected the request: {reason}"
+    elif isinstance(exc, upstream.UpstreamTimeout):
+        text = (
+            f"Model '{route.name}' did not answer in time ({reason}); the request was not resubmitted "
+            "because the vendor may already be working on it."
+        )
+    else:
+        text = f"Model '{route.name}' could not generate the image. {reason}"
+    if len(tried) > 1:
+        names = " -> ".join(model.name for model in tried)
+        text = f"No model of the fallback chain {names} could serve the request. {text}"
+    return text

@@ -154,7 +154,7 @@ def _row(entry: LedgerEntry, status: str, error: GatewayError | None = None, ima
         "key_label": ", ".join(dict.fromkeys(label for label in entry.key_labels if label))[:100],
         "status": status,
         "error_code": (error.code or "") if error else "",
-        "error_message": error.message[:2000] if error else "",
+        "error_message": error.detail[:2000] if error else "",
         "latency_ms": int((time.monotonic() - entry.started) * 1000),
         "requested_size": entry.requested_size,
         "size": entry.size,

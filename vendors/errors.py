@@ -78,8 +78,7 @@ class UpstreamError(GatewayError):
         retry_after: float | None = None,
         vendor_status: int | None = None,
     ):
-        super().__init__(message)
-        self.detail = message if detail is None else detail
+        super().__init__(message, detail=detail)
         self.retry_after = retry_after
         self.vendor_status = vendor_status
         self.key_label = ""

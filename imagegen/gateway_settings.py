@@ -1,0 +1,74 @@
+"""The gateway's own settings, read from the environment (``imagegen.settings`` imports them all).
+
+Clients, the upstream HTTP client, key rotation and cooldowns, images, and the server's shutdown and
+connection bounds. ``.env.example`` documents each variable.
+"""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from imagegen.env_reading import boolean, env, positive, read
+
+# --- The gateway -------------------------------------------------------------------------------
+# Bootstrap client key from the seed; ClientKey rows made in admin work beside it.
+AUTHORIZED_API_KEY = env.str("AUTHORIZED_API_KEY", default="")
+# Base for permanent image URLs, e.g. https://img.example.com. Empty: built from the request host,
+# which ALLOWED_HOSTS has checked before anything was generated.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
+
+# The database and the cache must answer within this before any vendor is called (else 503), and for /health.
+DEPENDENCY_CHECK_TIMEOUT = positive("float", "DEPENDENCY_CHECK_TIMEOUT", 1.0)
+# Wrong or missing client keys per address (IPv6: /64) per window of seconds, then 429 (imagegen/api/throttle.py).
+CLIENT_AUTH_FAILURE_LIMIT = positive("int", "CLIENT_AUTH_FAILURE_LIMIT", 20)
+CLIENT_AUTH_FAILURE_WINDOW = positive("int", "CLIENT_AUTH_FAILURE_WINDOW", 60)
+
+# Shared upstream HTTP client (one per worker).
+HTTP_TRANSPORT = env.str("HTTP_TRANSPORT", default="aiohttp")
+if HTTP_TRANSPORT not in {"aiohttp", "httpx"}:
+    raise ImproperlyConfigured(f"HTTP_TRANSPORT={HTTP_TRANSPORT!r} must be 'aiohttp' or 'httpx'.")
+UPSTREAM_CONNECT_TIMEOUT = positive("float", "UPSTREAM_CONNECT_TIMEOUT", 10.0)
+UPSTREAM_MAX_CONNECTIONS = positive("int", "UPSTREAM_MAX_CONNECTIONS", 1000)
+
+# Key rotation and cooldowns (shared by every worker through the cache).
+KEY_RATE_LIMIT_COOLDOWN = positive("float", "KEY_RATE_LIMIT_COOLDOWN", 60.0)
+KEY_FAILURE_COOLDOWN = positive("float", "KEY_FAILURE_COOLDOWN", 30.0)
+KEY_FAILURES_BEFORE_COOLDOWN = positive("int", "KEY_FAILURES_BEFORE_COOLDOWN", 3)
+# The longest any key rests, whatever a vendor's Retry-After (or reset time) asks for: an hour, so a
+# bogus or hostile header costs at most an hour of a key. Workers AI's spent daily allocation is then
+# asked about again each hour (a free 429) rather than resting until 00:00 UTC; 86460 allows that.
+KEY_MAX_COOLDOWN = positive("float", "KEY_MAX_COOLDOWN", 3600.0)
+if not 1 <= KEY_MAX_COOLDOWN < float("inf"):  # NaN fails this too
+    raise ImproperlyConfigured(f"KEY_MAX_COOLDOWN must be a number of seconds, at least 1 (got {KEY_MAX_COOLDOWN}).")
+
+# Most images one request may ask for (the "n" field of both endpoints).
+MAX_IMAGES_PER_REQUEST = positive("int", "MAX_IMAGES_PER_REQUEST", 4)
+# A streamed chat answer sends an SSE comment at least this often while the image is being made,
+# so proxies that cut idle connections after 60-120 s never see one.
+STREAM_HEARTBEAT_SECONDS = positive("float", "STREAM_HEARTBEAT_SECONDS", 10.0)
+
+# Stored images.
+IMAGE_MAX_BYTES = positive("int", "IMAGE_MAX_BYTES", 20 * 1024 * 1024)
+IMAGE_FETCH_TIMEOUT = positive("float", "IMAGE_FETCH_TIMEOUT", 60.0)
+IMAGE_FETCH_MAX_REDIRECTS = read("int", "IMAGE_FETCH_MAX_REDIRECTS", 3)
+IMAGE_FETCH_ALLOW_PRIVATE = boolean("IMAGE_FETCH_ALLOW_PRIVATE", False)
+
+# How long a worker trusts its in-memory copy of routing tables and client keys.
+ROUTING_CACHE_SECONDS = read("float", "ROUTING_CACHE_SECONDS", 5.0)
+
+# --- The server: shutdown, connection bounds, proxies (imagegen/server.py, imagegen/gunicorn_config.py) --
+# SIGTERM lets in-flight generations finish for this long (gunicorn's graceful timeout: the worker is
+# killed after it). The default is the default vendor timeout; raise it with longer vendor timeouts.
+SHUTDOWN_GRACE_SECONDS = positive("int", "SHUTDOWN_GRACE_SECONDS", 120)
+# A pending ledger row older than this is taken as abandoned by a worker of another host. It must
+# outlast the longest generation (vendor timeouts of every key and fallback tried, plus the download).
+LEDGER_STALE_SECONDS = positive("float", "LEDGER_STALE_SECONDS", 3600.0)
+# Addresses of the proxies whose X-Forwarded-For / X-Forwarded-Proto are believed ("*": any). Default:
+# none; the client address is the peer's.
+FORWARDED_ALLOW_IPS = read("list", "FORWARDED_ALLOW_IPS", [])
+# Per worker: connections at once (more get an OpenAI-shaped 503), the size of a request's line and
+# headers (more: 431), seconds to send them and then the body (a slow client is disconnected), and
+# seconds an idle keep-alive connection stays open.
+MAX_CONNECTIONS_PER_WORKER = positive("int", "MAX_CONNECTIONS_PER_WORKER", 4000)
+MAX_HEADER_BYTES = positive("int", "MAX_HEADER_BYTES", 32 * 1024)
+HEADER_READ_TIMEOUT = positive("float", "HEADER_READ_TIMEOUT", 10.0)
+BODY_READ_TIMEOUT = positive("float", "BODY_READ_TIMEOUT", 30.0)
+KEEPALIVE_TIMEOUT = positive("float", "KEEPALIVE_TIMEOUT", 5.0)

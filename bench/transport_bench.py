@@ -30,7 +30,7 @@ MAKE_RUN_GUNICORN_ARGS = "--access-logfile -"
 
 
 def gunicorn_cmd_args(access_log: bool) -> str:
-    return MAKE_RUN_GUNICORN_ARGS if access_log else MAKE_RUN_GUNICORN_ARGS.replace(" --access-logfile -", "")
+    return MAKE_RUN_GUNICORN_ARGS if access_log else ""
 
 
 def gateway_env(transport: str, fake: FakeVendorProcess, args, client_key: str) -> dict[str, str]:

@@ -25,6 +25,7 @@ from django.db import transaction
 
 from core.db import run_db
 from core.errors import GatewayError
+from core.text import storable
 from imagegen.generation import GenerationRequest, distinct_sizes
 from imagegen.models import Generation, VendorAttempt
 from imagegen.recovery import current_worker
@@ -154,7 +155,8 @@ def _row(entry: LedgerEntry, status: str, error: GatewayError | None = None, ima
         "key_label": ", ".join(dict.fromkeys(label for label in entry.key_labels if label))[:100],
         "status": status,
         "error_code": (error.code or "") if error else "",
-        "error_message": error.detail[:2000] if error else "",
+        # Vendor and LLM words end up here: a NUL or a lone surrogate must not lose the row.
+        "error_message": storable(error.detail)[:2000] if error else "",
         "latency_ms": int((time.monotonic() - entry.started) * 1000),
         "requested_size": entry.requested_size,
         "size": entry.size,
@@ -162,7 +164,7 @@ def _row(entry: LedgerEntry, status: str, error: GatewayError | None = None, ima
         "n": request.n,
         "endpoint": request.endpoint,
         "end_user": request.end_user[:200],
-        "notes": "\n".join(entry.notes),
+        "notes": storable("\n".join(entry.notes)),
         "user_prompt": request.idea,
-        "prompt": entry.prompt,
+        "prompt": storable(entry.prompt),
     }

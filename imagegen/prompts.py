@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.db import Snapshot
+from core.text import storable
 from imagegen.models import OptimizerSettings
 from vendors import services
 from vendors.adapters.base import ChatReply, ChatRequest
@@ -69,7 +70,8 @@ def final_answer(reply: ChatReply) -> str:
     lines = [line.strip() for line in content.strip().splitlines() if line.strip()]
     answer = " ".join(lines)
     answer = _LABEL.sub("", answer).strip().strip("\"'“”‘’`").strip()
-    return answer
+    # The answer goes to a vendor and into the ledger: nothing either would refuse.
+    return storable(answer)
 
 
 def limit_words(text: str, max_words: int) -> str:

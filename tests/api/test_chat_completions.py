@@ -281,6 +281,17 @@ def test_reasoning_mode_keeps_only_the_final_answer(client, vendor, sf, llm, mod
     assert sf.requests[0].json["prompt"] == llm.reply
 
 
+def test_an_optimizer_answer_with_a_nul_and_a_lone_surrogate_reaches_vendor_and_ledger_clean(client, vendor, sf, llm):
+    llm.reply = "a lantern\x00 at night\ud800, ink wash"
+    turn_on_optimizer(llm, "fast")
+
+    response = chat(client, "a lantern")
+
+    assert response.status_code == 200
+    assert sf.requests[0].json["prompt"] == "a lantern at night, ink wash"
+    assert Generation.objects.get().prompt == "a lantern at night, ink wash"
+
+
 def test_the_optimizers_answer_is_cut_to_fifty_words(client, vendor, sf, llm):
     llm.reply = ", ".join(f"detail {i}" for i in range(60))
     turn_on_optimizer(llm, "fast")

@@ -13,6 +13,7 @@ from inspect import iscoroutinefunction
 from adrf.requests import AsyncRequest
 from adrf.views import APIView
 
+from imagegen import client_limits
 from imagegen.api import dependencies
 from imagegen.api.errors import MethodNotAllowed
 
@@ -45,6 +46,14 @@ class GatewayView(APIView):
 
     # The health check answers whatever the Host (load balancers ask by address) and makes its own checks.
     checks_edge = True
+    # Set by ``admit``: the client key's x-ratelimit headers, sent with whatever the request is answered.
+    limit_headers: dict[str, str] = {}
+
+    async def admit(self, caller, n: int) -> client_limits.Admission:
+        """The client key's limits, checked now, before anything is sent to a vendor."""
+        admission = await client_limits.admit(caller, n)
+        self.limit_headers = admission.headers
+        return admission
 
     async def check_edge(self, request) -> None:
         """Before anything else: the Host is one the gateway serves (a 400 invalid_host), and the
@@ -82,6 +91,8 @@ class GatewayView(APIView):
         except Exception as exc:
             response = self.handle_exception(exc)
         self.response = self.finalize_response(request, response, *args, **kwargs)
+        for name, value in self.limit_headers.items():
+            self.response.headers.setdefault(name, value)
         return self.response
 
     def http_method_not_allowed(self, request, *args, **kwargs):

@@ -20,15 +20,19 @@ from django.http import HttpRequest, StreamingHttpResponse
 from imagegen import pipeline
 from imagegen.api import answers
 from imagegen.api.errors import openai_error
+from imagegen.client_limits import Admission
 from proxy.services import public_url
 
 _FINISHED = object()
 
 
-def event_stream(events: AsyncIterator[bytes]) -> StreamingHttpResponse:
+def event_stream(events: AsyncIterator[bytes], admission: Admission | None = None) -> StreamingHttpResponse:
     response = StreamingHttpResponse(events, content_type="text/event-stream; charset=utf-8")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx would otherwise hold the heartbeats back
+    if admission is not None:
+        # The generation releases it when it ends; this covers a stream whose client left before it began.
+        response._resource_closers.append(admission.release_blocking)
     return response
 
 

@@ -35,20 +35,22 @@ class ChatCompletionsApi(GatewayView):
 
     async def post(self, request: Request) -> HttpResponse:
         payload = validated(ChatCompletionSerializer, request)
+        route = await pipeline.resolve_route(payload["model"], request.user)
         generation = pipeline.GenerationRequest(
-            route=await pipeline.resolve_route(payload["model"]),
+            route=route,
             idea=payload["prompt"],
             caller=request.user,
             size=payload.get("size") or None,
             n=payload["n"],
             end_user=payload["user"],
             endpoint="chat.stream" if payload["stream"] else "chat",
+            admission=await self.admit(request.user, payload["n"]),
         )
         completion_id = f"chatcmpl-{secrets.token_hex(12)}"
         if payload["stream"]:
             include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
             events = streaming.chat_events(request, generation, completion_id, payload["prompt"], include_usage)
-            return streaming.event_stream(events)
+            return streaming.event_stream(events, generation.admission)
         outcome = await pipeline.generate(generation)
         content = answers.chat_content(outcome, [public_url(image, request) for image in outcome.images])
         return JsonResponse(answers.chat_completion(completion_id, outcome, content, payload["prompt"]))
@@ -59,9 +61,11 @@ class ImageGenerationsApi(GatewayView):
 
     async def post(self, request: Request) -> HttpResponse:
         payload = validated(ImageGenerationSerializer, request)
+        route = await pipeline.resolve_route(payload["model"], request.user)
         outcome = await pipeline.generate(
             pipeline.GenerationRequest(
-                route=await pipeline.resolve_route(payload["model"]),
+                route=route,
+                admission=await self.admit(request.user, payload["n"]),
                 idea=payload["prompt"],
                 caller=request.user,
                 size=payload["size"] or None,
@@ -89,6 +93,7 @@ class ModelListApi(GatewayView):
         data = [
             {"id": route.name, "object": "model", "created": route.created, "owned_by": route.vendor.name}
             for route in sorted(table.models.values(), key=lambda route: route.name)
+            if request.user.allows(route.name)
         ]
         return JsonResponse({"object": "list", "data": data})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.http import HttpResponseRedirect
@@ -9,10 +10,10 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from imagegen.client_keys import invalidate_client_keys
-from imagegen.models import ClientKey, EnvImport, Generation, OptimizerSettings, VendorAttempt
+from imagegen.models import ClientKey, EnvImport, Generation, OptimizerSettings, VendorAttempt, model_names
 from proxy.admin import ReadOnlyModelAdmin
 from vendors.adapters import chat_kinds
-from vendors.models import Vendor
+from vendors.models import ImageModel, Vendor
 
 THUMBNAIL = '<img src="{}" alt="" style="height:48px;width:auto" height="48" loading="lazy">'
 
@@ -21,17 +22,37 @@ def thumbnail(image) -> str:
     return format_html(THUMBNAIL, image.path)
 
 
+LIMIT_FIELDS = ("allowed_models", "requests_per_minute", "max_in_flight", "images_per_day", "expires_at")
+
+
+class ClientKeyForm(forms.ModelForm):
+    class Meta:
+        model = ClientKey
+        fields = ("name", "enabled", *LIMIT_FIELDS)
+
+    def clean_allowed_models(self):
+        names = model_names(self.cleaned_data.get("allowed_models", ""))
+        unknown = [name for name in names if not ImageModel.objects.filter(name=name).exists()]
+        if unknown:
+            raise forms.ValidationError(f"No image model is named {', '.join(map(repr, unknown))}.")
+        return ", ".join(names)
+
+
 @admin.register(ClientKey)
 class ClientKeyAdmin(admin.ModelAdmin):
-    list_display = ("name", "masked", "enabled", "created_at", "last_used_at")
+    form = ClientKeyForm
+    list_display = ("name", "masked", "enabled", "limits", "expires_at", "created_at", "last_used_at")
     list_filter = ("enabled",)
     search_fields = ("name", "prefix", "last4")
     actions = ("enable_keys", "disable_keys")
 
-    def get_fields(self, request, obj=None):
+    def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return ["name"]
-        return ["name", "enabled", "masked", "created_at", "last_used_at"]
+            return [(None, {"fields": ["name"]})]
+        return [
+            (None, {"fields": ["name", "enabled", "masked", "created_at", "last_used_at"]}),
+            ("Limits (blank: unlimited)", {"fields": list(LIMIT_FIELDS)}),
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         return () if obj is None else ("masked", "created_at", "last_used_at")
@@ -39,6 +60,16 @@ class ClientKeyAdmin(admin.ModelAdmin):
     @admin.display(description="key")
     def masked(self, obj):
         return obj.masked
+
+    @admin.display(description="limits")
+    def limits(self, obj):
+        parts = [
+            f"{obj.requests_per_minute}/min" if obj.requests_per_minute is not None else "",
+            f"{obj.max_in_flight} in flight" if obj.max_in_flight is not None else "",
+            f"{obj.images_per_day} images/day" if obj.images_per_day is not None else "",
+            f"models: {obj.allowed_models}" if obj.allowed_models else "",
+        ]
+        return "; ".join(part for part in parts if part) or "none"
 
     def save_model(self, request, obj, form, change):
         if change:

@@ -9,7 +9,7 @@ the request holds until its generation ends, however it ends, and then releases.
   ``Retry-After`` until the minute ends, and OpenAI's ``x-ratelimit-*-requests`` headers, which
   successful answers carry too.
 - **Generations in flight**: one cache entry per slot (``max_in_flight`` of them), taken with an
-  atomic ``add`` and a lease of :data:`LEASE_SECONDS` that the request renews while it runs; released
+  atomic ``add`` and a lease of CLIENT_KEY_SLOT_LEASE seconds that the request renews while it runs; released
   when the generation ends. A worker that dies stops renewing, so its slots come free within a lease.
 - **Images per day** (UTC): ``n`` is added to the day's count before the call (refused whole if it
   would pass the limit: 429 ``insufficient_quota``), then the images not delivered are given back.
@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 
 from core.db import run_blocking
@@ -37,9 +38,6 @@ from imagegen.errors import KeyQuotaExceeded, KeyRateLimited
 
 log = logging.getLogger(__name__)
 
-# A slot held by a worker that died is free again after this long; a live request renews its lease.
-LEASE_SECONDS = 60
-RENEW_EVERY = 20.0
 WINDOW_SECONDS = 60
 
 
@@ -75,12 +73,13 @@ class Admission:
             _add(self.day_key, delivered - self.images_reserved, lifetime=2 * 86400)
 
     async def _renew(self) -> None:
+        lease = settings.CLIENT_KEY_SLOT_LEASE
         while not self.released:
-            await asyncio.sleep(RENEW_EVERY)
+            await asyncio.sleep(lease / 3)
             if self.released:
                 return
             try:
-                await run_blocking(cache.touch, self.slot, LEASE_SECONDS)
+                await run_blocking(cache.touch, self.slot, lease)
             except Exception as exc:  # the next renewal may succeed; the lease outlasts two misses
                 log.warning("could not renew an in-flight slot (%s)", type(exc).__name__)
 
@@ -127,7 +126,7 @@ def generations_in_flight(caller: Caller, n: int, admission: Admission) -> None:
     taken = cache.get_many(slots)
     lease = secrets.token_hex(8)
     for slot in slots:
-        if slot not in taken and cache.add(slot, lease, timeout=LEASE_SECONDS):
+        if slot not in taken and cache.add(slot, lease, timeout=settings.CLIENT_KEY_SLOT_LEASE):
             admission.slot, admission.lease = slot, lease
             return
     message = f"This API key already has {limit} generations in flight, its limit; try again when one ends."

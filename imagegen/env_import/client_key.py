@@ -3,8 +3,9 @@
 The environment seeds, the admin decides: the import creates the row, and a new value of the variable
 rotates the row's hash; its name, limits and enabled flag belong to admin and are never written here.
 A row deleted in admin stays deleted while the value is unchanged. When the variable is no longer set,
-the row is disabled (before it was a row, unsetting the variable revoked the key) and forgotten, so a
-value set later is imported as new. The memory (an ``EnvImport`` row) keeps the key's hash only.
+the row is disabled (before it was a row, unsetting the variable revoked the key); set again, the
+variable takes the row back and enables it again if the import was what disabled it. The memory (an
+``EnvImport`` row) keeps the key's hash, never the key.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def apply_client_key(raw: str, memory: ImportMemory) -> tuple[bool, list[str]]:
     if not raw:
         return _unset(last, memory)
     new_hash = hash_client_key(raw)
-    if last is not None and last.get("hash") == new_hash:
+    if last is not None and last.get("hash") == new_hash and not last.get("unset"):
         row = ClientKey.objects.filter(hashed_key=new_hash).first()
         if row is None:
             return False, ["AUTHORIZED_API_KEY: its client key was deleted in admin; left deleted."]
@@ -34,6 +35,8 @@ def apply_client_key(raw: str, memory: ImportMemory) -> tuple[bool, list[str]]:
     created = row is None
     row = row or ClientKey(name=NAME)
     row.set_raw(raw)
+    if last is not None and last.get("disabled_by_import"):
+        row.enabled = True
     row.save()
     memory.remember(TARGET, {"hash": new_hash})
     if created:
@@ -43,12 +46,12 @@ def apply_client_key(raw: str, memory: ImportMemory) -> tuple[bool, list[str]]:
 
 
 def _unset(last: dict | None, memory: ImportMemory) -> tuple[bool, list[str]]:
-    if last is None:
+    if last is None or last.get("unset"):
         return False, []
-    memory.forget(TARGET)
     disabled = ClientKey.objects.filter(hashed_key=last.get("hash"), enabled=True)
     names = list(disabled.values_list("name", flat=True))
     disabled.update(enabled=False)
+    memory.remember(TARGET, {"hash": last.get("hash"), "unset": True, "disabled_by_import": bool(names)})
     if not names:
         return True, ["AUTHORIZED_API_KEY is no longer set."]
     return True, [f"AUTHORIZED_API_KEY is no longer set: client key {names[0]!r} disabled."]

@@ -62,9 +62,6 @@ class ImportMemory:
         if self.records.get(target) != values:
             EnvImport.objects.update_or_create(target=target, defaults={"values": values})
 
-    def forget(self, target: str) -> None:
-        EnvImport.objects.filter(target=target).delete()
-
     def forget_all_but(self, targets: set[str]) -> None:
         """Drops the records of vendors the environment no longer names: if they come back, they are new."""
         EnvImport.objects.exclude(target__in=targets).delete()

@@ -86,12 +86,12 @@ class Admission:
 
 def _add(key: str, amount: int, lifetime: int) -> int:
     """Adds ``amount`` to a shared counter (made with this lifetime if missing); its new value."""
-    cache.add(key, 0, timeout=lifetime)
     try:
         return cache.incr(key, amount)
-    except ValueError:  # expired between add and incr
-        cache.set(key, amount, timeout=lifetime)
-        return amount
+    except ValueError:  # not there yet (or just expired): the first to add it sets its lifetime
+        if cache.add(key, amount, timeout=lifetime):
+            return amount
+        return cache.incr(key, amount)
 
 
 def reset_text(seconds: float) -> str:
@@ -176,11 +176,26 @@ def _check_all(caller: Caller, n: int) -> Admission:
     return admission
 
 
+_releasing: set[asyncio.Future] = set()  # held until done: the loop keeps only weak references to tasks
+
+
+def _release_unused(checking: asyncio.Future) -> None:
+    if not checking.cancelled() and checking.exception() is None:
+        releasing = asyncio.ensure_future(checking.result().release())
+        _releasing.add(releasing)
+        releasing.add_done_callback(_releasing.discard)
+
+
 async def admit(caller: Caller, n: int) -> Admission:
     """The key's checks for a request of ``n`` images, before any vendor call; the admission to release."""
     if not _limited(caller):
         return Admission(caller)
-    admission = await run_blocking(_check_all, caller, n)
+    checking = asyncio.ensure_future(run_blocking(_check_all, caller, n))
+    try:
+        admission = await asyncio.shield(checking)
+    except asyncio.CancelledError:  # the client left while the checks ran: give back what they reserve
+        checking.add_done_callback(_release_unused)
+        raise
     if admission.slot:
         admission._renewal = asyncio.create_task(admission._renew())
     return admission

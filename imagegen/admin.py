@@ -10,7 +10,8 @@ from django.utils.html import format_html, format_html_join
 
 from imagegen.client_keys import invalidate_client_keys
 from imagegen.models import ClientKey, EnvImport, Generation, OptimizerSettings, VendorAttempt
-from proxy.admin import ReadOnlyModelAdmin
+from proxy.admin import TAKE_DOWN_PERMISSION, ReadOnlyModelAdmin, TakedownForm, removal_text, take_down_images
+from proxy.models import StoredImage
 from vendors.adapters import chat_kinds
 from vendors.models import Vendor
 
@@ -18,7 +19,7 @@ THUMBNAIL = '<img src="{}" alt="" style="height:48px;width:auto" height="48" loa
 
 
 def thumbnail(image) -> str:
-    return format_html(THUMBNAIL, image.path)
+    return removal_text(image) if image.removed else format_html(THUMBNAIL, image.path)
 
 
 @admin.register(ClientKey)
@@ -135,9 +136,22 @@ class GenerationAdmin(ReadOnlyModelAdmin):
         "thumbnails",
     )
     readonly_fields = fields
+    actions = ("take_down_images",)
+    action_form = TakedownForm
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("images").annotate(attempt_total=Count("attempts"))
+
+    def has_take_down_permission(self, request):
+        return request.user.has_perm(TAKE_DOWN_PERMISSION)
+
+    @admin.action(
+        description="Take down the images of selected generations (files deleted, URLs answer 410)",
+        permissions=("take_down",),
+    )
+    def take_down_images(self, request, queryset):
+        images = StoredImage.objects.filter(generations__in=queryset).values_list("pk", flat=True).distinct()
+        take_down_images(self, request, list(images))
 
     @admin.display(description="attempts", ordering="attempt_total")
     def attempt_count(self, obj):
@@ -157,9 +171,10 @@ class GenerationAdmin(ReadOnlyModelAdmin):
         images = self._images(obj)
         if not images:
             return "—"
-        return format_html_join(
-            " ", '<a href="{}">' + THUMBNAIL + "</a>", ((image.path, image.path) for image in images)
-        )
+        removed = [removal_text(image) for image in images if image.removed]
+        links = ((image.path, image.path) for image in images if not image.removed)
+        served = format_html_join(" ", '<a href="{}">' + THUMBNAIL + "</a>", links)
+        return format_html("{} {}", served, "; ".join(removed)) if removed else served
 
 
 @admin.register(OptimizerSettings)

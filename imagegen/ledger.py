@@ -21,6 +21,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 
 from core.db import run_db
@@ -104,7 +105,7 @@ def _add_attempts(entry: LedgerEntry, attempts: list[Attempt]) -> None:
 def _complete(
     entry: LedgerEntry, status: str, error: GatewayError | None, prepared: list[PreparedImage]
 ) -> list[StoredImage]:
-    images = record_images(prepared) if prepared else []
+    images = record_images(prepared, model=entry.route.name, keep_days=keep_days(entry.route)) if prepared else []
     values = _row(entry, status, error, images)
     if entry.generation_id is None:
         entry.generation_id = Generation.objects.create(**values, worker=current_worker()).pk
@@ -115,6 +116,12 @@ def _complete(
         links = Generation.images.through
         links.objects.bulk_create([links(generation_id=entry.generation_id, storedimage=image) for image in images])
     return images
+
+
+def keep_days(route: ModelRoute) -> int | None:
+    """Days the images of ``route`` are kept: the model's retention, else the gateway's; None: forever."""
+    days = route.retention_days if route.retention_days is not None else settings.IMAGE_RETENTION_DAYS
+    return days or None
 
 
 def _record_outcomes(entry: LedgerEntry) -> None:

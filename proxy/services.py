@@ -13,10 +13,12 @@ import hashlib
 import io
 import logging
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.utils import timezone
 from PIL import Image
 
 from core.db import run_blocking, run_db
@@ -163,9 +165,15 @@ def _verify_and_write(data: bytes, content_type: str | None, vendor: str) -> Pre
     )
 
 
-def record_images(prepared: list[PreparedImage]) -> list[StoredImage]:
-    """Rows for prepared images (sync; callers put it in the same transaction as their own rows)."""
-    return StoredImage.objects.bulk_create([StoredImage(**asdict(image)) for image in prepared])
+def record_images(prepared: list[PreparedImage], *, model: str = "", keep_days: int | None = None) -> list[StoredImage]:
+    """Rows for prepared images (sync; callers put it in the same transaction as their own rows).
+
+    ``model`` made them; ``keep_days`` (None: forever) sets their expiry, from now: fixed when stored, so a
+    later change of the model's retention applies to the images stored after it.
+    """
+    expires_at = timezone.now() + timedelta(days=keep_days) if keep_days else None
+    rows = [StoredImage(**asdict(image), model=model[:200], expires_at=expires_at) for image in prepared]
+    return StoredImage.objects.bulk_create(rows)
 
 
 async def store_image(**source) -> StoredImage:

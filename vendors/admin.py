@@ -6,6 +6,7 @@ ever shown as its last four characters.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count
 
@@ -80,6 +81,7 @@ class ImageModelAdmin(admin.ModelAdmin):
         "default_size",
         "size_rules",
         "fallback",
+        "retention",
         "enabled",
         "created_at",
     )
@@ -106,6 +108,7 @@ class ImageModelAdmin(admin.ModelAdmin):
             },
         ),
         ("Fallback", {"fields": ("fallback", "fallback_on_content_policy", "fallback_chain")}),
+        ("Retention", {"fields": ("retention_days",)}),
     )
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -125,6 +128,15 @@ class ImageModelAdmin(admin.ModelAdmin):
         if obj.max_megapixels:
             rules.append(f"≤ {obj.max_megapixels:g} MP")
         return "; ".join(rules) or "any"
+
+    @admin.display(description="keep images", ordering="retention_days")
+    def retention(self, obj):
+        days = obj.retention_days
+        default = days is None
+        if default:
+            days = settings.IMAGE_RETENTION_DAYS
+        text = f"{days} d" if days else "forever"
+        return f"default ({text})" if default else text
 
     @admin.display(description="fallback chain")
     def fallback_chain(self, obj):

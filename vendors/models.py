@@ -129,6 +129,14 @@ class ImageModel(models.Model):
         help_text="Also move to the fallback model when the vendor refuses the prompt (content policy) or "
         "rejects the request as bad. Off: such a refusal goes straight back to the client.",
     )
+    retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        verbose_name="keep images for (days)",
+        help_text="Images this model makes are deleted this many days after they were stored (manage.py "
+        "purge_images), and their URLs then answer 410 Gone. 0: forever. Empty: the gateway's default "
+        "(IMAGE_RETENTION_DAYS; forever when unset). A change applies to images stored after it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -52,6 +52,7 @@ class ModelRoute:
     capability: SizeCapability = SizeCapability()
     fallbacks: tuple[ModelRoute, ...] = ()  # the enabled models to try after this one, in order
     fallback_on_content_policy: bool = False
+    retention_days: int | None = None  # None: the gateway's default; 0: forever
 
     @property
     def fallback_names(self) -> tuple[str, ...]:
@@ -122,6 +123,7 @@ def _route(model: ImageModel, vendor: VendorRoute) -> ModelRoute:
         size_format=model.size_format,
         capability=_capability(model),
         fallback_on_content_policy=model.fallback_on_content_policy,
+        retention_days=model.retention_days,
     )
 
 

@@ -1,0 +1,139 @@
+"""Removing stored images: an operator's takedown, and the purge of images past their retention.
+
+A removed image keeps its row, marked with when, why and by whom (the ledger's record of what was
+made stays whole), and its URL answers 410 Gone. Its file is deleted unless a live row holds the
+same bytes: files are content-addressed, so two tokens may share one.
+
+Removal runs in three steps, each safe to repeat, and safe in two processes at once (two purges, a
+purge and an admin's takedown):
+
+1. **mark**: one ``UPDATE ... WHERE removed_at IS NULL`` per batch, so each row is marked by exactly one
+   process, and the counts of two concurrent runs add up to the rows removed;
+2. **announce**: a new removal stamp in the shared cache, after the commit; every worker drops its
+   index of recently served images when it sees the stamp change (``proxy.selectors``);
+3. **release**: every removed row whose file is not released yet has its file deleted, unless a live
+   row still names it, then is marked released. A run cut off between 1 and 3 leaves rows the next run
+   releases; deleting a file that is already gone is no error.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from proxy.models import StoredImage
+
+log = logging.getLogger(__name__)
+
+REMOVAL_STAMP_KEY = "images:removal-stamp"
+BATCH = 500
+PURGED_BY = "purge_images"
+
+
+@dataclass
+class Removed:
+    """What one run did: rows this run marked, files it deleted, files kept for a live row with the same bytes."""
+
+    rows: int = 0
+    files_deleted: int = 0
+    files_kept: int = 0
+    files_failed: int = 0  # storage refused the delete: the rows stay unreleased, the next run tries again
+
+    def add(self, other: Removed) -> None:
+        self.rows += other.rows
+        self.files_deleted += other.files_deleted
+        self.files_kept += other.files_kept
+        self.files_failed += other.files_failed
+
+
+def announce_removal() -> None:
+    """Tell every worker (through the shared cache) that images were removed; call it after the commit."""
+    cache.set(REMOVAL_STAMP_KEY, secrets.token_hex(8), timeout=None)
+
+
+def removal_stamp() -> str | None:
+    return cache.get(REMOVAL_STAMP_KEY)
+
+
+def expired(now=None):
+    """Live images whose time is up."""
+    return StoredImage.objects.filter(removed_at__isnull=True, expires_at__lte=now or timezone.now())
+
+
+def take_down(image_ids, *, by: str, reason: str = "") -> Removed:
+    """Take images down now (the admin's action): their URLs answer 410 and their files go."""
+    return _remove(list(image_ids), StoredImage.Removal.TAKEN_DOWN, by=by, reason=reason)
+
+
+def purge_expired(now=None) -> Removed:
+    """Remove every image past its expiry, in batches, then release files earlier runs left behind."""
+    done = Removed()
+    now = now or timezone.now()
+    while True:
+        ids = list(expired(now).order_by("pk").values_list("pk", flat=True)[:BATCH])
+        if not ids:
+            break
+        done.add(_remove(ids, StoredImage.Removal.EXPIRED, by=PURGED_BY, reason="retention ended", release=False))
+    done.add(release_files())
+    return done
+
+
+def _remove(ids: list[int], removal: str, *, by: str, reason: str, release: bool = True) -> Removed:
+    marked = _mark(ids, removal, by=by, reason=reason)
+    done = Removed(rows=marked)
+    if marked:
+        transaction.on_commit(announce_removal)  # at once, unless a caller's transaction is still open
+    if release:
+        done.add(release_files(ids))
+    return done
+
+
+def _mark(ids: list[int], removal: str, *, by: str, reason: str) -> int:
+    with transaction.atomic():
+        marked = StoredImage.objects.filter(pk__in=ids, removed_at__isnull=True).update(
+            removed_at=timezone.now(), removal=removal, removed_by=by[:150], removal_reason=reason
+        )
+    return marked
+
+
+def unreleased(ids: list[int] | None = None):
+    rows = StoredImage.objects.filter(removed_at__isnull=False, file_released=False)
+    return rows if ids is None else rows.filter(pk__in=ids)
+
+
+def release_files(ids: list[int] | None = None) -> Removed:
+    """Delete the files of removed rows that no live row needs; mark those rows released."""
+    done = Removed()
+    files = list(unreleased(ids).order_by("file").values_list("file", flat=True).distinct())
+    for name in files:
+        if StoredImage.objects.filter(file=name, removed_at__isnull=True).exists():
+            done.files_kept += 1
+        else:
+            try:
+                done.files_deleted += _delete_file(name)
+            except OSError:
+                log.exception("could not delete image file %s; the next purge_images tries again", name)
+                done.files_failed += 1
+                continue
+        StoredImage.objects.filter(Q(file=name), removed_at__isnull=False, file_released=False).update(
+            file_released=True
+        )
+    return done
+
+
+def _delete_file(name: str) -> int:
+    """1 when this run found the file and deleted it; 0 when it was already gone (another run's)."""
+    if not default_storage.exists(name):
+        return 0
+    try:
+        default_storage.delete(name)
+    except FileNotFoundError:  # deleted by another run between the two calls
+        return 0
+    return 1

@@ -13,7 +13,8 @@ purge and an admin's takedown):
    index of recently served images when it sees the stamp change (``proxy.selectors``);
 3. **release**: every removed row whose file is not released yet has its file deleted, unless a live
    row still names it, then is marked released. A run cut off between 1 and 3 leaves rows the next run
-   releases; deleting a file that is already gone is no error.
+   releases; deleting a file that is already gone is no error. The check and the delete run under the
+   file's lock (``proxy.file_lock``), which a new image that reused the file takes too.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from proxy.file_lock import FileBusy, file_lock
 from proxy.models import StoredImage
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 REMOVAL_STAMP_KEY = "images:removal-stamp"
 BATCH = 500
 PURGED_BY = "purge_images"
+KEPT, DELETED, GONE = "kept", "deleted", "gone"
 
 
 @dataclass
@@ -113,27 +116,26 @@ def release_files(ids: list[int] | None = None) -> Removed:
     done = Removed()
     files = list(unreleased(ids).order_by("file").values_list("file", flat=True).distinct())
     for name in files:
-        if StoredImage.objects.filter(file=name, removed_at__isnull=True).exists():
-            done.files_kept += 1
-        else:
-            try:
-                done.files_deleted += _delete_file(name)
-            except OSError:
-                log.exception("could not delete image file %s; the next purge_images tries again", name)
-                done.files_failed += 1
-                continue
+        try:
+            with file_lock(name):  # a new image reusing the file checks under the same lock
+                outcome = _release(name)
+        except (FileBusy, OSError):
+            log.exception("could not delete image file %s; the next purge_images tries again", name)
+            done.files_failed += 1
+            continue
+        done.files_kept += outcome == KEPT
+        done.files_deleted += outcome == DELETED
         StoredImage.objects.filter(Q(file=name), removed_at__isnull=False, file_released=False).update(
             file_released=True
         )
     return done
 
 
-def _delete_file(name: str) -> int:
-    """1 when this run found the file and deleted it; 0 when it was already gone (another run's)."""
+def _release(name: str) -> str:
+    """Delete the file unless a live row names it (KEPT); GONE when another run deleted it first."""
+    if StoredImage.objects.filter(file=name, removed_at__isnull=True).exists():
+        return KEPT
     if not default_storage.exists(name):
-        return 0
-    try:
-        default_storage.delete(name)
-    except FileNotFoundError:  # deleted by another run between the two calls
-        return 0
-    return 1
+        return GONE
+    default_storage.delete(name)
+    return DELETED

@@ -93,6 +93,8 @@ def test_two_purges_at_once_remove_every_expired_image_once_and_keep_what_live_i
     assert [run.returncode for run in runs] == [0, 0], outputs
     purged = [int(re.search(r"Purged (\d+) expired", out).group(1)) for out, _ in outputs]
     assert sum(purged) == FILES * 3  # each row removed by exactly one of them
+    deleted = [int(re.search(r"deleted (\d+) file", out).group(1)) for out, _ in outputs]
+    assert sum(deleted) == FILES - SHARED  # and each file deleted by exactly one
     state = json.loads(gateway.python(STATE).strip().splitlines()[-1])
     assert state == {
         "live": SHARED + LIVE_ALONE,

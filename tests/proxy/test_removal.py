@@ -9,12 +9,14 @@ from io import StringIO
 
 import pytest
 from django.core.files.storage import default_storage
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
+from django.db import transaction
 from django.utils import timezone
 
+from proxy.file_lock import file_lock
 from proxy.models import StoredImage
 from proxy.removal import purge_expired, take_down
-from proxy.services import store_image
+from proxy.services import prepare_image, record_images, store_image
 from tests.fakes.server import png_bytes
 from tests.proxy import run
 from tests.proxy.test_serve import assert_openai_error
@@ -155,3 +157,33 @@ def test_images_purged_in_batches_all_go(client, monkeypatch):
 
     assert (done.rows, done.files_deleted) == (5, 5)
     assert all(client.get(image.path).status_code == 410 for image in images)
+
+
+def test_an_image_that_reused_a_file_while_a_purge_deleted_it_gets_its_file_back(client):
+    old = stored(expires_in=-1)
+    # A new generation of the same bytes finds the file in place and does not write it...
+    prepared = run(prepare_image(data=png_bytes(30, 20, (1, 2, 3)), vendor="fake"))
+    assert prepared.file == old.file and prepared.reused_bytes is not None
+    # ...a purge then finds no live row naming it and deletes it, before the new row is recorded.
+    assert purge_expired().files_deleted == 1
+    assert not default_storage.exists(old.file)
+
+    with transaction.atomic():
+        (new,) = record_images([prepared])
+
+    response = client.get(new.path)
+    assert response.status_code == 200 and response.content == png_bytes(30, 20, (1, 2, 3))
+    assert_openai_error(client.get(old.path), 410, "image_expired")
+
+
+def test_a_purge_leaves_a_file_that_a_new_image_is_checking_for_the_next_run(client, monkeypatch):
+    monkeypatch.setattr("proxy.file_lock.WAIT_SECONDS", 0.1)
+    image = stored(expires_in=-1)
+
+    with file_lock(image.file), pytest.raises(CommandError, match="1 file"):
+        purge()
+
+    assert default_storage.exists(image.file) and not StoredImage.objects.get(pk=image.pk).file_released
+    assert_openai_error(client.get(image.path), 410, "image_expired")
+    assert "deleted 1 file(s)" in purge()
+    assert not default_storage.exists(image.file)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.core.cache import cache
 from django.core.files.storage import default_storage
@@ -70,22 +71,32 @@ def expired(now=None):
     return StoredImage.objects.filter(removed_at__isnull=True, expires_at__lte=now or timezone.now())
 
 
+def older_than(days: float, model: str | None = None):
+    """Live images stored more than ``days`` ago (of ``model`` only, when given), whatever their expiry."""
+    rows = StoredImage.objects.filter(removed_at__isnull=True, created_at__lte=timezone.now() - timedelta(days=days))
+    return rows if model is None else rows.filter(model=model)
+
+
 def take_down(image_ids, *, by: str, reason: str = "") -> Removed:
     """Take images down now (the admin's action): their URLs answer 410 and their files go."""
     return _remove(list(image_ids), StoredImage.Removal.TAKEN_DOWN, by=by, reason=reason)
 
 
-def purge_expired(now=None) -> Removed:
-    """Remove every image past its expiry, in batches, then release files earlier runs left behind."""
+def purge(rows, *, reason: str = "retention ended") -> Removed:
+    """Remove ``rows`` (``expired()`` or ``older_than()``) as expired, in batches, then release the files of
+    every removed row not released yet, those that earlier runs left behind among them."""
     done = Removed()
-    now = now or timezone.now()
     while True:
-        ids = list(expired(now).order_by("pk").values_list("pk", flat=True)[:BATCH])
+        ids = list(rows.order_by("pk").values_list("pk", flat=True)[:BATCH])
         if not ids:
             break
-        done.add(_remove(ids, StoredImage.Removal.EXPIRED, by=PURGED_BY, reason="retention ended", release=False))
+        done.add(_remove(ids, StoredImage.Removal.EXPIRED, by=PURGED_BY, reason=reason, release=False))
     done.add(release_files())
     return done
+
+
+def purge_expired(now=None) -> Removed:
+    return purge(expired(now or timezone.now()))
 
 
 def _remove(ids: list[int], removal: str, *, by: str, reason: str, release: bool = True) -> Removed:

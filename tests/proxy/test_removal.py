@@ -119,7 +119,7 @@ def test_a_dry_run_lists_the_expired_images_and_changes_nothing(client):
 
     output = purge("--dry-run")
 
-    assert old.path in output and "Would purge 1 expired image(s)" in output
+    assert old.path in output and "Would purge 1 image(s)" in output
     assert client.get(old.path).status_code == 200
     assert StoredImage.objects.filter(removed_at__isnull=False).count() == 0
 
@@ -187,3 +187,25 @@ def test_a_purge_leaves_a_file_that_a_new_image_is_checking_for_the_next_run(cli
     assert_openai_error(client.get(image.path), 410, "image_expired")
     assert "deleted 1 file(s)" in purge()
     assert not default_storage.exists(image.file)
+
+
+def test_older_than_applies_a_shortened_retention_to_images_stored_before_it(client):
+    old_flux, old_other, new_flux = stored((1, 1, 1)), stored((2, 2, 2)), stored((3, 3, 3))
+    StoredImage.objects.filter(pk__in=[old_flux.pk, new_flux.pk]).update(model="flux")
+    StoredImage.objects.filter(pk=old_other.pk).update(model="other")
+    StoredImage.objects.filter(pk__in=[old_flux.pk, old_other.pk]).update(
+        created_at=timezone.now() - timedelta(days=10)
+    )
+
+    listed = purge("--older-than", "7", "--model", "flux", "--dry-run")
+    assert old_flux.path in listed and old_other.path not in listed and new_flux.path not in listed
+    output = purge("--older-than", "7", "--model", "flux")
+
+    assert output.startswith("Purged 1 expired image(s); deleted 1 file(s)")
+    assert [client.get(image.path).status_code for image in (old_flux, old_other, new_flux)] == [410, 200, 200]
+    assert StoredImage.objects.get(pk=old_flux.pk).removal_reason == "purge_images --older-than 7"
+
+
+def test_model_without_older_than_is_refused():
+    with pytest.raises(CommandError, match="--older-than"):
+        purge("--model", "flux")

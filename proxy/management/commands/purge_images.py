@@ -6,9 +6,8 @@ Run it from cron or a sidecar, e.g. hourly; it is idempotent, and two runs at on
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
-from proxy.removal import expired, purge_expired, unreleased
+from proxy.removal import expired, older_than, purge, unreleased
 
 
 class Command(BaseCommand):
@@ -21,12 +20,27 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--dry-run", action="store_true", help="List what would be removed; change nothing.")
+        parser.add_argument(
+            "--older-than",
+            type=float,
+            metavar="DAYS",
+            help="Instead of the expired images, remove every image stored more than DAYS ago, whatever its expiry "
+            "(to apply a shortened retention to images stored before the change).",
+        )
+        parser.add_argument("--model", help="With --older-than: only the images this model made.")
 
-    def handle(self, *args, dry_run=False, **options):
+    def handle(self, *args, dry_run=False, model=None, **options):
+        older = options.get("older_than")
+        if model is not None and older is None:
+            raise CommandError("--model goes with --older-than.")
+        if older is not None and older < 0:
+            raise CommandError("--older-than takes a number of days, 0 or more.")
+        rows = expired() if older is None else older_than(older, model)
         if dry_run:
-            self._list()
+            self._list(rows)
             return
-        done = purge_expired()
+        reason = "retention ended" if older is None else f"purge_images --older-than {older:g}"
+        done = purge(rows, reason=reason)
         self.stdout.write(
             f"Purged {done.rows} expired image(s); deleted {done.files_deleted} file(s), "
             f"kept {done.files_kept} file(s) that live images still use."
@@ -34,15 +48,16 @@ class Command(BaseCommand):
         if done.files_failed:
             raise CommandError(f"{done.files_failed} file(s) could not be deleted (see the log); run it again.")
 
-    def _list(self) -> None:
-        now = timezone.now()
-        rows = expired(now).order_by("expires_at").values_list("token", "extension", "model", "expires_at")
+    def _list(self, rows) -> None:
         count = 0
-        for token, extension, model, expires_at in rows.iterator():
+        listed = rows.order_by("created_at").values_list("token", "extension", "model", "created_at", "expires_at")
+        for token, extension, model, created_at, expires_at in listed.iterator():
             count += 1
-            self.stdout.write(f"/images/{token}.{extension}  {model or '-'}  expired {expires_at:%Y-%m-%d %H:%M} UTC")
+            until = f"expires {expires_at:%Y-%m-%d %H:%M}" if expires_at else "kept forever"
+            self.stdout.write(
+                f"/images/{token}.{extension}  {model or '-'}  stored {created_at:%Y-%m-%d %H:%M}, {until} (UTC)"
+            )
         pending = unreleased().count()
         self.stdout.write(
-            f"Would purge {count} expired image(s); {pending} removed image(s) still hold their file. "
-            "Nothing was changed."
+            f"Would purge {count} image(s); {pending} removed image(s) still hold their file. Nothing was changed."
         )

@@ -135,7 +135,8 @@ class ImageModel(models.Model):
         verbose_name="keep images for (days)",
         help_text="Images this model makes are deleted this many days after they were stored (manage.py "
         "purge_images), and their URLs then answer 410 Gone. 0: forever. Empty: the gateway's default "
-        "(IMAGE_RETENTION_DAYS; forever when unset). A change applies to images stored after it.",
+        "(IMAGE_RETENTION_DAYS; forever when unset). A change applies to images stored after it; "
+        "purge_images --older-than DAYS --model NAME applies it to older ones.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

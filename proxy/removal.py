@@ -79,7 +79,10 @@ def older_than(days: float, model: str | None = None):
 
 def take_down(image_ids, *, by: str, reason: str = "") -> Removed:
     """Take images down now (the admin's action): their URLs answer 410 and their files go."""
-    return _remove(list(image_ids), StoredImage.Removal.TAKEN_DOWN, by=by, reason=reason)
+    ids, done = list(image_ids), Removed()
+    for start in range(0, len(ids), BATCH):
+        done.add(_remove(ids[start : start + BATCH], StoredImage.Removal.TAKEN_DOWN, by=by, reason=reason))
+    return done
 
 
 def purge(rows, *, reason: str = "retention ended") -> Removed:

@@ -1,4 +1,5 @@
-"""Taking images down from the admin: from the stored images' list and from the ledger's."""
+"""Taking images down from the admin (from the stored images' list and from the ledger's), and the
+retention field of the image model page."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from proxy.models import StoredImage
 from proxy.services import store_image
 from tests.fakes.server import png_bytes
 from tests.proxy import run
+from vendors.models import ImageModel, Vendor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -79,3 +81,18 @@ def test_staff_who_may_only_view_images_get_no_takedown_action(client):
 
     assert "take_down_selected" not in page
     assert StoredImage.objects.get(pk=image.pk).removed_at is None
+
+
+def test_the_retention_is_set_on_the_model_page_and_shown_in_the_model_list(admin_client, settings):
+    settings.IMAGE_RETENTION_DAYS = 30
+    vendor = Vendor.objects.create(name="sf", kind="siliconflow", base_url="http://127.0.0.1:9/v1")
+    kept, default = (ImageModel.objects.create(vendor=vendor, name=name) for name in ("flux-pro", "flux-dev"))
+    data = {"vendor": vendor.pk, "name": "flux-pro", "enabled": "on", "retention_days": "7"}
+
+    response = admin_client.post(reverse("admin:vendors_imagemodel_change", args=[kept.pk]), data)
+
+    assert response.status_code == 302
+    assert ImageModel.objects.get(pk=kept.pk).retention_days == 7
+    listing = unescape(admin_client.get(reverse("admin:vendors_imagemodel_changelist")).content.decode())
+    assert "7 d" in listing and "default (30 d)" in listing
+    assert default.retention_days is None

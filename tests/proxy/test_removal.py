@@ -209,3 +209,13 @@ def test_older_than_applies_a_shortened_retention_to_images_stored_before_it(cli
 def test_model_without_older_than_is_refused():
     with pytest.raises(CommandError, match="--older-than"):
         purge("--model", "flux")
+
+
+def test_a_takedown_of_more_images_than_a_batch_takes_them_all(client, monkeypatch):
+    monkeypatch.setattr("proxy.removal.BATCH", 2)
+    images = [stored((index, 9, 0)) for index in range(5)]
+
+    done = take_down([image.pk for image in images], by="alice", reason="bulk")
+
+    assert (done.rows, done.files_deleted) == (5, 5)
+    assert all(client.get(image.path).status_code == 410 for image in images)

@@ -227,3 +227,11 @@ def test_the_usage_page_is_linked_from_the_admin_index(admin_client):
     index = page_text(admin_client.get(reverse("admin:index")))
 
     assert reverse("admin:imagegen_usage_changelist") in index
+
+
+def test_the_usage_page_renders_with_an_empty_ledger(admin_client):
+    response = admin_client.get(reverse("admin:imagegen_usage_changelist"))
+
+    assert response.status_code == 200
+    assert "No requests this month." in page_text(response)
+    assert all(day["requests"] == 0 and day["cost"] is None for day in response.context["days"])

@@ -1,14 +1,21 @@
-"""Admin for client keys, the generation ledger, the prompt optimizer's settings and import_env's records."""
+"""Admin for client keys, the generation ledger (with its CSV export), the prompt optimizer's settings and
+import_env's records. The usage page is in ``imagegen.admin_usage``."""
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from imagegen import admin_usage  # noqa: F401  (registers the usage page)
 from imagegen.client_keys import invalidate_client_keys
+from imagegen.costs import shown
+from imagegen.ledger_export import csv_response
 from imagegen.models import ClientKey, EnvImport, Generation, OptimizerSettings, VendorAttempt
 from proxy.admin import TAKE_DOWN_PERMISSION, ReadOnlyModelAdmin, TakedownForm, removal_text, take_down_images
 from proxy.models import StoredImage
@@ -104,9 +111,12 @@ class GenerationAdmin(ReadOnlyModelAdmin):
         "latency_ms",
         "attempt_count",
         "generated_size",
+        "image_count",
+        "cost",
         "thumbnail",
     )
-    list_filter = ("status", "endpoint", "model", "vendor_name")
+    list_filter = ("status", "endpoint", "model", "vendor_name", "client_label")
+    change_list_template = "admin/imagegen/generation/change_list.html"
     search_fields = ("user_prompt", "prompt")
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
@@ -126,9 +136,15 @@ class GenerationAdmin(ReadOnlyModelAdmin):
         "error_message",
         "latency_ms",
         "n",
+        "image_count",
         "requested_size",
         "size",
         "generated_size",
+        "optimizer_prompt_tokens",
+        "optimizer_completion_tokens",
+        "vendor_cost",
+        "optimizer_cost",
+        "cost_currency",
         "notes",
         "user_prompt",
         "prompt",
@@ -140,7 +156,33 @@ class GenerationAdmin(ReadOnlyModelAdmin):
     action_form = TakedownForm
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("images").annotate(attempt_total=Count("attempts"))
+        rows = super().get_queryset(request)
+        if getattr(request, "ledger_export", False):
+            return rows  # plain rows: the export reads columns, not images or attempts
+        return rows.prefetch_related("images").annotate(attempt_total=Count("attempts"))
+
+    def get_urls(self):
+        export = path("export.csv", self.admin_site.admin_view(self.export_csv), name="imagegen_generation_export")
+        return [export, *super().get_urls()]
+
+    def export_csv(self, request):
+        """The rows the changelist shows with the same filters, search and date, as streamed CSV."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        request.ledger_export = True
+        try:
+            rows = self.get_changelist_instance(request).get_queryset(request)
+        except IncorrectLookupParameters:
+            return HttpResponseRedirect(reverse("admin:imagegen_generation_changelist") + "?e=1")
+        return csv_response(rows, f"ledger-{timezone.now():%Y%m%d-%H%M%S}.csv")
+
+    @admin.display(description="cost")
+    def cost(self, obj):
+        if obj.status == Generation.Status.PENDING:
+            return "—"
+        if obj.vendor_cost is None or obj.optimizer_cost is None:
+            return "unknown"
+        return f"{shown(obj.vendor_cost + obj.optimizer_cost)} {obj.cost_currency}"
 
     def has_take_down_permission(self, request):
         return request.user.has_perm(TAKE_DOWN_PERMISSION)
@@ -181,7 +223,15 @@ class GenerationAdmin(ReadOnlyModelAdmin):
 class OptimizerSettingsAdmin(admin.ModelAdmin):
     """One row (pk=1): the list page goes straight to it."""
 
-    fields = ("mode", "vendor", "model", "time_budget", "max_words")
+    fields = (
+        "mode",
+        "vendor",
+        "model",
+        "time_budget",
+        "max_words",
+        "input_price_per_million",
+        "output_price_per_million",
+    )
 
     def has_add_permission(self, request):
         return super().has_add_permission(request) and not OptimizerSettings.objects.exists()

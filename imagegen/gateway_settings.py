@@ -45,6 +45,11 @@ MAX_IMAGES_PER_REQUEST = positive("int", "MAX_IMAGES_PER_REQUEST", 4)
 # so proxies that cut idle connections after 60-120 s never see one.
 STREAM_HEARTBEAT_SECONDS = positive("float", "STREAM_HEARTBEAT_SECONDS", 10.0)
 
+# The currency of every price in admin (the price table, the optimizer's token prices) and of every cost.
+PRICE_CURRENCY = env.str("PRICE_CURRENCY", default="USD").strip().upper()
+if not 1 <= len(PRICE_CURRENCY) <= 8 or not PRICE_CURRENCY.isalnum():
+    raise ImproperlyConfigured(f"PRICE_CURRENCY={PRICE_CURRENCY!r} must be a currency code such as USD or EUR.")
+
 # Stored images.
 IMAGE_MAX_BYTES = positive("int", "IMAGE_MAX_BYTES", 20 * 1024 * 1024)
 IMAGE_FETCH_TIMEOUT = positive("float", "IMAGE_FETCH_TIMEOUT", 60.0)

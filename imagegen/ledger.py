@@ -27,6 +27,7 @@ from django.db import transaction
 from core.db import run_db
 from core.errors import GatewayError
 from core.text import storable
+from imagegen.costs import NOT_ASKED, Cost, OptimizerUsage, cost_of
 from imagegen.generation import GenerationRequest, distinct_sizes
 from imagegen.models import Generation, VendorAttempt
 from imagegen.recovery import current_worker
@@ -51,6 +52,8 @@ class LedgerEntry:
     prompt: str = ""
     notes: list[str] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
+    optimizer_usage: OptimizerUsage = NOT_ASKED
+    cost: Cost | None = None  # set when the row is completed
     generation_id: int | None = None
     attempt_ids: dict[Attempt, int] = field(default_factory=dict)
     _opening: asyncio.Future | None = None
@@ -69,6 +72,7 @@ class LedgerEntry:
         """Complete the row (or write it, when no vendor was called) with the images; the stored images."""
         # Writes ahead that a leaving client stopped waiting for are still running: they go first.
         await asyncio.gather(*self._writes, return_exceptions=True)
+        self.cost = cost_of(self.route, self.size, self.request.quality, len(prepared), self.optimizer_usage)
         return await run_db(_complete, self, status, error, list(prepared))
 
     async def _write_ahead(self, attempt: Attempt | None) -> None:
@@ -153,6 +157,7 @@ def _attempt_row(attempt: Attempt) -> dict:
 def _row(entry: LedgerEntry, status: str, error: GatewayError | None = None, images: list[StoredImage] = ()) -> dict:
     request, route = entry.request, entry.route
     return {
+        **_costs(entry, len(images)),
         "client_key_id": request.caller.client_key_id,
         "client_label": request.caller.label,
         "model": request.model[:200],
@@ -174,4 +179,16 @@ def _row(entry: LedgerEntry, status: str, error: GatewayError | None = None, ima
         "notes": storable("\n".join(entry.notes)),
         "user_prompt": request.idea,
         "prompt": storable(entry.prompt),
+    }
+
+
+def _costs(entry: LedgerEntry, images: int) -> dict:
+    usage, cost = entry.optimizer_usage, entry.cost
+    return {
+        "image_count": images,
+        "optimizer_prompt_tokens": usage.prompt_tokens,
+        "optimizer_completion_tokens": usage.completion_tokens,
+        "vendor_cost": cost.vendor if cost else None,
+        "optimizer_cost": cost.optimizer if cost else None,
+        "cost_currency": cost.currency if cost else "",
     }

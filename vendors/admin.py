@@ -18,7 +18,7 @@ from vendors.forms import (
     VendorKeyForm,
     VendorKeyInlineFormSet,
 )
-from vendors.models import ImageModel, Vendor, VendorKey
+from vendors.models import ImageModel, ModelPrice, Vendor, VendorKey
 from vendors.services import reset_key
 
 KEY_STATE_FIELDS = ("masked", "status", "failure_count", "last_error", "last_used_at")
@@ -71,9 +71,19 @@ class VendorAdmin(admin.ModelAdmin):
         return obj.key_count
 
 
+class ModelPriceInline(admin.TabularInline):
+    """The model's rows of the price table: what one image costs, by size class and quality."""
+
+    model = ModelPrice
+    fields = ("max_megapixels", "quality", "price_per_image")
+    extra = 0
+    verbose_name_plural = "prices per image (in PRICE_CURRENCY; no row that holds for a request: its cost is unknown)"
+
+
 @admin.register(ImageModel)
 class ImageModelAdmin(admin.ModelAdmin):
     form = ImageModelForm
+    inlines = (ModelPriceInline,)
     list_display = (
         "name",
         "vendor",

@@ -47,11 +47,12 @@ class ChatCompletionsApi(GatewayView):
         completion_id = f"chatcmpl-{secrets.token_hex(12)}"
         if payload["stream"]:
             include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
-            events = streaming.chat_events(request, generation, completion_id, payload["prompt"], include_usage)
+            events = streaming.chat_events(request, generation, completion_id, include_usage)
             return streaming.event_stream(events)
         outcome = await pipeline.generate(generation)
         content = answers.chat_content(outcome, [public_url(image, request) for image in outcome.images])
-        return JsonResponse(answers.chat_completion(completion_id, outcome, content, payload["prompt"]))
+        body = answers.chat_completion(completion_id, outcome, content)
+        return JsonResponse(body, headers=answers.cost_headers(outcome))
 
 
 class ImageGenerationsApi(GatewayView):
@@ -78,7 +79,7 @@ class ImageGenerationsApi(GatewayView):
             items = [{"b64_json": base64.b64encode(data).decode("ascii")} for data in contents]
         else:
             items = [{"url": public_url(image, request)} for image in outcome.images]
-        return JsonResponse(answers.images_response(outcome, items))
+        return JsonResponse(answers.images_response(outcome, items), headers=answers.cost_headers(outcome))
 
 
 class ModelListApi(GatewayView):

@@ -14,6 +14,7 @@ from django.urls import reverse
 from imagegen.models import Generation
 from proxy.models import StoredImage
 from proxy.services import store_image
+from tests.admin.test_vendor_admin import model_post, model_url
 from tests.fakes.server import png_bytes
 from tests.proxy import run
 from vendors.models import ImageModel, Vendor
@@ -87,9 +88,8 @@ def test_the_retention_is_set_on_the_model_page_and_shown_in_the_model_list(admi
     settings.IMAGE_RETENTION_DAYS = 30
     vendor = Vendor.objects.create(name="sf", kind="siliconflow", base_url="http://127.0.0.1:9/v1")
     kept, default = (ImageModel.objects.create(vendor=vendor, name=name) for name in ("flux-pro", "flux-dev"))
-    data = {"vendor": vendor.pk, "name": "flux-pro", "enabled": "on", "retention_days": "7"}
 
-    response = admin_client.post(reverse("admin:vendors_imagemodel_change", args=[kept.pk]), data)
+    response = admin_client.post(model_url(kept), model_post(kept, retention_days="7"))
 
     assert response.status_code == 302
     assert ImageModel.objects.get(pk=kept.pk).retention_days == 7

@@ -95,6 +95,9 @@ class ChatReply:
     content: str
     reasoning: str | None = None
     finish_reason: str | None = None
+    # The tokens the LLM says it billed (OpenAI's usage.prompt_tokens / completion_tokens); None when it said nothing.
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
 
 
 RequestT = TypeVar("RequestT")

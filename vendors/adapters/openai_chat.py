@@ -3,9 +3,10 @@
 Request: ``POST {base}/chat/completions`` (or the base itself when it is that endpoint already), Bearer key,
 JSON ``{model, messages: [system, user], max_tokens, temperature, stream: false}``.
 
-Answer: ``choices[0].message`` -> ``ChatReply(content, reasoning, finish_reason)``. ``reasoning`` comes from
-``reasoning_content`` (DeepSeek, SiliconFlow, vLLM) or ``reasoning`` (OpenRouter). Inline ``<think>`` stays in
-``content``: the optimizer strips it. A list ``content`` is joined from its text parts.
+Answer: ``choices[0].message`` -> ``ChatReply(content, reasoning, finish_reason)``, with the tokens of
+``usage.prompt_tokens`` / ``usage.completion_tokens`` (None when the answer has no such whole number).
+``reasoning`` comes from ``reasoning_content`` (DeepSeek, SiliconFlow, vLLM) or ``reasoning`` (OpenRouter).
+Inline ``<think>`` stays in ``content``: the optimizer strips it. A list ``content`` is joined from its text parts.
 
 Errors (https://api-docs.deepseek.com/quick_start/error_codes and OpenAI's shape), decided by
 ``vendors.errors.classify`` with no difference of this kind's own: 401 and 402 (DeepSeek: insufficient
@@ -16,6 +17,8 @@ classified the same way.
 """
 
 from __future__ import annotations
+
+import math
 
 import httpx
 
@@ -50,11 +53,26 @@ class OpenAIChatAdapter(ChatAdapter):
         choice = choices[0]
         message = as_dict(choice.get("message"))
         reasoning = message.get("reasoning_content") or message.get("reasoning")
+        usage = as_dict(as_dict(body).get("usage"))
         return ChatReply(
             content=text_of(message.get("content")),
             reasoning=reasoning if isinstance(reasoning, str) else None,
             finish_reason=as_str(choice.get("finish_reason")),
+            prompt_tokens=token_count(usage.get("prompt_tokens")),
+            completion_tokens=token_count(usage.get("completion_tokens")),
         )
+
+
+MAX_TOKENS = 2_000_000_000  # fits the ledger's column; a larger count is no count
+
+
+def token_count(value: Json) -> int | None:
+    """A token count from a usage field: a whole number from 0 to MAX_TOKENS, else None (unknown)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        return None
+    return int(value) if 0 <= value <= MAX_TOKENS else None
 
 
 def text_of(content: Json) -> str:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('vendors', '0004_vendor_keys_independent_of_secret_key'),
+        ('vendors', '0005_model_prices'),
     ]
 
     operations = [

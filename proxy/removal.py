@@ -27,7 +27,6 @@ from datetime import timedelta
 from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from proxy.file_lock import FileBusy, file_lock
@@ -139,7 +138,7 @@ def release_files(ids: list[int] | None = None) -> Removed:
             continue
         done.files_kept += outcome == KEPT
         done.files_deleted += outcome == DELETED
-        StoredImage.objects.filter(Q(file=name), removed_at__isnull=False, file_released=False).update(
+        StoredImage.objects.filter(file=name, removed_at__isnull=False, file_released=False).update(
             file_released=True
         )
     return done

@@ -138,9 +138,7 @@ def release_files(ids: list[int] | None = None) -> Removed:
             continue
         done.files_kept += outcome == KEPT
         done.files_deleted += outcome == DELETED
-        StoredImage.objects.filter(file=name, removed_at__isnull=False, file_released=False).update(
-            file_released=True
-        )
+        StoredImage.objects.filter(file=name, removed_at__isnull=False, file_released=False).update(file_released=True)
     return done
 
 

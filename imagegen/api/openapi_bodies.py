@@ -8,8 +8,8 @@ what those answers hold, field by field; the contract tests hold them to it.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema_field
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from imagegen.api.serializers import MAX_MESSAGES, ROLES, ChatCompletionSerializer, ImageGenerationSerializer

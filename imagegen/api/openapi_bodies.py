@@ -60,9 +60,17 @@ PROMPT_PATTERN = f"^[^{SAFE}]*[^\\s{SAFE}][^{SAFE}]*$"
 IMAGE_COUNT = serializers.IntegerField(
     required=False, allow_null=True, min_value=1, max_value=settings.MAX_IMAGES_PER_REQUEST, default=1
 )
-SIZE = serializers.CharField(
-    required=False, allow_blank=True, allow_null=True, max_length=20, help_text="WxH (sides 64-4096) or auto."
+SIDE = "(?:6[4-9]|[7-9][0-9]|[1-9][0-9]{2}|[1-3][0-9]{3}|40[0-8][0-9]|409[0-6])"  # 64 to 4096
+SIZE = serializers.RegexField(
+    f"^(?:auto|{SIDE}x{SIDE})?$",
+    required=False,
+    allow_blank=True,
+    allow_null=True,
+    max_length=20,
+    help_text="WxH (sides 64-4096) or auto; it beats any size or ratio in the text.",
 )
+SAFE_TEXT = f"^[^{SAFE}]*$"
+MODEL = serializers.RegexField(PROMPT_PATTERN, max_length=200, help_text="A model name from GET /v1/models.")
 
 
 class ChatCompletionRequest(ChatCompletionSerializer):
@@ -70,16 +78,22 @@ class ChatCompletionRequest(ChatCompletionSerializer):
 
     messages = ChatMessage(many=True, allow_empty=False, max_length=MAX_MESSAGES)
     stream_options = StreamOptions(required=False, allow_null=True)
+    model = MODEL
     n = IMAGE_COUNT
     size = SIZE
+    user = serializers.RegexField(SAFE_TEXT, required=False, allow_blank=True, allow_null=True, max_length=200)
 
 
 class ImageGenerationRequest(ImageGenerationSerializer):
     """The body of POST /v1/images/generations as documented."""
 
     prompt = serializers.RegexField(PROMPT_PATTERN, max_length=settings.MAX_PROMPT_CHARS)
+    model = MODEL
     n = IMAGE_COUNT
     size = SIZE
+    quality = serializers.RegexField(SAFE_TEXT, required=False, allow_null=True, min_length=1, max_length=20)
+    style = serializers.RegexField(SAFE_TEXT, required=False, allow_null=True, min_length=1, max_length=20)
+    user = serializers.RegexField(SAFE_TEXT, required=False, allow_blank=True, allow_null=True, max_length=200)
 
 
 class AssistantMessage(serializers.Serializer):

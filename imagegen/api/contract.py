@@ -61,9 +61,10 @@ def image_file_operation(error_ref: dict) -> dict:
                 "content": {kind: image for kind in ("image/png", "image/jpeg", "image/webp", "image/gif")},
             },
             "304": {"description": "If-None-Match matched the ETag: no body."},
-            "400": error(openapi.ERRORS[400]),
+            "400": error(openapi.PLAIN_ERRORS[400]),
             "404": error("not_found: no stored image has this URL (token and extension)."),
-            **{str(status): error(openapi.ERRORS[status]) for status in (408, 431, 500, 503)},
+            "503": error(openapi.PLAIN_ERRORS[503]),
+            **{str(status): error(openapi.ERRORS[status]) for status in (408, 431, 500)},
         },
     }
 

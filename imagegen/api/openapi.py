@@ -34,6 +34,11 @@ ERRORS = {
     "(Retry-After, when given, says when).",
     504: "upstream_timeout: the vendor took the request but did not answer in time; not resubmitted.",
 }
+# The same statuses where the request is not read, and no vendor is called.
+PLAIN_ERRORS = {
+    400: "invalid_host: the Host header is not one the gateway serves.",
+    503: "service_unavailable, server_shutting_down or server_busy: try again later (Retry-After says when).",
+}
 # What any path of the gateway may answer before it reaches an endpoint's own logic.
 EDGE = (400, 408, 431, 500, 503)
 AUTHENTICATED = (*EDGE, 401, 429)
@@ -78,8 +83,11 @@ STREAM = (
 )
 
 
-def error_responses(statuses) -> dict:
-    return {status: OpenApiResponse(bodies.Error, description=ERRORS[status]) for status in statuses}
+def error_responses(statuses, descriptions=ERRORS) -> dict:
+    return {
+        status: OpenApiResponse(bodies.Error, description=descriptions.get(status, ERRORS[status]))
+        for status in statuses
+    }
 
 
 class ClientKeyScheme(OpenApiAuthenticationExtension):
@@ -131,7 +139,10 @@ image_generations = extend_schema(
     request=bodies.ImageGenerationRequest,
     examples=[IMAGES_EXAMPLE],
     parameters=RETRY_AFTER,
-    responses={200: bodies.ImagesResponse, **error_responses(GENERATING)},
+    responses={
+        200: OpenApiResponse(bodies.ImagesResponse, description="The stored images, as URLs or base64."),
+        **error_responses(GENERATING),
+    },
 )
 
 list_models = extend_schema(
@@ -140,7 +151,10 @@ list_models = extend_schema(
     tags=["models"],
     summary="The enabled image models",
     parameters=RETRY_AFTER,
-    responses={200: bodies.ModelList, **error_responses(AUTHENTICATED)},
+    responses={
+        200: OpenApiResponse(bodies.ModelList, description="OpenAI's model list."),
+        **error_responses(AUTHENTICATED, PLAIN_ERRORS),
+    },
 )
 
 health = extend_schema(
@@ -159,5 +173,8 @@ document = extend_schema(
     tags=["contract"],
     summary="This document (OpenAPI 3, no auth)",
     description="Built once per process by drf-spectacular from the endpoints' declarations.",
-    responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="The OpenAPI document."), **error_responses(EDGE)},
+    responses={
+        200: OpenApiResponse(OpenApiTypes.OBJECT, description="The OpenAPI document."),
+        **error_responses(EDGE, PLAIN_ERRORS),
+    },
 )

@@ -76,7 +76,7 @@ MODEL = serializers.RegexField(PROMPT_PATTERN, max_length=200, help_text="A mode
 class ChatCompletionRequest(ChatCompletionSerializer):
     """The body of POST /v1/chat/completions as documented (the view checks messages itself)."""
 
-    messages = ChatMessage(many=True, allow_empty=False, max_length=MAX_MESSAGES)
+    messages = serializers.ListField(child=ChatMessage(), min_length=1, max_length=MAX_MESSAGES)
     stream_options = StreamOptions(required=False, allow_null=True)
     model = MODEL
     n = IMAGE_COUNT

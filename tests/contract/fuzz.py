@@ -1,6 +1,6 @@
 """Schemathesis against a live gateway, driven by its own published document (``/v1/openapi.json``).
 
-    .venv/bin/python -m tests.contract.fuzz --examples 700    # what `make fuzz` runs
+    .venv/bin/python -m tests.contract.fuzz --examples 300 --min-cases 2000    # what `make fuzz` runs
 
 Every operation is tried with examples, the coverage phase's edge values, generated cases (valid and
 invalid) and stateful sequences (an image URL from a generation, fetched). A case fails on any 5xx, a
@@ -100,7 +100,8 @@ def leaked(gateway: LiveGateway, har: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--examples", type=int, default=700, help="generated cases per operation at most")
+    parser.add_argument("--examples", type=int, default=300, help="generated cases per operation at most")
+    parser.add_argument("--min-cases", type=int, default=0, help="fail when fewer cases were run")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--reports", type=Path, default=None, help="where to keep schemathesis' reports")
     args = parser.parse_args(argv)
@@ -112,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     for where in run.leaks:
         print(f"LEAK: a key or the vendor's address in {where}")
     print(f"fuzz: {run.figure()}")
+    if run.cases < args.min_cases:
+        print(f"fuzz: fewer cases than the {args.min_cases} asked for")
+        return 1
     return 0 if run.passed else 1
 
 

@@ -105,10 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--reports", type=Path, default=None, help="where to keep schemathesis' reports")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="imagegen-fuzz-") as tmp:
-        reports = args.reports or Path(tmp) / "reports"
-        with live_gateway(Path(tmp) / "gateway") as gateway:
-            run = fuzz(gateway, args.examples, reports, args.seed)
+    # Kept after the run (every exchange, to look into a failure); the gateway's data is not.
+    reports = args.reports or Path(tempfile.mkdtemp(prefix="imagegen-fuzz-reports-"))
+    with tempfile.TemporaryDirectory(prefix="imagegen-fuzz-") as tmp, live_gateway(Path(tmp)) as gateway:
+        run = fuzz(gateway, args.examples, reports, args.seed)
     print(run.output)
     for where in run.leaks:
         print(f"LEAK: a key or the vendor's address in {where}")

@@ -9,9 +9,9 @@ from tests.contract.live import live_gateway
 
 pytestmark = pytest.mark.e2e
 
-# Generated cases per operation: with the coverage phase and the stateful scenarios, about 350
-# cases in all, some 15 s on two cores.
-EXAMPLES = 10
+# Generated cases per operation: with the coverage phase and the stateful scenarios, about 500
+# cases in all, some 20 s on two cores.
+EXAMPLES = 25
 
 
 def test_the_gateway_keeps_its_published_contract_and_its_secrets(tmp_path):

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 
 from imagegen.api import openapi_bodies as bodies
 
@@ -163,7 +169,11 @@ health = extend_schema(
     summary="The database, the cache and image storage, for load balancers (no auth, any Host)",
     responses={
         200: OpenApiResponse(bodies.Health, description="Every check answered ok."),
-        503: OpenApiResponse(bodies.Health, description="A check failed: it says timeout or unreachable."),
+        503: OpenApiResponse(
+            PolymorphicProxySerializer("HealthOrError", [bodies.Health, bodies.Error], resource_type_field_name=None),
+            description="A check failed (it says timeout or unreachable), or the server is at its connection limit "
+            "(server_busy, Retry-After: 1).",
+        ),
         **error_responses((408, 431, 500)),
     },
 )

@@ -7,7 +7,6 @@ is listed with OpenAI's error shape, so a client (or a fuzzer) can hold the gate
 
 from __future__ import annotations
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -94,20 +93,6 @@ def error_responses(statuses, descriptions=ERRORS) -> dict:
         status: OpenApiResponse(bodies.Error, description=descriptions.get(status, ERRORS[status]))
         for status in statuses
     }
-
-
-class ClientKeyScheme(OpenApiAuthenticationExtension):
-    """The client key, as OpenAI's clients send theirs: ``Authorization: Bearer <key>``."""
-
-    target_class = "imagegen.api.auth.ClientKeyAuthentication"
-    name = "bearer"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "A client key (AUTHORIZED_API_KEY or one made in admin).",
-        }
 
 
 CHAT_EXAMPLE = OpenApiExample(

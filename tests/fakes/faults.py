@@ -22,6 +22,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 
 from aiohttp import web
 
@@ -107,9 +108,10 @@ def garbage_json() -> Fault:
 
 def html_page(code: int = 200) -> Fault:
     """A page such as a proxy, a captive portal or a CDN serves, naming the machines behind it."""
+    title = f"{code} {HTTPStatus(code).phrase}"
     page = (
-        "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>"
-        f"<h1>Bad Gateway</h1><p>upstream {INTERNAL_NAME} ({INTERNAL_HOST}:8443) did not answer.</p>"
+        f"<!DOCTYPE html><html><head><title>{title}</title></head><body>"
+        f"<h1>{title}</h1><p>upstream {INTERNAL_NAME} ({INTERNAL_HOST}:8443) refused the request.</p>"
         "<hr><address>nginx/1.25.3</address></body></html>"
     )
     return status(code, text=page, content_type="text/html", name=f"html-{code}")

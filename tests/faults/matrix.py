@@ -158,6 +158,7 @@ ROWS = [
     Row("401", ALL_KINDS, own("401"), ALL_KEYS_REJECTED),
     Row("403-bad-key", ALL_KINDS, own("403-bad-key"), ALL_KEYS_REJECTED),
     Row("403-policy", ALL_KINDS, own("403-policy"), REFUSED_PROMPT),
+    Row("403-html-page", ALL_KINDS, plain(lambda: faults.html_page(403)), UNAVAILABLE),
     Row("403-region", ("openai_images",), own("403-region"), REFUSED_REQUEST),
     Row("429-no-retry-after", ALL_KINDS, own("429"), resting(59, 61)),
     Row("429-huge-retry-after", ALL_KINDS, own("429", lambda: {"Retry-After": "99999999999"}), resting(3590, 3601)),
@@ -194,3 +195,4 @@ ROWS = [
 
 CASES = [(row, kind) for row in ROWS for kind in row.kinds]
 IDS = [f"{kind}-{row.fault}" for row, kind in CASES]
+

@@ -128,6 +128,8 @@ BODIES: dict[str, dict[str, tuple[int, object]]] = {
     },
 }
 
+BODIES["openai_chat"] = BODIES["openai_images"]  # the same OpenAI family errors
+
 
 def kind_fault(kind: str, name: str, headers: dict[str, str] | None = None) -> Fault:
     code, body = BODIES[kind][name]

@@ -144,6 +144,11 @@ def at_file(make: Callable[[Stage], faults.Fault]) -> Arrange:
     return arrange
 
 
+def trickling_image(stage: Stage) -> None:
+    stage.settings.IMAGE_FETCH_TIMEOUT = QUICK_TIMEOUT
+    at_file(lambda stage: faults.trickle())(stage)
+
+
 def noise_png(side: int = 96) -> bytes:
     generator = random.Random(7)
     image = Image.frombytes("RGB", (side, side), bytes(generator.randrange(256) for _ in range(side * side * 3)))
@@ -186,11 +191,13 @@ ROWS = [
     Row("expired-url", URL_KINDS, at_file(lambda stage: PAGE_NOT_FOUND), NOT_STORED),
     Row("redirect-private", URL_KINDS, at_file(lambda stage: faults.redirect(PRIVATE_TARGET)), NOT_STORED),
     Row("redirect-other-port", URL_KINDS, at_file(lambda stage: faults.redirect(stage.elsewhere)), NOT_STORED),
+    Row("image-url-trickles", URL_KINDS, trickling_image, NOT_STORED),
     Row(
         "poll-401", POLLING_KINDS, plain(lambda: faults.status(401, {"detail": "Unauthenticated"}), at="poll"), JOB_LOST
     ),
     Row("poll-503-once", POLLING_KINDS, plain(lambda: faults.status(503, text="busy"), at="poll", times=1), SERVED),
     Row("poll-no-first-byte", POLLING_KINDS, silent(faults.no_first_byte(), at="poll"), TIMED_OUT),
+    Row("poll-garbage-json", POLLING_KINDS, silent(faults.garbage_json(), at="poll"), TIMED_OUT),
 ]
 
 CASES = [(row, kind) for row in ROWS for kind in row.kinds]

@@ -21,10 +21,11 @@ from PIL import Image
 
 from tests.fakes import faults
 from tests.faults.bodies import kind_fault
+from vendors.adapters import adapter_class, image_kinds
+from vendors.adapters.polling import PollingAdapter
 
-ALL_KINDS = ("siliconflow", "chat_image", "openai_images", "stability", "workers_ai", "replicate", "bfl", "fal")
-POLLING_KINDS = ("replicate", "bfl", "fal")
-DIRECT_KINDS = tuple(kind for kind in ALL_KINDS if kind not in POLLING_KINDS)
+ALL_KINDS = tuple(image_kinds())  # from the registry: a new kind meets every fault (its bodies: tests.faults.bodies)
+POLLING_KINDS = tuple(kind for kind in ALL_KINDS if issubclass(adapter_class(kind), PollingAdapter))
 # Kinds whose answer is a URL the gateway downloads (chat_image in its Markdown https mode, see ``Stage``).
 URL_KINDS = ("siliconflow", "chat_image", "openai_images", "replicate", "bfl", "fal")
 PRIVATE_TARGET = "http://10.255.0.7/stolen.png"

@@ -16,6 +16,7 @@ from tests.factories import make_model
 from tests.fakes.image_host import FakeImageHost
 from tests.fakes.profile import profile_of
 from tests.fakes.server import png_bytes
+from tests.faults.bodies import BODIES
 from tests.faults.checks import (
     addresses_of,
     assert_free_of,
@@ -28,6 +29,7 @@ from tests.faults.checks import (
     submits,
 )
 from tests.faults.matrix import CASES, IDS, Expect, Stage
+from vendors.adapters import adapters
 
 
 @pytest.mark.parametrize(("row", "kind"), CASES, ids=IDS)
@@ -91,3 +93,8 @@ def _assert_nothing_sent_when_no_key_is_left(client, fake, expect: Expect):
     assert ("Retry-After" in response.headers) == (expect.keys == "cooling")
     assert len(submits(fake)) == before
     return response
+
+
+@pytest.mark.parametrize("kind", list(adapters()))
+def test_every_registered_kind_declares_its_own_error_answers(kind):
+    assert set(BODIES[kind]) >= {"401", "403-bad-key", "403-policy", "429"}, f"tests/faults/bodies.py lacks {kind}"

@@ -102,10 +102,11 @@ def secrets_of(keyed: Keyed, fake) -> list[str]:
 
 
 def addresses_of(fake, *ports: int) -> list[str]:
-    """The fake's URL and address, other local ports, and the internal names and addresses faults mention."""
+    """The fake's URL, host and port, other local ports, and the internal names and addresses faults mention."""
     return [
         fake.url,
-        f"127.0.0.1:{fake.port}",
+        "127.0.0.1",
+        f":{fake.port}",
         *(f":{port}" for port in ports),
         INTERNAL_HOST,
         INTERNAL_NAME,

@@ -29,7 +29,7 @@ POLLING_KINDS = tuple(kind for kind in ALL_KINDS if issubclass(adapter_class(kin
 # Kinds whose answer is a URL the gateway downloads (chat_image in its Markdown https mode, see ``Stage``).
 URL_KINDS = ("siliconflow", "chat_image", "openai_images", "replicate", "bfl", "fal")
 PRIVATE_TARGET = "http://10.255.0.7/stolen.png"
-QUICK_TIMEOUT = 0.8  # the vendor timeout of the rows that wait for a silent vendor
+QUICK_TIMEOUT = 0.5  # the vendor timeout of the rows that wait for a silent vendor
 
 
 @dataclass(frozen=True)

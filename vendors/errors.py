@@ -165,7 +165,8 @@ class NoAvailableKey(UpstreamError):
 
 
 class AllKeysFailed(UpstreamError):
-    """Every key that was tried failed with an error worth trying elsewhere; ``last`` is the last failure."""
+    """Every key that was tried failed with an error worth trying elsewhere; ``last`` is the last failure.
+    ``retry_after``: when every key of the vendor rests now, seconds until the first is back (the key loop)."""
 
     status = 502
     code = "upstream_error"

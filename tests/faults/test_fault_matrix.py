@@ -68,6 +68,11 @@ def _assert_answer(response, expect: Expect) -> None:
     assert set(error) == {"message", "type", "param", "code"}
     assert error["code"] == expect.code, error
     assert error["message"] and error["type"]
+    if expect.keys == "cooling" and expect.tried == 2:  # every key rests: the client learns for how long
+        low, high = expect.rest
+        assert low - 1 <= int(response["Retry-After"]) <= high + 1, response["Retry-After"]
+    else:
+        assert "Retry-After" not in response
 
 
 def _assert_ledger(expect: Expect) -> list[str]:

@@ -1,10 +1,10 @@
 """The fault matrix: each fault, the kinds it applies to, how the stage is set for it and what must follow.
 
-A row's fault hits every request of its site (both keys meet it), so a fault that lets the request move on
-shows the second key tried and failing too, and the client hears the gateway's final word. What each row
-expects is an :class:`Expect`: the client's status and error code, what became of each key tried, how many
-keys were tried (each exactly once: nothing is resubmitted), and the outcome and ``sent`` flag of every
-ledger attempt.
+A row's fault hits every request of its site unless the row says how many (both keys meet it), so a
+fault that lets the request move on shows the second key tried and failing too, and the client hears the
+gateway's final word. What each row expects is an :class:`Expect`: the client's status and error code,
+what became of each key tried, how many keys were tried (each exactly once: nothing is resubmitted), and
+the outcome and ``sent`` flag of every ledger attempt.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ TYPE_BY_STATUS = {
     403: "invalid_request_error",
     404: "invalid_request_error",
     405: "invalid_request_error",
+    410: "invalid_request_error",
     413: "invalid_request_error",
     415: "invalid_request_error",
     429: "rate_limit_error",

@@ -1,101 +1,31 @@
-"""Admin for client keys, the generation ledger, the prompt optimizer's settings and import_env's records."""
+"""Admin for the generation ledger (with its CSV export), the prompt optimizer's settings and import_env's
+records. Client keys are in ``imagegen.admin_client_keys``, the usage page in ``imagegen.admin_usage``."""
 
 from __future__ import annotations
 
-from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from imagegen.client_keys import invalidate_client_keys
-from imagegen.models import ClientKey, EnvImport, Generation, OptimizerSettings, VendorAttempt, model_names
-from proxy.admin import ReadOnlyModelAdmin
+from imagegen import admin_client_keys, admin_usage  # noqa: F401  (register the client keys and usage pages)
+from imagegen.costs import shown
+from imagegen.ledger_export import csv_response
+from imagegen.models import EnvImport, Generation, OptimizerSettings, VendorAttempt
+from proxy.admin import TAKE_DOWN_PERMISSION, ReadOnlyModelAdmin, TakedownForm, removal_text, take_down_images
+from proxy.models import StoredImage
 from vendors.adapters import chat_kinds
-from vendors.models import ImageModel, Vendor
+from vendors.models import Vendor
 
 THUMBNAIL = '<img src="{}" alt="" style="height:48px;width:auto" height="48" loading="lazy">'
 
 
 def thumbnail(image) -> str:
-    return format_html(THUMBNAIL, image.path)
-
-
-LIMIT_FIELDS = ("allowed_models", "requests_per_minute", "max_in_flight", "images_per_day", "expires_at")
-
-
-class ClientKeyForm(forms.ModelForm):
-    class Meta:
-        model = ClientKey
-        fields = ("name", "enabled", *LIMIT_FIELDS)
-
-    def clean_allowed_models(self):
-        names = model_names(self.cleaned_data.get("allowed_models", ""))
-        unknown = [name for name in names if not ImageModel.objects.filter(name=name).exists()]
-        if unknown:
-            raise forms.ValidationError(f"No image model is named {', '.join(map(repr, unknown))}.")
-        return ", ".join(names)
-
-
-@admin.register(ClientKey)
-class ClientKeyAdmin(admin.ModelAdmin):
-    form = ClientKeyForm
-    list_display = ("name", "masked", "enabled", "limits", "expires_at", "created_at", "last_used_at")
-    list_filter = ("enabled",)
-    search_fields = ("name", "prefix", "last4")
-    actions = ("enable_keys", "disable_keys")
-
-    def get_fieldsets(self, request, obj=None):
-        if obj is None:
-            return [(None, {"fields": ["name"]})]
-        return [
-            (None, {"fields": ["name", "enabled", "masked", "created_at", "last_used_at"]}),
-            ("Limits (blank: unlimited)", {"fields": list(LIMIT_FIELDS)}),
-        ]
-
-    def get_readonly_fields(self, request, obj=None):
-        return () if obj is None else ("masked", "created_at", "last_used_at")
-
-    @admin.display(description="key")
-    def masked(self, obj):
-        return obj.masked
-
-    @admin.display(description="limits")
-    def limits(self, obj):
-        parts = [
-            f"{obj.requests_per_minute}/min" if obj.requests_per_minute is not None else "",
-            f"{obj.max_in_flight} in flight" if obj.max_in_flight is not None else "",
-            f"{obj.images_per_day} images/day" if obj.images_per_day is not None else "",
-            f"models: {obj.allowed_models}" if obj.allowed_models else "",
-        ]
-        return "; ".join(part for part in parts if part) or "none"
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            return super().save_model(request, obj, form, change)
-        key, raw = ClientKey.generate(obj.name)
-        obj.prefix, obj.hashed_key, obj.last4 = key.prefix, key.hashed_key, key.last4
-        super().save_model(request, obj, form, change)
-        # The raw key exists only in this message: it is hashed in the database.
-        self.message_user(
-            request,
-            format_html("The key for {} is <code>{}</code> — Copy it now: it will not be shown again.", obj.name, raw),
-            messages.SUCCESS,
-        )
-
-    def _set_enabled(self, request, queryset, enabled: bool) -> None:
-        count = queryset.update(enabled=enabled)
-        invalidate_client_keys()  # update() sends no post_save signal
-        self.message_user(request, f"{'Enabled' if enabled else 'Disabled'} {count} key(s).", messages.SUCCESS)
-
-    @admin.action(description="Enable selected keys")
-    def enable_keys(self, request, queryset):
-        self._set_enabled(request, queryset, True)
-
-    @admin.action(description="Disable selected keys")
-    def disable_keys(self, request, queryset):
-        self._set_enabled(request, queryset, False)
+    return removal_text(image) if image.removed else format_html(THUMBNAIL, image.path)
 
 
 class VendorAttemptInline(admin.TabularInline):
@@ -134,9 +64,12 @@ class GenerationAdmin(ReadOnlyModelAdmin):
         "latency_ms",
         "attempt_count",
         "generated_size",
+        "image_count",
+        "cost",
         "thumbnail",
     )
-    list_filter = ("status", "endpoint", "model", "vendor_name")
+    list_filter = ("status", "endpoint", "model", "vendor_name", "client_label")
+    change_list_template = "admin/imagegen/generation/change_list.html"
     search_fields = ("user_prompt", "prompt")
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
@@ -156,9 +89,15 @@ class GenerationAdmin(ReadOnlyModelAdmin):
         "error_message",
         "latency_ms",
         "n",
+        "image_count",
         "requested_size",
         "size",
         "generated_size",
+        "optimizer_prompt_tokens",
+        "optimizer_completion_tokens",
+        "vendor_cost",
+        "optimizer_cost",
+        "cost_currency",
         "notes",
         "user_prompt",
         "prompt",
@@ -166,9 +105,48 @@ class GenerationAdmin(ReadOnlyModelAdmin):
         "thumbnails",
     )
     readonly_fields = fields
+    actions = ("take_down_images",)
+    action_form = TakedownForm
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("images").annotate(attempt_total=Count("attempts"))
+        rows = super().get_queryset(request)
+        if getattr(request, "ledger_export", False):
+            return rows  # plain rows: the export reads columns, not images or attempts
+        return rows.prefetch_related("images").annotate(attempt_total=Count("attempts"))
+
+    def get_urls(self):
+        export = path("export.csv", self.admin_site.admin_view(self.export_csv), name="imagegen_generation_export")
+        return [export, *super().get_urls()]
+
+    def export_csv(self, request):
+        """The rows the changelist shows with the same filters, search and date, as streamed CSV."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        request.ledger_export = True
+        try:
+            rows = self.get_changelist_instance(request).get_queryset(request)
+        except IncorrectLookupParameters:
+            return HttpResponseRedirect(reverse("admin:imagegen_generation_changelist") + "?e=1")
+        return csv_response(rows, f"ledger-{timezone.now():%Y%m%d-%H%M%S}.csv")
+
+    @admin.display(description="cost")
+    def cost(self, obj):
+        if obj.status == Generation.Status.PENDING:
+            return "—"
+        if obj.vendor_cost is None or obj.optimizer_cost is None:
+            return "unknown"
+        return f"{shown(obj.vendor_cost + obj.optimizer_cost)} {obj.cost_currency}"
+
+    def has_take_down_permission(self, request):
+        return request.user.has_perm(TAKE_DOWN_PERMISSION)
+
+    @admin.action(
+        description="Take down the images of selected generations (files deleted, URLs answer 410)",
+        permissions=("take_down",),
+    )
+    def take_down_images(self, request, queryset):
+        images = StoredImage.objects.filter(generations__in=queryset).values_list("pk", flat=True).distinct()
+        take_down_images(self, request, list(images))
 
     @admin.display(description="attempts", ordering="attempt_total")
     def attempt_count(self, obj):
@@ -188,16 +166,25 @@ class GenerationAdmin(ReadOnlyModelAdmin):
         images = self._images(obj)
         if not images:
             return "—"
-        return format_html_join(
-            " ", '<a href="{}">' + THUMBNAIL + "</a>", ((image.path, image.path) for image in images)
-        )
+        removed = [removal_text(image) for image in images if image.removed]
+        links = ((image.path, image.path) for image in images if not image.removed)
+        served = format_html_join(" ", '<a href="{}">' + THUMBNAIL + "</a>", links)
+        return format_html("{} {}", served, "; ".join(removed)) if removed else served
 
 
 @admin.register(OptimizerSettings)
 class OptimizerSettingsAdmin(admin.ModelAdmin):
     """One row (pk=1): the list page goes straight to it."""
 
-    fields = ("mode", "vendor", "model", "time_budget", "max_words")
+    fields = (
+        "mode",
+        "vendor",
+        "model",
+        "time_budget",
+        "max_words",
+        "input_price_per_million",
+        "output_price_per_million",
+    )
 
     def has_add_permission(self, request):
         return super().has_add_permission(request) and not OptimizerSettings.objects.exists()

@@ -47,11 +47,24 @@ MAX_IMAGES_PER_REQUEST = positive("int", "MAX_IMAGES_PER_REQUEST", 4)
 # so proxies that cut idle connections after 60-120 s never see one.
 STREAM_HEARTBEAT_SECONDS = positive("float", "STREAM_HEARTBEAT_SECONDS", 10.0)
 
+# The currency of every price in admin (the price table, the optimizer's token prices) and of every cost.
+PRICE_CURRENCY = env.str("PRICE_CURRENCY", default="USD").strip().upper()
+if not 1 <= len(PRICE_CURRENCY) <= 8 or not PRICE_CURRENCY.isalnum():
+    raise ImproperlyConfigured(f"PRICE_CURRENCY={PRICE_CURRENCY!r} must be a currency code such as USD or EUR.")
+
 # Stored images.
 IMAGE_MAX_BYTES = positive("int", "IMAGE_MAX_BYTES", 20 * 1024 * 1024)
 IMAGE_FETCH_TIMEOUT = positive("float", "IMAGE_FETCH_TIMEOUT", 60.0)
 IMAGE_FETCH_MAX_REDIRECTS = read("int", "IMAGE_FETCH_MAX_REDIRECTS", 3)
 IMAGE_FETCH_ALLOW_PRIVATE = boolean("IMAGE_FETCH_ALLOW_PRIVATE", False)
+# Days an image is kept when its model sets no retention of its own (0, the default: forever);
+# manage.py purge_images deletes the expired ones.
+IMAGE_RETENTION_DAYS = read("int", "IMAGE_RETENTION_DAYS", 0)
+if IMAGE_RETENTION_DAYS < 0:
+    raise ImproperlyConfigured(f"IMAGE_RETENTION_DAYS must be 0 (forever) or more days (got {IMAGE_RETENTION_DAYS}).")
+# How often a worker asks the shared cache whether an image was taken down or purged since it last looked;
+# until then its in-memory index of recently served images is trusted (imagegen/api/image_files.py).
+IMAGE_REMOVAL_CHECK_SECONDS = read("float", "IMAGE_REMOVAL_CHECK_SECONDS", 1.0)
 
 # How long a worker trusts its in-memory copy of routing tables and client keys.
 ROUTING_CACHE_SECONDS = read("float", "ROUTING_CACHE_SECONDS", 5.0)

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from imagegen.client_keys import Caller
 from imagegen.client_limits import Admission
+from imagegen.costs import NOT_ASKED, Cost, OptimizerUsage
 from proxy.models import StoredImage
 from proxy.services import PreparedImage
 from vendors.selectors import ModelRoute
@@ -64,6 +65,8 @@ class GenerationOutcome:
     failures: list[str] = field(default_factory=list)  # images of n that could not be made
     prepared: list[PreparedImage] = field(default_factory=list)
     images: list[StoredImage] = field(default_factory=list)
+    usage: OptimizerUsage = NOT_ASKED  # the optimizer LLM's tokens
+    cost: Cost | None = None  # set once the images are stored and the ledger row completed
 
     @property
     def generated_sizes(self) -> list[str]:

@@ -21,11 +21,13 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 
 from core.db import run_db
 from core.errors import GatewayError
 from core.text import storable
+from imagegen.costs import NOT_ASKED, Cost, OptimizerUsage, cost_of
 from imagegen.generation import GenerationRequest, distinct_sizes
 from imagegen.models import Generation, VendorAttempt
 from imagegen.recovery import current_worker
@@ -50,6 +52,8 @@ class LedgerEntry:
     prompt: str = ""
     notes: list[str] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
+    optimizer_usage: OptimizerUsage = NOT_ASKED
+    cost: Cost | None = None  # set when the row is completed
     generation_id: int | None = None
     attempt_ids: dict[Attempt, int] = field(default_factory=dict)
     _opening: asyncio.Future | None = None
@@ -68,6 +72,7 @@ class LedgerEntry:
         """Complete the row (or write it, when no vendor was called) with the images; the stored images."""
         # Writes ahead that a leaving client stopped waiting for are still running: they go first.
         await asyncio.gather(*self._writes, return_exceptions=True)
+        self.cost = cost_of(self.route, self.size, self.request.quality, len(prepared), self.optimizer_usage)
         return await run_db(_complete, self, status, error, list(prepared))
 
     async def _write_ahead(self, attempt: Attempt | None) -> None:
@@ -104,7 +109,7 @@ def _add_attempts(entry: LedgerEntry, attempts: list[Attempt]) -> None:
 def _complete(
     entry: LedgerEntry, status: str, error: GatewayError | None, prepared: list[PreparedImage]
 ) -> list[StoredImage]:
-    images = record_images(prepared) if prepared else []
+    images = record_images(prepared, model=entry.route.name, keep_days=keep_days(entry.route)) if prepared else []
     values = _row(entry, status, error, images)
     if entry.generation_id is None:
         entry.generation_id = Generation.objects.create(**values, worker=current_worker()).pk
@@ -115,6 +120,12 @@ def _complete(
         links = Generation.images.through
         links.objects.bulk_create([links(generation_id=entry.generation_id, storedimage=image) for image in images])
     return images
+
+
+def keep_days(route: ModelRoute) -> int | None:
+    """Days the images of ``route`` are kept: the model's retention, else the gateway's; None: forever."""
+    days = route.retention_days if route.retention_days is not None else settings.IMAGE_RETENTION_DAYS
+    return days or None
 
 
 def _record_outcomes(entry: LedgerEntry) -> None:
@@ -146,6 +157,7 @@ def _attempt_row(attempt: Attempt) -> dict:
 def _row(entry: LedgerEntry, status: str, error: GatewayError | None = None, images: list[StoredImage] = ()) -> dict:
     request, route = entry.request, entry.route
     return {
+        **_costs(entry, len(images)),
         "client_key_id": request.caller.client_key_id,
         "client_label": request.caller.label,
         "model": request.model[:200],
@@ -167,4 +179,16 @@ def _row(entry: LedgerEntry, status: str, error: GatewayError | None = None, ima
         "notes": storable("\n".join(entry.notes)),
         "user_prompt": request.idea,
         "prompt": storable(entry.prompt),
+    }
+
+
+def _costs(entry: LedgerEntry, images: int) -> dict:
+    usage, cost = entry.optimizer_usage, entry.cost
+    return {
+        "image_count": images,
+        "optimizer_prompt_tokens": usage.prompt_tokens,
+        "optimizer_completion_tokens": usage.completion_tokens,
+        "vendor_cost": cost.vendor if cost else None,
+        "optimizer_cost": cost.optimizer if cost else None,
+        "cost_currency": cost.currency if cost else "",
     }

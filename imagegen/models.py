@@ -6,6 +6,7 @@ import hashlib
 import secrets
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.functional import lazy
 from django.utils.text import format_lazy
@@ -124,6 +125,18 @@ class Generation(models.Model):
     user_prompt = models.TextField(blank=True)
     prompt = models.TextField(blank=True, help_text="The prompt sent to the vendor.")
     images = models.ManyToManyField(StoredImage, blank=True, related_name="generations")
+    image_count = models.PositiveSmallIntegerField(default=0, help_text="Images delivered.")
+    # The optimizer's tokens as its LLM reported them: 0 when it was not asked, null when it was and said nothing.
+    optimizer_prompt_tokens = models.PositiveIntegerField(null=True, blank=True, default=0)
+    optimizer_completion_tokens = models.PositiveIntegerField(null=True, blank=True, default=0)
+    # Costs in cost_currency, written when the row is completed; null when unknown (no price for it).
+    vendor_cost = models.DecimalField(
+        max_digits=16, decimal_places=8, null=True, blank=True, help_text="The images delivered, by the price table."
+    )
+    optimizer_cost = models.DecimalField(
+        max_digits=16, decimal_places=8, null=True, blank=True, help_text="The optimizer LLM's tokens, by its prices."
+    )
+    cost_currency = models.CharField(max_length=8, blank=True)
     worker = models.CharField(
         max_length=100, blank=True, help_text="The gateway process that ran it (host/pid:start), for crash recovery."
     )
@@ -133,6 +146,15 @@ class Generation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model} {self.status} {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Usage(Generation):
+    """The ledger summed up (images and cost per client key, per model, per day): an admin page, no table."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "usage"
+        verbose_name_plural = "usage"
 
 
 class VendorAttempt(models.Model):
@@ -186,6 +208,24 @@ class OptimizerSettings(models.Model):
     model = models.CharField(max_length=200, blank=True, help_text="The LLM's model name at that vendor.")
     time_budget = models.FloatField(default=20.0, help_text="Seconds before falling back to the user's words.")
     max_words = models.PositiveIntegerField(default=50)
+    input_price_per_million = models.DecimalField(
+        max_digits=12,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        verbose_name="price per million input tokens",
+        help_text="In PRICE_CURRENCY. Empty: the optimizer's cost is unknown.",
+    )
+    output_price_per_million = models.DecimalField(
+        max_digits=12,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        verbose_name="price per million output tokens",
+        help_text="In PRICE_CURRENCY (reasoning tokens are output tokens). Empty: the optimizer's cost is unknown.",
+    )
 
     class Meta:
         verbose_name = "prompt optimizer settings"

@@ -15,6 +15,7 @@ from core.errors import GatewayError
 from core.fetch import origin
 from imagegen import ledger, prompts
 from imagegen.client_keys import Caller
+from imagegen.costs import UNKNOWN
 from imagegen.errors import ClientClosed, EmptyPrompt, ImageNotStored, ModelNotFound
 from imagegen.fallback import Made, generate_along_chain
 from imagegen.generation import GenerationOutcome, GenerationRequest, distinct_sizes
@@ -69,6 +70,7 @@ async def _generate_and_record(request: GenerationRequest) -> GenerationOutcome:
     # One write transaction for the images and the ledger row: the answer waits on it.
     entry.notes = [note for note in (outcome.fallback_note, outcome.size_note) if note] + outcome.failures
     outcome.images = await entry.close(Generation.Status.SUCCESS, prepared=outcome.prepared)
+    outcome.cost = entry.cost
     return outcome
 
 
@@ -79,8 +81,9 @@ async def _generate(request: GenerationRequest, entry: ledger.LedgerEntry) -> Ge
         raise EmptyPrompt()
     if (await prompts.optimizer_config()).mode != OptimizerSettings.Mode.OFF:
         await entry.open()  # the optimizer's LLM is a vendor call too: the row goes first
+        entry.optimizer_usage = UNKNOWN  # until its answer says otherwise
     optimized = await prompts.optimize(choice.prompt, request.progress)
-    entry.prompt = optimized.prompt
+    entry.prompt, entry.optimizer_usage = optimized.prompt, optimized.usage
     made = await generate_along_chain(request, choice, optimized.prompt, entry)
     request.progress("Storing the image." if len(made.images) == 1 else "Storing the images.")
     prepared = await _prepare_all(made)
@@ -96,6 +99,7 @@ async def _generate(request: GenerationRequest, entry: ledger.LedgerEntry) -> Ge
         fallback_note=made.fallback_note,
         failures=made.failures,
         prepared=prepared,
+        usage=optimized.usage,
     )
 
 

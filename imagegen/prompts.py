@@ -12,10 +12,12 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from core.db import Snapshot
 from core.text import storable
+from imagegen.costs import NOT_ASKED, UNKNOWN, OptimizerUsage, optimizer_usage
 from imagegen.models import OptimizerSettings
 from vendors import services
 from vendors.adapters.base import ChatReply, ChatRequest
@@ -50,12 +52,15 @@ class OptimizerConfig:
     model: str
     time_budget: float
     max_words: int
+    input_price: Decimal | None = None  # per million tokens; None: not set
+    output_price: Decimal | None = None
 
 
 @dataclass(frozen=True)
 class OptimizedPrompt:
     prompt: str
     optimized: bool  # False when the user's words were used as they are
+    usage: OptimizerUsage = NOT_ASKED  # the LLM's tokens and their cost
 
 
 def final_answer(reply: ChatReply) -> str:
@@ -84,7 +89,13 @@ def limit_words(text: str, max_words: int) -> str:
 def _load_config() -> OptimizerConfig:
     row = OptimizerSettings.load()
     return OptimizerConfig(
-        mode=row.mode, vendor_id=row.vendor_id, model=row.model, time_budget=row.time_budget, max_words=row.max_words
+        mode=row.mode,
+        vendor_id=row.vendor_id,
+        model=row.model,
+        time_budget=row.time_budget,
+        max_words=row.max_words,
+        input_price=row.input_price_per_million,
+        output_price=row.output_price_per_million,
     )
 
 
@@ -94,7 +105,7 @@ invalidate_optimizer_config = _config.invalidate
 
 
 async def optimize(idea: str, progress: Callable[[str], None]) -> OptimizedPrompt:
-    """The idea rewritten by the configured LLM, or as given when the optimizer is off or fails."""
+    """The idea rewritten by the configured LLM, or as given when the optimizer is off or fails; with its tokens."""
     config = await optimizer_config()
     as_given = OptimizedPrompt(prompt=idea, optimized=False)
     if config.mode == OptimizerSettings.Mode.OFF:
@@ -108,15 +119,16 @@ async def optimize(idea: str, progress: Callable[[str], None]) -> OptimizedPromp
             reply = await services.complete_chat(config.vendor_id, _chat_request(config, idea))
     except TimeoutError:
         log.warning("prompt optimizer took longer than %.1f s; using the user's words", config.time_budget)
-        return as_given
+        return replace(as_given, usage=UNKNOWN)  # it may have answered, and billed, a moment later
     except Exception as exc:  # the optimizer must never cost the user their image
         log.warning("prompt optimizer failed (%s); using the user's words", getattr(exc, "code", type(exc).__name__))
-        return as_given
+        return as_given  # a refused or failed call gives no answer to bill
+    usage = optimizer_usage(reply.prompt_tokens, reply.completion_tokens, config.input_price, config.output_price)
     answer = limit_words(final_answer(reply), config.max_words)
     if not answer:
         log.warning("prompt optimizer gave no prompt (finish_reason=%s); using the user's words", reply.finish_reason)
-        return as_given
-    return OptimizedPrompt(prompt=answer, optimized=True)
+        return replace(as_given, usage=usage)
+    return OptimizedPrompt(prompt=answer, optimized=True, usage=usage)
 
 
 def _chat_request(config: OptimizerConfig, idea: str) -> ChatRequest:

@@ -12,15 +12,19 @@ import binascii
 import hashlib
 import io
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
 from PIL import Image
 
 from core.db import run_blocking, run_db
 from core.fetch import ImageFetchFailed, fetch_image_bytes, too_large
+from proxy.file_lock import file_lock
 from proxy.models import StoredImage
 
 __all__ = ["ImageFetchFailed", "open_stored", "public_url", "read_stored", "store_image", "storage_name"]
@@ -57,6 +61,14 @@ class PreparedImage:
     height: int
     byte_size: int
     vendor: str
+    # The bytes, kept only when the file was already in storage (another image's): they are written
+    # again if a purge deleted that file before this image's row was recorded (``proxy.file_lock``).
+    reused_bytes: bytes | None = field(default=None, repr=False)
+
+    def row_fields(self) -> dict:
+        fields = asdict(self)
+        del fields["reused_bytes"]
+        return fields
 
 
 def storage_name(sha256: str, extension: str) -> str:
@@ -99,13 +111,13 @@ def _verify(data: bytes) -> _Verified:
     return _Verified(hashlib.sha256(data).hexdigest(), content_type, extension, width, height)
 
 
-def _save(name: str, data: bytes) -> str:
-    """Write once: content-addressed names make an existing file the same bytes."""
+def _save(name: str, data: bytes) -> tuple[str, bool]:
+    """Write once: content-addressed names make an existing file the same bytes. (name, whether it existed)"""
     if default_storage.exists(name):
-        return name
+        return name, True
     # Two workers storing the same bytes at once may both get here; the storage then picks a
     # second name for the later one, which is still correct, only not deduplicated.
-    return default_storage.save(name, ContentFile(data))
+    return default_storage.save(name, ContentFile(data)), False
 
 
 async def prepare_image(
@@ -147,7 +159,7 @@ def _verify_and_write(data: bytes, content_type: str | None, vendor: str) -> Pre
         log.info("vendor %s said %s for a %s image", vendor or "?", content_type, verified.content_type)
     name = storage_name(verified.sha256, verified.extension)
     try:
-        stored_name = _save(name, data)
+        stored_name, reused = _save(name, data)
     except Exception as exc:  # local disk or an S3-compatible backend: each has its own errors
         log.exception("could not write image %s to storage", name)
         raise ImageFetchFailed("the image could not be written to storage") from exc
@@ -160,12 +172,37 @@ def _verify_and_write(data: bytes, content_type: str | None, vendor: str) -> Pre
         height=verified.height,
         byte_size=len(data),
         vendor=vendor,
+        reused_bytes=data if reused else None,
     )
 
 
-def record_images(prepared: list[PreparedImage]) -> list[StoredImage]:
-    """Rows for prepared images (sync; callers put it in the same transaction as their own rows)."""
-    return StoredImage.objects.bulk_create([StoredImage(**asdict(image)) for image in prepared])
+def record_images(prepared: list[PreparedImage], *, model: str = "", keep_days: int | None = None) -> list[StoredImage]:
+    """Rows for prepared images (sync; callers put it in the same transaction as their own rows).
+
+    ``model`` made them; ``keep_days`` (None: forever) sets their expiry, from now: fixed when stored, so a
+    later change of the model's retention applies to the images stored after it.
+    """
+    expires_at = timezone.now() + timedelta(days=keep_days) if keep_days else None
+    rows = [StoredImage(**image.row_fields(), model=model[:200], expires_at=expires_at) for image in prepared]
+    reused = [image for image in prepared if image.reused_bytes is not None]
+    if reused:
+        transaction.on_commit(lambda: _keep_reused_files(reused))
+    return StoredImage.objects.bulk_create(rows)
+
+
+def _keep_reused_files(prepared: list[PreparedImage]) -> None:
+    """After the rows are committed: a reused file that a purge deleted meanwhile is written again."""
+    for image in prepared:
+        try:
+            with file_lock(image.file):
+                if default_storage.exists(image.file):
+                    continue
+                log.warning("image file %s was purged while a new image reused it; writing it again", image.file)
+                written = default_storage.save(image.file, ContentFile(image.reused_bytes))
+                if written != image.file:  # another writer put it back first
+                    default_storage.delete(written)
+        except Exception:  # the image is stored and paid for: never fail the answer here
+            log.exception("could not make sure image file %s is still in storage", image.file)
 
 
 async def store_image(**source) -> StoredImage:

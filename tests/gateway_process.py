@@ -68,13 +68,20 @@ class GatewayProcess:
         )
 
     def start(self) -> GatewayProcess:
+        self.prepare()
+        self._serve()
+        return self
+
+    def prepare(self) -> GatewayProcess:
+        """The gateway's data, database and environment import, without a server (for commands alone).
+        A DATABASE_URL in ``env`` is used as given; else a fresh PostgreSQL database or SQLite, as above."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._database = _fresh_postgres_database()
+        if "DATABASE_URL" not in self.extra_env:
+            self._database = _fresh_postgres_database()
         for command in (("migrate", "--noinput"), ("import_env",), ("collectstatic", "--noinput", "-v0")):
             result = self.manage(*command)
             if result.returncode != 0:
                 raise RuntimeError(f"manage.py {command[0]} failed:\n{result.stdout}\n{result.stderr}")
-        self._serve()
         return self
 
     def restart(self) -> None:

@@ -6,6 +6,7 @@ ever shown as its last four characters.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count
 
@@ -17,7 +18,7 @@ from vendors.forms import (
     VendorKeyForm,
     VendorKeyInlineFormSet,
 )
-from vendors.models import ImageModel, Vendor, VendorKey
+from vendors.models import ImageModel, ModelPrice, Vendor, VendorKey
 from vendors.services import reset_key
 
 KEY_STATE_FIELDS = ("masked", "status", "failure_count", "last_error", "last_used_at")
@@ -70,9 +71,19 @@ class VendorAdmin(admin.ModelAdmin):
         return obj.key_count
 
 
+class ModelPriceInline(admin.TabularInline):
+    """The model's rows of the price table: what one image costs, by size class and quality."""
+
+    model = ModelPrice
+    fields = ("max_megapixels", "quality", "price_per_image")
+    extra = 0
+    verbose_name_plural = "prices per image (in PRICE_CURRENCY; no row that holds for a request: its cost is unknown)"
+
+
 @admin.register(ImageModel)
 class ImageModelAdmin(admin.ModelAdmin):
     form = ImageModelForm
+    inlines = (ModelPriceInline,)
     list_display = (
         "name",
         "vendor",
@@ -80,6 +91,7 @@ class ImageModelAdmin(admin.ModelAdmin):
         "default_size",
         "size_rules",
         "fallback",
+        "retention",
         "enabled",
         "created_at",
     )
@@ -106,6 +118,7 @@ class ImageModelAdmin(admin.ModelAdmin):
             },
         ),
         ("Fallback", {"fields": ("fallback", "fallback_on_content_policy", "fallback_chain")}),
+        ("Retention", {"fields": ("retention_days",)}),
     )
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -125,6 +138,15 @@ class ImageModelAdmin(admin.ModelAdmin):
         if obj.max_megapixels:
             rules.append(f"≤ {obj.max_megapixels:g} MP")
         return "; ".join(rules) or "any"
+
+    @admin.display(description="keep images", ordering="retention_days")
+    def retention(self, obj):
+        days = obj.retention_days
+        default = days is None
+        if default:
+            days = settings.IMAGE_RETENTION_DAYS
+        text = f"{days} d" if days else "forever"
+        return f"default ({text})" if default else text
 
     @admin.display(description="fallback chain")
     def fallback_chain(self, obj):

@@ -82,6 +82,7 @@ class ImageModelForm(forms.ModelForm):
             "max_megapixels",
             "fallback",
             "fallback_on_content_policy",
+            "retention_days",
         ]
         field_classes = {"fallback": FallbackChoiceField}
 

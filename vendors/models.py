@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models import F
 
 from core.redaction import mask
 from vendors import crypto
@@ -129,6 +132,15 @@ class ImageModel(models.Model):
         help_text="Also move to the fallback model when the vendor refuses the prompt (content policy) or "
         "rejects the request as bad. Off: such a refusal goes straight back to the client.",
     )
+    retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        verbose_name="keep images for (days)",
+        help_text="Images this model makes are deleted this many days after they were stored (manage.py "
+        "purge_images), and their URLs then answer 410 Gone. 0: forever. Empty: the gateway's default "
+        "(IMAGE_RETENTION_DAYS; forever when unset). A change applies to images stored after it; "
+        "purge_images --older-than DAYS --model NAME applies it to older ones.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -189,6 +201,40 @@ class ImageModel(models.Model):
         if taken is None:
             return []
         return [("name", f"Model name {self.name!r} is already served by vendor {taken.vendor.name!r}.")]
+
+
+class ModelPrice(models.Model):
+    """What one image of a model costs, for one size class and quality: a row of the price table."""
+
+    model = models.ForeignKey(ImageModel, on_delete=models.CASCADE, related_name="prices")
+    max_megapixels = models.DecimalField(
+        max_digits=7,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.001"))],
+        verbose_name="up to megapixels",
+        help_text="The price holds for images up to this many megapixels (1.0 = 1024x1024), as sent to the "
+        "vendor. Empty: any size.",
+    )
+    quality = models.CharField(
+        max_length=20, blank=True, help_text="The request's quality this price is for (hd, high...). Empty: any."
+    )
+    price_per_image = models.DecimalField(
+        max_digits=12, decimal_places=6, validators=[MinValueValidator(0)], help_text="In PRICE_CURRENCY."
+    )
+
+    class Meta:
+        ordering = ["model__name", "quality", F("max_megapixels").asc(nulls_last=True), "id"]
+        verbose_name = "price"
+
+    def __str__(self) -> str:
+        size = f"up to {self.max_megapixels:g} MP" if self.max_megapixels is not None else "any size"
+        return f"{self.model.name}, {size}, {self.quality or 'any quality'}: {self.price_per_image}"
+
+    def save(self, *args, **kwargs):
+        self.quality = self.quality.strip().lower()
+        super().save(*args, **kwargs)
 
 
 class VendorKey(models.Model):

@@ -1,6 +1,6 @@
 """Reading vendor configuration for the request path, from an in-memory routing table.
 
-Building the table costs three queries; every worker keeps it for ROUTING_CACHE_SECONDS, and a
+Building the table costs four queries; every worker keeps it for ROUTING_CACHE_SECONDS, and a
 save or delete in this process (admin, import_env) drops it at once (``vendors.signals``).
 
 Each model's route carries its size rules (parsed once here) and its fallback chain: the routes of
@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, replace
 from django.core.exceptions import ImproperlyConfigured
 
 from core.db import Snapshot
-from vendors.models import ImageModel, Vendor, VendorKey
+from vendors.models import ImageModel, ModelPrice, Vendor, VendorKey
+from vendors.pricing import PriceRow
 from vendors.size_rules import SizeCapability
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class ModelRoute:
     capability: SizeCapability = SizeCapability()
     fallbacks: tuple[ModelRoute, ...] = ()  # the enabled models to try after this one, in order
     fallback_on_content_policy: bool = False
+    prices: tuple[PriceRow, ...] = ()  # the model's rows of the price table; empty: its price is unknown
+    retention_days: int | None = None  # None: the gateway's default; 0: forever
 
     @property
     def fallback_names(self) -> tuple[str, ...]:
@@ -90,7 +93,12 @@ def build_routing_table() -> RoutingTable:
     def serves(model: ImageModel) -> bool:
         return model.enabled and model.vendor_id in table.vendors
 
-    plain = {model.name: _route(model, table.vendors[model.vendor_id]) for model in models.values() if serves(model)}
+    prices = _prices()
+    plain = {
+        model.name: _route(model, table.vendors[model.vendor_id], prices.get(model.id, ()))
+        for model in models.values()
+        if serves(model)
+    }
     for model in models.values():
         if serves(model):
             chain = _fallback_names(model, models, serves)
@@ -112,7 +120,16 @@ def _usable_keys() -> dict[int, list[KeyRef]]:
     return keys
 
 
-def _route(model: ImageModel, vendor: VendorRoute) -> ModelRoute:
+def _prices() -> dict[int, tuple[PriceRow, ...]]:
+    prices: dict[int, list[PriceRow]] = {}
+    for model_id, max_megapixels, quality, price in ModelPrice.objects.values_list(
+        "model_id", "max_megapixels", "quality", "price_per_image"
+    ):
+        prices.setdefault(model_id, []).append(PriceRow(max_megapixels, quality, price))
+    return {model_id: tuple(rows) for model_id, rows in prices.items()}
+
+
+def _route(model: ImageModel, vendor: VendorRoute, prices: tuple[PriceRow, ...] = ()) -> ModelRoute:
     return ModelRoute(
         name=model.name,
         upstream_name=model.sent_name,
@@ -122,6 +139,8 @@ def _route(model: ImageModel, vendor: VendorRoute) -> ModelRoute:
         size_format=model.size_format,
         capability=_capability(model),
         fallback_on_content_policy=model.fallback_on_content_policy,
+        prices=prices,
+        retention_days=model.retention_days,
     )
 
 

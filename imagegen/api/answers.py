@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 
+from imagegen.costs import shown
 from imagegen.generation import GenerationOutcome
 
 
@@ -23,17 +24,41 @@ def chat_content(outcome: GenerationOutcome, image_urls: list[str]) -> str:
     return "\n\n".join(parts)
 
 
-def usage(prompt: str, content: str) -> dict:
-    # Word counts: images have no tokens, and clients only need a plausible, stable figure.
-    prompt_tokens, completion_tokens = len(prompt.split()), len(content.split())
-    return {
+def tokens(outcome: GenerationOutcome) -> tuple[int, int]:
+    """The optimizer LLM's input and output tokens as it reported them; 0 when it was off or said nothing."""
+    return outcome.usage.prompt_tokens or 0, outcome.usage.completion_tokens or 0
+
+
+def cost_text(outcome: GenerationOutcome) -> str:
+    """``0.040000 USD``, or ``unknown`` when something in it has no price."""
+    return outcome.cost.text() if outcome.cost else "unknown"
+
+
+def cost_headers(outcome: GenerationOutcome) -> dict[str, str]:
+    """The cost for clients (``X-Imagegen-Cost``) and for LiteLLM, which reads ``x-litellm-response-cost``
+    of an OpenAI-compatible backend as the request's ``response_cost`` (a bare number)."""
+    headers = {"X-Imagegen-Cost": cost_text(outcome)}
+    total = outcome.cost.total if outcome.cost else None
+    if total is not None:
+        headers["x-litellm-response-cost"] = str(shown(total))
+    return headers
+
+
+def usage(outcome: GenerationOutcome) -> dict:
+    """Chat usage: the optimizer's real tokens (images have none), and the cost as a number when it is known."""
+    prompt_tokens, completion_tokens = tokens(outcome)
+    body = {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
     }
+    total = outcome.cost.total if outcome.cost else None
+    if total is not None:
+        body["cost"] = float(shown(total))  # where OpenRouter puts it; the exact figure is in the ledger
+    return body
 
 
-def chat_completion(completion_id: str, outcome: GenerationOutcome, content: str, prompt: str) -> dict:
+def chat_completion(completion_id: str, outcome: GenerationOutcome, content: str) -> dict:
     return {
         "id": completion_id,
         "object": "chat.completion",
@@ -47,7 +72,7 @@ def chat_completion(completion_id: str, outcome: GenerationOutcome, content: str
                 "finish_reason": "stop",
             }
         ],
-        "usage": usage(prompt, content),
+        "usage": usage(outcome),
     }
 
 
@@ -62,16 +87,17 @@ class ChunkWriter:
     def _event(self, payload: dict) -> bytes:
         return b"data: " + json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
 
+    def _payload(self, delta: dict, finish_reason: str | None = None) -> dict:
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+        }
+
     def chunk(self, delta: dict, finish_reason: str | None = None) -> bytes:
-        return self._event(
-            {
-                "id": self.id,
-                "object": "chat.completion.chunk",
-                "created": self.created,
-                "model": self.model,
-                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
-            }
-        )
+        return self._event(self._payload(delta, finish_reason))
 
     def role(self) -> bytes:
         return self.chunk({"role": "assistant", "content": ""})
@@ -82,10 +108,11 @@ class ChunkWriter:
     def content(self, text: str) -> bytes:
         return self.chunk({"content": text})
 
-    def finish(self) -> bytes:
-        return self.chunk({}, finish_reason="stop")
+    def finish(self, outcome: GenerationOutcome) -> bytes:
+        """The finish chunk, with the cost (as ``X-Imagegen-Cost`` says it) that headers sent first could not carry."""
+        return self._event({**self._payload({}, "stop"), "cost": cost_text(outcome)})
 
-    def usage(self, prompt: str, content: str) -> bytes:
+    def usage(self, outcome: GenerationOutcome) -> bytes:
         """The extra last chunk ``stream_options.include_usage`` asks for: no choices, the usage."""
         return self._event(
             {
@@ -94,7 +121,7 @@ class ChunkWriter:
                 "created": self.created,
                 "model": self.model,
                 "choices": [],
-                "usage": usage(prompt, content),
+                "usage": usage(outcome),
             }
         )
 
@@ -118,7 +145,20 @@ def images_response(outcome: GenerationOutcome, items: list[dict]) -> dict:
         "data": [{**item, "revised_prompt": outcome.prompt} for item in items],
         "model": outcome.model,
         "size": ", ".join(outcome.generated_sizes) or outcome.size,
+        "usage": images_usage(outcome),
+        "cost": cost_text(outcome),
     }
     if outcome.notes:
         body["notes"] = outcome.notes
     return body
+
+
+def images_usage(outcome: GenerationOutcome) -> dict:
+    """OpenAI's Images ``usage`` shape, holding the optimizer LLM's tokens (the image models report none)."""
+    input_tokens, output_tokens = tokens(outcome)
+    return {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "total_tokens": input_tokens + output_tokens,
+        "input_tokens_details": {"text_tokens": input_tokens, "image_tokens": 0},
+    }

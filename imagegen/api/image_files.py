@@ -3,6 +3,8 @@
 A stored image never changes, so answers carry a year-long immutable Cache-Control and the
 content hash as ETag. This path is hot: it stays a plain async view (no DRF), with one query by
 token that ``proxy.selectors`` mostly skips, then the bytes read from storage in a worker thread.
+An image taken down or purged after its retention answers 410 Gone, from every worker within
+``IMAGE_REMOVAL_CHECK_SECONDS`` of its removal (``proxy.selectors``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import logging
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from core.errors import GatewayError
 from imagegen.api.errors import MethodNotAllowed, NotFound, answers_errors
 from proxy import selectors
+from proxy.models import StoredImage
 from proxy.services import read_stored
 
 log = logging.getLogger(__name__)
@@ -40,6 +44,16 @@ def _no_image() -> NotFound:
     return NotFound("No stored image has this URL.")
 
 
+class ImageGone(GatewayError):
+    status = 410
+
+    def __init__(self, removal: str) -> None:
+        if removal == StoredImage.Removal.EXPIRED:
+            super().__init__("This image was deleted when its retention period ended.", code="image_expired")
+        else:
+            super().__init__("This image was taken down by the gateway's operator.", code="image_removed")
+
+
 @csrf_exempt
 @answers_errors
 async def serve_image(request: HttpRequest, token: str, ext: str) -> HttpResponse:
@@ -49,6 +63,8 @@ async def serve_image(request: HttpRequest, token: str, ext: str) -> HttpRespons
     stored = await selectors.stored_file(token)
     if stored is None or ext != stored.extension:
         raise _no_image()
+    if stored.removal:
+        raise ImageGone(stored.removal)
     etag = f'"{stored.sha256}"'
     headers = {
         "Cache-Control": CACHE_CONTROL,
@@ -68,6 +84,9 @@ async def serve_image(request: HttpRequest, token: str, ext: str) -> HttpRespons
         body = await asyncio.to_thread(read_stored, stored.file)
     except OSError:
         selectors.forget(token)
+        now = await selectors.lookup(token)  # removed since this worker last looked at the stamp?
+        if now is not None and now.removal:
+            raise ImageGone(now.removal) from None
         log.warning("stored image %s has no readable file", stored.file)
         raise _no_image() from None
     response = HttpResponse(body, content_type=stored.content_type, headers=headers)

@@ -2,8 +2,8 @@
 
 The generation runs as its own task. The stream reports its steps as ``delta.reasoning_content``
 (clients that show reasoning display them), an SSE comment every STREAM_HEARTBEAT_SECONDS while
-nothing else is said, then the same Markdown as the non-streamed answer, the finish chunk, the
-optional usage chunk and ``[DONE]``. A failure after the stream began ends it with an error event
+nothing else is said, then the same Markdown as the non-streamed answer, the finish chunk (with the
+cost), the optional usage chunk and ``[DONE]``. A failure after the stream began ends it with an error event
 in OpenAI's streamed-error shape and ``[DONE]``. When the client goes away Django cancels the
 stream, and the generation task is cancelled with it (vendors that can cancel a job are told).
 """
@@ -40,7 +40,6 @@ async def chat_events(
     request: HttpRequest,
     generation: pipeline.GenerationRequest,
     completion_id: str,
-    prompt: str,
     include_usage: bool,
 ) -> AsyncIterator[bytes]:
     steps: asyncio.Queue = asyncio.Queue()
@@ -61,9 +60,9 @@ async def chat_events(
         writer.model = outcome.model
         content = answers.chat_content(outcome, [public_url(image, request) for image in outcome.images])
         yield writer.content(content)
-        yield writer.finish()
+        yield writer.finish(outcome)
         if include_usage:
-            yield writer.usage(prompt, content)
+            yield writer.usage(outcome)
         yield writer.done()
     finally:
         if not task.done():  # the client went away: stop the work it asked for

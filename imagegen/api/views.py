@@ -17,7 +17,7 @@ from rest_framework.request import Request
 
 from core.db import run_blocking
 from imagegen import pipeline
-from imagegen.api import answers, dependencies, streaming
+from imagegen.api import answers, dependencies, openapi, streaming
 from imagegen.api.drf import GatewayView
 from imagegen.api.serializers import ChatCompletionSerializer, ImageGenerationSerializer
 from proxy.services import public_url, read_stored
@@ -33,6 +33,7 @@ def validated(serializer_class, request: Request) -> dict:
 class ChatCompletionsApi(GatewayView):
     http_method_names = ["post"]
 
+    @openapi.chat_completions
     async def post(self, request: Request) -> HttpResponse:
         payload = validated(ChatCompletionSerializer, request)
         route = await pipeline.resolve_route(payload["model"], request.user)
@@ -49,16 +50,18 @@ class ChatCompletionsApi(GatewayView):
         completion_id = f"chatcmpl-{secrets.token_hex(12)}"
         if payload["stream"]:
             include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
-            events = streaming.chat_events(request, generation, completion_id, payload["prompt"], include_usage)
+            events = streaming.chat_events(request, generation, completion_id, include_usage)
             return streaming.event_stream(events, generation.admission)
         outcome = await pipeline.generate(generation)
         content = answers.chat_content(outcome, [public_url(image, request) for image in outcome.images])
-        return JsonResponse(answers.chat_completion(completion_id, outcome, content, payload["prompt"]))
+        body = answers.chat_completion(completion_id, outcome, content)
+        return JsonResponse(body, headers=answers.cost_headers(outcome))
 
 
 class ImageGenerationsApi(GatewayView):
     http_method_names = ["post"]
 
+    @openapi.image_generations
     async def post(self, request: Request) -> HttpResponse:
         payload = validated(ImageGenerationSerializer, request)
         route = await pipeline.resolve_route(payload["model"], request.user)
@@ -82,12 +85,13 @@ class ImageGenerationsApi(GatewayView):
             items = [{"b64_json": base64.b64encode(data).decode("ascii")} for data in contents]
         else:
             items = [{"url": public_url(image, request)} for image in outcome.images]
-        return JsonResponse(answers.images_response(outcome, items))
+        return JsonResponse(answers.images_response(outcome, items), headers=answers.cost_headers(outcome))
 
 
 class ModelListApi(GatewayView):
     http_method_names = ["get"]
 
+    @openapi.list_models
     async def get(self, request: Request) -> HttpResponse:
         table = await routing_table()
         data = [
@@ -107,6 +111,7 @@ class HealthApi(GatewayView):
     permission_classes = []
     checks_edge = False
 
+    @openapi.health
     async def get(self, request: Request) -> HttpResponse:
         checks = await dependencies.health()
         healthy = all(state == dependencies.OK for state in checks.values())

@@ -270,6 +270,7 @@ def model_post(model, **changes):
         "max_megapixels": model.max_megapixels or "",
         "fallback": str(model.fallback_id or ""),
         "fallback_on_content_policy": "on" if model.fallback_on_content_policy else "",
+        **formset("prices", []),
     }
     data.update(changes)
     return {field: value for field, value in data.items() if value != ""}

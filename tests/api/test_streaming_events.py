@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from decimal import Decimal
 
 import pytest
 from django.test import RequestFactory
@@ -9,6 +10,7 @@ from django.test import RequestFactory
 from core.errors import GatewayError
 from imagegen import pipeline
 from imagegen.api import streaming
+from imagegen.costs import Cost, OptimizerUsage
 from proxy.models import StoredImage
 from tests.factories import TEST_CALLER, make_route
 
@@ -21,7 +23,7 @@ def collect(monkeypatch, generate, *, include_usage=False, stop_after=None):
 
     async def run():
         events = []
-        stream = streaming.chat_events(request, GENERATION, "chatcmpl-test", "a cat", include_usage)
+        stream = streaming.chat_events(request, GENERATION, "chatcmpl-test", include_usage)
         async for event in stream:
             events.append(event.decode())
             if stop_after is not None and len(events) == stop_after:
@@ -103,17 +105,27 @@ def test_a_success_ends_with_the_content_the_finish_the_usage_when_asked_and_don
             requested_size="64x36",
             size="64x36",
             images=[image],
+            usage=OptimizerUsage(120, 35, Decimal("0.0000645")),
+            cost=Cost(vendor=Decimal("0.04"), optimizer=Decimal("0.0000645"), currency="USD"),
         )
 
     events = collect(monkeypatch, made, include_usage=include_usage)
 
     chunks = data(events)
-    assert chunks[-2 if include_usage else -1]["choices"][0]["finish_reason"] == "stop"
+    finish = chunks[-2 if include_usage else -1]
+    assert finish["choices"][0]["finish_reason"] == "stop"
+    assert finish["cost"] == "0.040065 USD"  # what X-Imagegen-Cost says on answers that are not streamed
     content = chunks[-3 if include_usage else -2]["choices"][0]["delta"]["content"]
     assert content.startswith("![image](http://testserver/images/tok123.png)")
     assert "Model: flux-schnell · Size: 64x36" in content
     if include_usage:
-        assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["prompt_tokens"] == 2
+        assert chunks[-1]["choices"] == []
+        assert chunks[-1]["usage"] == {
+            "prompt_tokens": 120,
+            "completion_tokens": 35,
+            "total_tokens": 155,
+            "cost": 0.040065,
+        }
     else:
         assert not any("usage" in chunk for chunk in chunks)
     assert events[-1] == "data: [DONE]\n\n"

@@ -14,12 +14,16 @@ Modes: ``plain``; ``think_tags`` (content "<think>…</think>\\n\\nfinal");
 of text parts); ``empty_length`` (empty content, finish_reason "length"); ``http200_error`` (200 with an ``error``
 whose code is ``fake.error_code``).
 
+Usage: ``fake.usage = "counted"`` (the default: tokens counted from the texts, as OpenAI reports them),
+``"missing"`` (no ``usage``), or a dict sent as it is; ``fake.usages`` lists what was sent.
+
 Behaviours: ``ok``, ``slow`` (sleeps ``fake.slow_seconds`` more) and every name in ``OPENAI_ERRORS``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 
@@ -126,16 +130,38 @@ def openai_error(behaviour: str, key: str, retry_after: float) -> web.Response |
     return web.Response(status=status, text=text, content_type="application/json", headers=headers)
 
 
-def completion(model: str, message: dict, finish_reason: str | None = "stop", **choice_extra) -> dict:
+def count_tokens(text: str) -> int:
+    """About as many tokens as an English BPE tokenizer makes: one per 4 characters, at least one per word."""
+    return max(len(text.split()), math.ceil(len(text) / 4))
+
+
+def _text(content) -> str:
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return content if isinstance(content, str) else ""
+
+
+def usage_of(messages: list, message: dict) -> dict:
+    """What OpenAI bills and reports: each input message's tokens plus ~4 of framing, and the output's tokens
+    (the thinking too, which reasoning models bill as output)."""
+    prompt = sum(count_tokens(_text(m.get("content"))) + 4 for m in messages if isinstance(m, dict)) + 3
+    output = "".join(_text(message.get(field)) for field in ("content", "reasoning_content", "reasoning"))
+    completion = count_tokens(output)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def completion(model: str, message: dict, finish_reason: str | None = "stop", usage=None, **choice_extra) -> dict:
     choice = {"index": 0, "finish_reason": finish_reason, "message": {"role": "assistant", **message}, **choice_extra}
-    return {
+    body = {
         "id": f"chatcmpl-{time.monotonic_ns()}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
         "choices": [choice],
-        "usage": {"prompt_tokens": 20, "completion_tokens": 40, "total_tokens": 60},
     }
+    if usage is not None:
+        body["usage"] = usage
+    return body
 
 
 class OpenAIChatFake(VendorFake):
@@ -147,6 +173,9 @@ class OpenAIChatFake(VendorFake):
         self.reply: str | Callable[[str], str] = "A red paper lantern glowing on a rain-soaked night street, cinematic"
         self.thinking = "The user wants an atmospheric night scene; translate and enrich it."
         self.error_code = 502
+        # "counted": usage as OpenAI reports it, from the texts (usage_of); "missing": no usage; a dict: sent as is.
+        self.usage: str | dict = "counted"
+        self.usages: list[dict] = []  # the usage of each answer sent, as sent
 
     def setup_routes(self, app: web.Application) -> None:
         super().setup_routes(app)
@@ -161,18 +190,28 @@ class OpenAIChatFake(VendorFake):
         payload = await request.json()
         user = next((m.get("content") for m in payload.get("messages", []) if m.get("role") == "user"), "")
         final = self.reply(user) if callable(self.reply) else self.reply
-        model, think = payload.get("model", ""), self.thinking
-        answers = {
-            "plain": lambda: completion(model, {"content": final}),
-            "think_tags": lambda: completion(model, {"content": f"<think>{think}</think>\n\n{final}"}),
-            "closing_think_only": lambda: completion(model, {"content": f"{think}\n</think>\n\n{final}"}),
-            "reasoning_content": lambda: completion(model, {"content": final, "reasoning_content": think}),
-            "reasoning_field": lambda: completion(model, {"content": final, "reasoning": think}),
-            "content_parts": lambda: completion(model, {"content": [{"type": "text", "text": final}]}),
-            "empty_length": lambda: completion(model, {"content": "", "reasoning_content": think}, "length"),
-            "http200_error": lambda: {"error": {"code": self.error_code, "message": "Provider returned error"}},
+        think = self.thinking
+        messages = {
+            "plain": ({"content": final}, "stop"),
+            "think_tags": ({"content": f"<think>{think}</think>\n\n{final}"}, "stop"),
+            "closing_think_only": ({"content": f"{think}\n</think>\n\n{final}"}, "stop"),
+            "reasoning_content": ({"content": final, "reasoning_content": think}, "stop"),
+            "reasoning_field": ({"content": final, "reasoning": think}, "stop"),
+            "content_parts": ({"content": [{"type": "text", "text": final}]}, "stop"),
+            "empty_length": ({"content": "", "reasoning_content": think}, "length"),
         }
-        return web.json_response(answers[self.mode]())
+        if self.mode == "http200_error":
+            return web.json_response({"error": {"code": self.error_code, "message": "Provider returned error"}})
+        message, finish_reason = messages[self.mode]
+        usage = self._usage(payload.get("messages", []), message)
+        return web.json_response(completion(payload.get("model", ""), message, finish_reason, usage))
+
+    def _usage(self, messages: list, message: dict) -> dict | None:
+        if self.usage == "missing":
+            return None
+        usage = usage_of(messages, message) if self.usage == "counted" else self.usage
+        self.usages.append(usage)
+        return usage
 
 
 PROFILE = KindProfile(

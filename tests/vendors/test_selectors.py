@@ -1,9 +1,12 @@
+from decimal import Decimal
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.factories import make_key, make_model, make_vendor
-from vendors.models import ImageModel
+from vendors.models import ImageModel, ModelPrice
+from vendors.pricing import PriceRow
 from vendors.selectors import ModelRoute, build_routing_table
 from vendors.size_rules import SizeCapability
 
@@ -98,17 +101,30 @@ def test_bad_size_rules_saved_past_validation_do_not_take_the_table_down(caplog)
     assert "broken" in caplog.text
 
 
-def test_building_the_table_takes_three_queries_however_many_models_and_chains():
+def test_building_the_table_takes_four_queries_however_many_models_chains_and_prices():
     vendor = make_vendor()
     make_key(vendor, "sk-one-1111")
     models = [make_model(vendor, name=f"m{i}", allowed_sizes="1024x1024") for i in range(6)]
     link(*models)
+    for model in models:
+        ModelPrice.objects.create(model=model, price_per_image=Decimal("0.01"), max_megapixels=Decimal("1"))
+        ModelPrice.objects.create(model=model, price_per_image=Decimal("0.02"))
 
     with CaptureQueriesContext(connection) as queries:
         table = build_routing_table()
 
-    assert len(queries) == 3
+    assert len(queries) == 4
     assert table.models["m0"].fallback_names == ("m1", "m2", "m3", "m4", "m5")
+    assert [row.price for row in table.models["m3"].prices] == [Decimal("0.01"), Decimal("0.02")]
+
+
+def test_a_models_route_carries_its_prices_with_the_quality_in_lower_case():
+    model = make_model(make_vendor(), name="priced")
+    assert build_routing_table().models["priced"].prices == ()
+
+    ModelPrice.objects.create(model=model, price_per_image=Decimal("0.04"), quality="HD ")
+
+    assert build_routing_table().models["priced"].prices == (PriceRow(None, "hd", Decimal("0.04")),)
 
 
 def test_a_route_can_still_be_made_with_the_old_fields_only():

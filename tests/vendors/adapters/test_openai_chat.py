@@ -135,6 +135,55 @@ def test_a_vendor_slower_than_the_budget_is_an_upstream_timeout(fake):
 def test_a_403_without_moderation_words_is_a_key_problem_on_a_chat_vendor():
     adapter = OpenAIChatAdapter(VendorTarget(name="x", base_url="https://llm.example/v1"))
     request = httpx.Request("POST", "https://llm.example/v1/chat/completions")
-    body = {"error": {"message": "Country, region, or territory not supported", "code": "unsupported_country"}}
+    body = {"error": {"message": "Your organization must be verified to use this model.", "code": None}}
 
     assert type(adapter.classify_error(httpx.Response(403, json=body, request=request))) is errors.KeyRejected
+
+
+@pytest.mark.parametrize("code", ["unsupported_country", "unsupported_country_region_territory"])
+def test_a_region_refusal_is_the_requests_not_the_keys(code):
+    adapter = OpenAIChatAdapter(VendorTarget(name="x", base_url="https://llm.example/v1"))
+    request = httpx.Request("POST", "https://llm.example/v1/chat/completions")
+    body = {"error": {"message": "Country, region, or territory not supported", "code": code}}
+
+    assert type(adapter.classify_error(httpx.Response(403, json=body, request=request))) is errors.BadRequest
+
+
+# --- usage: the tokens the LLM billed ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["plain", "think_tags", "reasoning_content"])
+def test_the_reply_carries_the_tokens_the_answers_usage_reports(fake, adapter, mode):
+    fake.mode = mode
+
+    reply = call(adapter, REQUEST, KEY)
+
+    [usage] = fake.usages
+    assert (reply.prompt_tokens, reply.completion_tokens) == (usage["prompt_tokens"], usage["completion_tokens"])
+    assert reply.completion_tokens >= 6  # the thinking is billed as output too
+
+
+def test_an_answer_without_usage_has_unknown_tokens(fake, adapter):
+    fake.usage = "missing"
+
+    reply = call(adapter, REQUEST, KEY)
+
+    assert (reply.content, reply.prompt_tokens, reply.completion_tokens) == ("A red lantern in the rain", None, None)
+
+
+@pytest.mark.parametrize(
+    ("usage", "tokens"),
+    [
+        ({"prompt_tokens": 12, "completion_tokens": 7.0}, (12, 7)),  # a whole float is a count
+        ({"prompt_tokens": "12", "completion_tokens": 7}, (None, 7)),
+        ({"prompt_tokens": -1, "completion_tokens": True}, (None, None)),
+        ({"prompt_tokens": 1.5, "completion_tokens": 10**12}, (None, None)),  # beyond what the ledger holds
+        ({"prompt_tokens": None}, (None, None)),
+    ],
+)
+def test_usage_that_is_not_a_whole_count_is_unknown_rather_than_a_guess(fake, adapter, usage, tokens):
+    fake.usage = usage
+
+    reply = call(adapter, REQUEST, KEY)
+
+    assert (reply.prompt_tokens, reply.completion_tokens) == tokens

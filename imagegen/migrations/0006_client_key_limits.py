@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('imagegen', '0004_write_ahead_ledger_and_vendor_attempts'),
+        ('imagegen', '0005_costs_and_usage'),
     ]
 
     operations = [

@@ -67,10 +67,13 @@ class Admission:
             if self.released:
                 return
             self.released = True
-        if self.slot and cache.get(self.slot) == self.lease:
-            cache.delete(self.slot)
-        if self.day_key and delivered < self.images_reserved:
-            _add(self.day_key, delivered - self.images_reserved, lifetime=2 * 86400)
+        try:
+            if self.slot and cache.get(self.slot) == self.lease:
+                cache.delete(self.slot)
+            if self.day_key and delivered < self.images_reserved:
+                _add(self.day_key, delivered - self.images_reserved, lifetime=2 * 86400)
+        except Exception as exc:  # a cache that stopped answering must not cost the client its images
+            log.warning("could not give back a client key's reservation (%s); its lease runs out", type(exc).__name__)
 
     async def _renew(self) -> None:
         lease = settings.CLIENT_KEY_SLOT_LEASE

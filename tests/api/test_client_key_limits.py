@@ -212,3 +212,25 @@ def test_last_used_is_written_on_use_and_at_most_every_few_seconds(client, flux)
 
     assert images(client).status_code == 200
     assert ClientKey.objects.get(pk=key.pk).last_used_at == first
+
+
+def test_a_cache_that_fails_while_giving_a_slot_back_does_not_cost_the_client_its_image(client, flux, monkeypatch):
+    from django.core.cache import cache
+    from redis.exceptions import ConnectionError as RedisDown
+
+    from imagegen import client_limits
+
+    class FailsOnGet:
+        def __getattr__(self, name):
+            return getattr(cache, name)
+
+        def get(self, *args, **kwargs):
+            raise RedisDown("the cache went away")
+
+    client_key_row(RAW, max_in_flight=1)
+    monkeypatch.setattr(client_limits, "cache", FailsOnGet())
+
+    answered = images(client)
+
+    assert answered.status_code == 200 and answered.json()["data"][0]["url"]
+    error_of(images(client), 429, "rate_limit_exceeded")  # the slot stays taken until its lease runs out

@@ -155,6 +155,25 @@ def test_a_key_at_its_generations_in_flight_is_refused_until_one_ends(flux, sf):
     assert images(Client()).status_code == 200  # the slot came back when the first one ended
 
 
+def test_a_generation_longer_than_the_lease_keeps_its_slot_by_renewing_it(flux, sf, settings):
+    settings.CLIENT_KEY_SLOT_LEASE = 0.6  # renewed every 0.2 s while the generation runs
+    client_key_row(RAW, max_in_flight=1)
+    sf.latency = 2.0
+    slow = {}
+    first = threading.Thread(target=lambda: slow.update(response=images(Client())))
+    first.start()
+    deadline = time.monotonic() + 5
+    while sf.in_flight == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(1.2)  # two leases
+
+    refused = images(Client())
+    first.join()
+
+    error_of(refused, 429, "rate_limit_exceeded")
+    assert slow["response"].status_code == 200
+
+
 def test_a_generation_that_fails_gives_its_slot_back(client, flux, sf):
     client_key_row(RAW, max_in_flight=1)
     sf.default_behaviour = "server_error"

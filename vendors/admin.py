@@ -119,6 +119,7 @@ class ImageModelAdmin(admin.ModelAdmin):
         ),
         ("Fallback", {"fields": ("fallback", "fallback_on_content_policy", "fallback_chain")}),
         ("Retention", {"fields": ("retention_days",)}),
+        ("Image cache", {"fields": ("image_cache_seconds",)}),
     )
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):

@@ -11,8 +11,9 @@ Rows are written at three moments; the usual request (one call that succeeds) co
 
 The ``Generation`` row alone is written first when the optimizer's LLM is about to be called
 (``LedgerEntry.open``). A request that never reached a vendor (an empty prompt, no usable key, an
-answer from the caches) is written once, at the end. A worker that dies between 1 and 3 leaves a pending row and attempts
-without an outcome, which ``imagegen.recovery`` marks interrupted: never a missing row.
+answer from the caches) is written once, at the end. A worker that dies between 1 and 3 leaves a
+pending row and attempts without an outcome, which ``imagegen.recovery`` marks interrupted: never a
+missing row.
 """
 
 from __future__ import annotations

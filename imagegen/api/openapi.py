@@ -83,6 +83,14 @@ COST_HEADERS = [
         response=[200],
         description="The cost as a bare number in PRICE_CURRENCY, when it is known (LiteLLM reads it).",
     ),
+    OpenApiParameter(
+        "X-Imagegen-Cache",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=[200],
+        enum=["hit"],
+        description="hit: the images came from the model's opt-in image cache, with no vendor call (cost 0).",
+    ),
 ]
 
 # Before OpenAPI 3.2, the schema of a text/event-stream answer describes each of its events.
@@ -99,9 +107,9 @@ SSE_EVENT = {
 }
 STREAM = (
     'With "stream": true, server-sent events: chat.completion.chunk events (the role, progress as '
-    "delta.reasoning_content, the Markdown answer as delta.content, finish_reason stop, the cost as a top-level "
-    '"cost" on the finish chunk, the usage chunk when stream_options.include_usage), ": keep-alive" comments '
-    "while nothing else is said, then data: [DONE]. "
+    "delta.reasoning_content, the Markdown answer as delta.content, finish_reason stop with the cost, and "
+    '"cache": "hit" when the image cache answered, as top-level fields of that chunk, the usage chunk when '
+    'stream_options.include_usage), ": keep-alive" comments while nothing else is said, then data: [DONE]. '
     "A failure after the stream began is an error event before [DONE]."
 )
 

@@ -68,6 +68,7 @@ def image_file_operation(error_ref: dict) -> dict:
             "304": {"description": "If-None-Match matched the ETag: no body."},
             "400": error(openapi.PLAIN_ERRORS[400]),
             "404": error("not_found: no stored image has this URL (token and extension)."),
+            "410": error("image_removed (taken down by an operator) or image_expired (its retention ended)."),
             "503": error(openapi.PLAIN_ERRORS[503]),
             **{str(status): error(openapi.ERRORS[status]) for status in (408, 431, 500)},
         },

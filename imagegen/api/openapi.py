@@ -87,6 +87,31 @@ RATE_HEADERS = [
     )
 ]
 
+# What a generation cost, on plain answers (a stream's headers go out before it is known).
+COST_HEADERS = [
+    OpenApiParameter(
+        "X-Imagegen-Cost",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=[200],
+        description='The request\'s cost, e.g. "0.040057 USD", or "unknown" (no price applies). Not on streams.',
+    ),
+    OpenApiParameter(
+        "x-litellm-response-cost",
+        OpenApiTypes.NUMBER,
+        OpenApiParameter.HEADER,
+        response=[200],
+        description="The cost as a bare number in PRICE_CURRENCY, when it is known (LiteLLM reads it).",
+    ),
+    OpenApiParameter(
+        "X-Imagegen-Cache",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=[200],
+        enum=["hit"],
+        description="hit: the images came from the model's opt-in image cache, with no vendor call (cost 0).",
+    ),
+]
 
 # Before OpenAPI 3.2, the schema of a text/event-stream answer describes each of its events.
 SSE_EVENT = {
@@ -102,7 +127,8 @@ SSE_EVENT = {
 }
 STREAM = (
     'With "stream": true, server-sent events: chat.completion.chunk events (the role, progress as '
-    "delta.reasoning_content, the Markdown answer as delta.content, finish_reason stop, the usage chunk when "
+    "delta.reasoning_content, the Markdown answer as delta.content, finish_reason stop with the cost, and "
+    '"cache": "hit" when the image cache answered, as top-level fields of that chunk, the usage chunk when '
     'stream_options.include_usage), ": keep-alive" comments while nothing else is said, then data: [DONE]. '
     "A failure after the stream began is an error event before [DONE]."
 )
@@ -134,7 +160,7 @@ chat_completions = extend_schema(
     summary="Generate images from the last user message",
     request=bodies.ChatCompletionRequest,
     examples=[CHAT_EXAMPLE],
-    parameters=RETRY_AFTER + RATE_HEADERS,
+    parameters=[*RETRY_AFTER, *COST_HEADERS, *RATE_HEADERS],
     responses={
         (200, "application/json"): OpenApiResponse(bodies.ChatCompletion, description="The chat.completion."),
         (200, "text/event-stream"): OpenApiResponse(SSE_EVENT, description=STREAM),
@@ -149,7 +175,7 @@ image_generations = extend_schema(
     summary="Generate images from a prompt (OpenAI's Images API)",
     request=bodies.ImageGenerationRequest,
     examples=[IMAGES_EXAMPLE],
-    parameters=RETRY_AFTER + RATE_HEADERS,
+    parameters=[*RETRY_AFTER, *COST_HEADERS, *RATE_HEADERS],
     responses={
         200: OpenApiResponse(bodies.ImagesResponse, description="The stored images, as URLs or base64."),
         **error_responses(GENERATING),

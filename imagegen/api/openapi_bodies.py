@@ -108,10 +108,16 @@ class Choice(serializers.Serializer):
     finish_reason = serializers.ChoiceField(choices=["stop"])
 
 
+COST_TEXT = serializers.CharField(
+    help_text='The request\'s cost, e.g. "0.040057 USD", or "unknown" (no price applies).'
+)
+
+
 class Usage(serializers.Serializer):
-    prompt_tokens = serializers.IntegerField(min_value=0)
-    completion_tokens = serializers.IntegerField(min_value=0)
+    prompt_tokens = serializers.IntegerField(min_value=0, help_text="The prompt optimizer LLM's input tokens.")
+    completion_tokens = serializers.IntegerField(min_value=0, help_text="The prompt optimizer LLM's output tokens.")
     total_tokens = serializers.IntegerField(min_value=0)
+    cost = serializers.FloatField(required=False, help_text="The cost in PRICE_CURRENCY; absent when unknown.")
 
 
 class ChatCompletion(serializers.Serializer):
@@ -129,11 +135,25 @@ class ImageItem(serializers.Serializer):
     revised_prompt = serializers.CharField(help_text="The prompt sent to the vendor.")
 
 
+class InputTokensDetails(serializers.Serializer):
+    text_tokens = serializers.IntegerField(min_value=0)
+    image_tokens = serializers.IntegerField(min_value=0)
+
+
+class ImagesUsage(serializers.Serializer):
+    input_tokens = serializers.IntegerField(min_value=0, help_text="The prompt optimizer LLM's input tokens.")
+    output_tokens = serializers.IntegerField(min_value=0, help_text="The prompt optimizer LLM's output tokens.")
+    total_tokens = serializers.IntegerField(min_value=0)
+    input_tokens_details = InputTokensDetails()
+
+
 class ImagesResponse(serializers.Serializer):
     created = serializers.IntegerField()
     data = ImageItem(many=True)
     model = serializers.CharField()
     size = serializers.CharField(help_text="The pixel size measured from the stored images, e.g. 1024x576.")
+    usage = ImagesUsage()
+    cost = COST_TEXT
     notes = serializers.ListField(child=serializers.CharField(), required=False)
 
 

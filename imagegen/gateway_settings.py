@@ -21,7 +21,7 @@ CLIENT_AUTH_FAILURE_LIMIT = positive("int", "CLIENT_AUTH_FAILURE_LIMIT", 20)
 CLIENT_AUTH_FAILURE_WINDOW = positive("int", "CLIENT_AUTH_FAILURE_WINDOW", 60)
 # A client key's in-flight slot is leased for this long and renewed while its generation runs, so the
 # slots of a worker that died come free within it (imagegen/client_limits.py).
-CLIENT_KEY_SLOT_LEASE = positive("float", "CLIENT_KEY_SLOT_LEASE", 60.0)
+CLIENT_KEY_SLOT_LEASE = positive("int", "CLIENT_KEY_SLOT_LEASE", 60)  # whole seconds: Redis rounds down
 
 # Shared upstream HTTP client (one per worker).
 HTTP_TRANSPORT = env.str("HTTP_TRANSPORT", default="aiohttp")

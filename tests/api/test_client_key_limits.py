@@ -156,16 +156,16 @@ def test_a_key_at_its_generations_in_flight_is_refused_until_one_ends(flux, sf):
 
 
 def test_a_generation_longer_than_the_lease_keeps_its_slot_by_renewing_it(flux, sf, settings):
-    settings.CLIENT_KEY_SLOT_LEASE = 0.6  # renewed every 0.2 s while the generation runs
+    settings.CLIENT_KEY_SLOT_LEASE = 1  # renewed every third of a second while the generation runs
     client_key_row(RAW, max_in_flight=1)
-    sf.latency = 2.0
+    sf.latency = 3.0
     slow = {}
     first = threading.Thread(target=lambda: slow.update(response=images(Client())))
     first.start()
     deadline = time.monotonic() + 5
     while sf.in_flight == 0 and time.monotonic() < deadline:
         time.sleep(0.02)
-    time.sleep(1.2)  # two leases
+    time.sleep(2.2)  # two leases
 
     refused = images(Client())
     first.join()

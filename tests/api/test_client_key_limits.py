@@ -158,6 +158,8 @@ def test_a_key_at_its_generations_in_flight_is_refused_until_one_ends(flux, sf):
 def test_a_generation_longer_than_the_lease_keeps_its_slot_by_renewing_it(flux, sf, settings):
     settings.CLIENT_KEY_SLOT_LEASE = 1  # renewed every third of a second while the generation runs
     client_key_row(RAW, max_in_flight=1)
+    flux.vendor.timeout = 10.0
+    flux.vendor.save()
     sf.latency = 3.0
     slow = {}
     first = threading.Thread(target=lambda: slow.update(response=images(Client())))

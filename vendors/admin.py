@@ -52,7 +52,7 @@ class VendorAdmin(admin.ModelAdmin):
     list_display = ("name", "kind", "base_url", "enabled", "model_count", "key_count")
     list_filter = ("kind", "enabled")
     search_fields = ("name",)
-    fields = ("name", "kind", "base_url", "enabled", "timeout")
+    fields = ("name", "kind", "base_url", "enabled", "timeout", "requests_per_minute", "max_concurrent_calls")
     inlines = (ImageModelInline, VendorKeyInline)
 
     def get_queryset(self, request):

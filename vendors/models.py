@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import F
 
 from core.redaction import mask
-from vendors import crypto
+from vendors import cap_fields, crypto
 from vendors.adapters import adapter_class, kind_choices
 from vendors.adapters.base import SIZE_FORMATS
 from vendors.size_rules import SizeCapability
@@ -36,23 +36,9 @@ class Vendor(models.Model):
     )
     enabled = models.BooleanField(default=True)
     timeout = models.FloatField(default=120.0, help_text="Seconds one upstream call may take in total.")
-    # Caps on what every worker together sends this vendor (vendors.caps); empty: no cap.
-    requests_per_minute = models.PositiveIntegerField(
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(1)],
-        verbose_name="requests per minute",
-        help_text="At most this many calls to the vendor in any 60 seconds, all keys and workers together. "
-        "Past it a request waits in a short queue (VENDOR_QUEUE_WAIT), then gets 503 vendor_busy. Empty: no cap.",
-    )
-    max_concurrent_calls = models.PositiveIntegerField(
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(1)],
-        verbose_name="concurrent calls",
-        help_text="At most this many calls running at once (a polled job runs until its result is fetched), "
-        "e.g. 24 for BFL. Past it a request waits in the same queue. Empty: no cap.",
-    )
+    # Caps on what every worker together sends this vendor (vendors.caps).
+    requests_per_minute = cap_fields.requests_per_minute()
+    max_concurrent_calls = cap_fields.concurrent_calls()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -63,6 +63,9 @@ class Held:
     token: str
 
 
+Looked = tuple[Held | None, int, float | None]  # room taken (or None), waiters ahead, seconds until a minute has room
+
+
 def capped(vendor: VendorRoute) -> bool:
     return bool(vendor.requests_per_minute or vendor.max_concurrent_calls)
 
@@ -73,7 +76,7 @@ def _take_slot(vendor: VendorRoute, token: str, position: int) -> str | None:
     keys = [_key(vendor.id, "slot", index) for index in range(vendor.max_concurrent_calls)]
     held = cache.get_many(keys)
     free = [key for key in keys if key not in held]
-    lease = vendor.timeout + LEASE_GRACE
+    lease = math.ceil(vendor.timeout + LEASE_GRACE)  # whole seconds: Redis would round 0.5 s down to none
     for key in free[position:] if len(free) > position else ():
         if cache.add(key, token, timeout=lease):
             return key
@@ -141,7 +144,7 @@ def _ahead(vendor_id: int, ticket: int) -> int:
     return len(alive)
 
 
-def _enter(vendor: VendorRoute, token: str) -> tuple[Held | None, int, float | None]:
+def _enter(vendor: VendorRoute, token: str) -> Looked:
     """Room at once when nobody waits; else how many wait, and the minute's hint."""
     issued = cache.get(_key(vendor.id, "ticket")) or 0
     waiting = _ahead(vendor.id, issued + 1)
@@ -163,7 +166,7 @@ def _join(vendor: VendorRoute) -> int:
     return ticket
 
 
-def _turn(vendor: VendorRoute, ticket: int, token: str) -> tuple[Held | None, int, float | None]:
+def _turn(vendor: VendorRoute, ticket: int, token: str) -> Looked:
     """One look from the line: refresh the ticket; room if it is this ticket's turn; its position."""
     cache.set(_key(vendor.id, "waiter", ticket), 1, timeout=WAITER_TTL)
     position = _ahead(vendor.id, ticket)
@@ -179,12 +182,24 @@ def _release(vendor: VendorRoute, held: Held) -> None:
 
 
 # --- waiting (async) ---------------------------------------------------------------------------------
+async def _look(look: Callable[..., Looked], vendor: VendorRoute, *args: object) -> Looked:
+    """``look`` in the executor; a request cancelled meanwhile gives back the room it took."""
+    running = asyncio.ensure_future(run_blocking(look, vendor, *args))
+    try:
+        return await asyncio.shield(running)
+    except asyncio.CancelledError:
+        held = (await asyncio.shield(running))[0]
+        if held is not None:
+            await asyncio.shield(run_blocking(_release, vendor, held))
+        raise
+
+
 async def _wait_in_line(vendor: VendorRoute, token: str, progress: Progress) -> Held:
     ticket = await run_blocking(_join, vendor)
     deadline, shown, hint = time.monotonic() + settings.VENDOR_QUEUE_WAIT, None, None
     try:
         while True:
-            held, position, hint = await run_blocking(_turn, vendor, ticket, token)
+            held, position, hint = await _look(_turn, vendor, ticket, token)
             if held is not None:
                 return held
             if position != shown:
@@ -192,7 +207,7 @@ async def _wait_in_line(vendor: VendorRoute, token: str, progress: Progress) -> 
                 progress(f"{vendor.name} is at its limit; waiting in its queue at position {position + 1}.")
             if time.monotonic() >= deadline:
                 raise _busy(vendor, hint)
-            await asyncio.sleep(POLL)
+            await asyncio.sleep(POLL if position < TRY_AHEAD else POLL * 5)  # the back of the line looks less
     finally:
         await asyncio.shield(run_blocking(cache.delete, _key(vendor.id, "waiter", ticket)))
 
@@ -209,7 +224,7 @@ def _busy(vendor: VendorRoute, hint: float | None, *, queue_full: bool = False) 
 
 async def _acquire(vendor: VendorRoute, progress: Progress, wait: bool) -> Held:
     token = uuid.uuid4().hex
-    held, waiting, hint = await run_blocking(_enter, vendor, token)
+    held, waiting, hint = await _look(_enter, vendor, token)
     if held is not None:
         return held
     if not wait or settings.VENDOR_QUEUE_WAIT <= 0:

@@ -1,0 +1,118 @@
+"""The caps' queue on its own, on the suite's shared cache: order, bounds, leases (the HTTP behaviour is
+in tests/e2e/test_vendor_caps.py)."""
+
+import asyncio
+import time
+
+import pytest
+
+from vendors import caps
+from vendors.selectors import VendorRoute
+
+
+def vendor(*, rpm=None, concurrent=None, timeout=60.0) -> VendorRoute:
+    return VendorRoute(
+        id=7, name="capped", kind="siliconflow", base_url="http://127.0.0.1:9", timeout=timeout, keys=(),
+        requests_per_minute=rpm, max_concurrent_calls=concurrent,
+    )  # fmt: skip
+
+
+async def hold(route: VendorRoute, seconds: float, log: list, name: str, **kwargs) -> None:
+    async with caps.vendor_call(route, **kwargs):
+        log.append(name)
+        await asyncio.sleep(seconds)
+
+
+def test_waiters_get_their_turn_in_the_order_they_came(settings):
+    settings.VENDOR_QUEUE_WAIT = 10
+    route, order = vendor(concurrent=1), []
+
+    async def run():
+        first = asyncio.create_task(hold(route, 0.3, order, "first"))
+        await asyncio.sleep(0.05)
+        waiters = []
+        for name in ("second", "third", "fourth"):
+            waiters.append(asyncio.create_task(hold(route, 0.05, order, name)))
+            await asyncio.sleep(0.05)  # each has its ticket before the next comes
+        await asyncio.gather(first, *waiters)
+
+    asyncio.run(run())
+    assert order == ["first", "second", "third", "fourth"]
+
+
+def test_a_full_queue_answers_at_once_and_no_wait_means_no_queue(settings):
+    settings.VENDOR_QUEUE_WAIT, settings.VENDOR_QUEUE_LENGTH = 10, 1
+    route, log = vendor(concurrent=1), []
+
+    async def run():
+        holder = asyncio.create_task(hold(route, 0.5, log, "holder"))
+        await asyncio.sleep(0.05)
+        waiter = asyncio.create_task(hold(route, 0, log, "waiter"))
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        with pytest.raises(caps.VendorBusy, match="its queue is full"):
+            await hold(route, 0, log, "one too many")
+        with pytest.raises(caps.VendorBusy, match="no call could start"):
+            await hold(route, 0, log, "fallback would be tried", wait=False)
+        took = time.monotonic() - started
+        await asyncio.gather(holder, waiter)
+        return took
+
+    assert asyncio.run(run()) < 0.2
+    assert log == ["holder", "waiter"]
+
+
+def test_a_slot_whose_worker_died_frees_itself_when_its_lease_ends(settings, monkeypatch):
+    settings.VENDOR_QUEUE_WAIT = 0
+    monkeypatch.setattr(caps, "LEASE_GRACE", 0.0)
+    route = vendor(concurrent=1, timeout=1.0)
+    taken, _ = caps._take_room(route, "a worker that dies holding it")  # never given back
+    assert taken is not None
+
+    async def attempt() -> bool:
+        try:
+            async with caps.vendor_call(route):
+                return True
+        except caps.VendorBusy:
+            return False
+
+    assert asyncio.run(attempt()) is False
+    time.sleep(1.2)
+    assert asyncio.run(attempt()) is True
+
+
+def test_a_waiter_cancelled_in_line_leaves_it(settings):
+    settings.VENDOR_QUEUE_WAIT = 10
+    route, log, progress = vendor(concurrent=1), [], []
+
+    async def run():
+        holder = asyncio.create_task(hold(route, 0.6, log, "holder"))
+        await asyncio.sleep(0.05)
+        leaving = asyncio.create_task(hold(route, 0, log, "leaving"))
+        await asyncio.sleep(0.1)
+        leaving.cancel()
+        await asyncio.gather(leaving, return_exceptions=True)
+        await hold(route, 0, log, "next", progress=progress.append)
+        await holder
+
+    asyncio.run(run())
+    assert log == ["holder", "next"]
+    assert progress == ["capped is at its limit; waiting in its queue at position 1."]
+
+
+def test_the_minute_says_when_it_has_room_again(settings):
+    settings.VENDOR_QUEUE_WAIT = 0.3
+    route = vendor(rpm=2)
+
+    async def run():
+        for _ in range(2):
+            async with caps.vendor_call(route):
+                pass
+        with pytest.raises(caps.VendorBusy) as busy:
+            async with caps.vendor_call(route):
+                pass
+        return busy.value
+
+    busy = asyncio.run(run())
+    assert busy.status == 503 and busy.code == "vendor_busy"
+    assert 59 <= busy.retry_after <= 61

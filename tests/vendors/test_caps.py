@@ -6,8 +6,13 @@ import time
 
 import pytest
 
+from core.http import close_client
+from tests.factories import make_key, make_vendor
+from tests.fakes.openai_chat import OpenAIChatFake
 from vendors import caps
+from vendors.adapters.base import ChatRequest
 from vendors.selectors import VendorRoute
+from vendors.services import complete_chat
 
 
 def vendor(*, rpm=None, concurrent=None, timeout=60.0) -> VendorRoute:
@@ -116,3 +121,33 @@ def test_the_minute_says_when_it_has_room_again(settings):
     busy = asyncio.run(run())
     assert busy.status == 503 and busy.code == "vendor_busy"
     assert 59 <= busy.retry_after <= 61
+
+
+class PeakChat(OpenAIChatFake):
+    """The chat fake, noting the most calls it answered at once."""
+
+    peak = 0
+
+    async def pause(self, behaviour: str) -> None:
+        self.peak = max(self.peak, self.in_flight + 1)
+        await super().pause(behaviour)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_optimizer_llm_is_held_to_its_vendors_caps_too(settings):
+    settings.VENDOR_QUEUE_WAIT = 10
+    with PeakChat(latency=0.3) as fake:
+        row = make_vendor(name="llm", kind="openai_chat", base_url=fake.url + "/v1", max_concurrent_calls=1)
+        make_key(row, "sk-llm-capped-0001", label="llm1")
+        request = ChatRequest(model="deepseek-chat", system="Rewrite the prompt.", user="a red lantern")
+
+        async def three_at_once():
+            try:
+                return await asyncio.gather(*(complete_chat(row.id, request) for _ in range(3)))
+            finally:
+                await close_client()
+
+        replies = asyncio.run(three_at_once())
+
+    assert all(reply.content for reply in replies)
+    assert fake.peak == 1 and len(fake.requests) == 3

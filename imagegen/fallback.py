@@ -18,7 +18,7 @@ from imagegen.size_from_text import SizeChoice
 from vendors import errors as upstream
 from vendors import services
 from vendors.adapters.base import ImageRequest, UpstreamImage
-from vendors.caps import VendorBusy
+from vendors.caps import Queueing, VendorBusy
 from vendors.selectors import ModelRoute
 from vendors.size_rules import NegotiatedSize, negotiate
 
@@ -44,7 +44,7 @@ async def generate_along_chain(request: GenerationRequest, choice: SizeChoice, p
         image_request = _image_request(request, candidate, fitted, prompt)
         request.progress(f"Generating with {candidate.name}, {image_request.aspect_ratio} ({fitted.size}).")
         # A fallback waits for no cap: the next model is tried at once; the last model waits its turn.
-        queueing = services.Queueing(wait=position + 1 == len(chain), progress=request.progress)
+        queueing = Queueing(wait=position + 1 == len(chain), progress=request.progress)
         try:
             made = await services.generate_images(candidate, image_request, entry, queueing)
         except upstream.UpstreamError as exc:

@@ -63,6 +63,15 @@ class Held:
     token: str
 
 
+@dataclass(frozen=True)
+class Queueing:
+    """How a call meets its vendor's caps: whether it waits its turn, and who hears its place in line."""
+
+    wait: bool = True
+    progress: Progress | None = None
+
+
+WAIT = Queueing()  # the usual way: wait in line, unheard
 Looked = tuple[Held | None, int, float | None]  # room taken (or None), waiters ahead, seconds until a minute has room
 
 
@@ -95,16 +104,11 @@ def _minute(vendor: VendorRoute) -> tuple[int, float]:
 
 def _count_call(vendor: VendorRoute) -> bool:
     """Count a call in this second; False (and uncounted) when that overfilled the minute."""
-    counter = _key(vendor.id, "rpm", int(time.time()))
-    cache.add(counter, 0, timeout=WINDOW + 1)
-    try:
-        cache.incr(counter)
-    except ValueError:  # evicted between add and incr
-        cache.set(counter, 1, timeout=WINDOW + 1)
+    _count_anyway(vendor)
     if _minute(vendor)[0] <= vendor.requests_per_minute:
         return True
     with suppress(ValueError):  # another worker counted at the same moment: both give way, not both pass
-        cache.decr(counter)
+        cache.decr(_key(vendor.id, "rpm", int(time.time())))
     return False
 
 
@@ -123,6 +127,15 @@ def _take_room(vendor: VendorRoute, token: str, position: int = 0) -> tuple[Held
             _free_slot(slot, token)
         return None, _minute(vendor)[1]
     return Held(slot, token), None
+
+
+def _count_anyway(vendor: VendorRoute) -> None:
+    counter = _key(vendor.id, "rpm", int(time.time()))
+    cache.add(counter, 0, timeout=WINDOW + 1)
+    try:
+        cache.incr(counter)
+    except ValueError:  # evicted between add and incr
+        cache.set(counter, 1, timeout=WINDOW + 1)
 
 
 def _free_slot(slot: str, token: str) -> None:
@@ -239,19 +252,23 @@ def _quiet(step: str) -> None:
 
 
 @asynccontextmanager
-async def vendor_call(
-    vendor: VendorRoute, progress: Progress | None = None, *, wait: bool = True
-) -> AsyncIterator[None]:
+async def vendor_call(vendor: VendorRoute, queueing: Queueing = WAIT) -> AsyncIterator[None]:
     """Room for one call to ``vendor`` under its caps, held while the block runs (and freed however it ends).
 
-    Without room the call waits its turn (``progress`` hears its position), unless ``wait`` is False;
-    either way, no room in time raises ``VendorBusy`` before anything is sent.
+    Without room the call waits its turn (``queueing.progress`` hears its position), unless ``queueing.wait``
+    is False; either way, no room in time raises ``VendorBusy`` before anything is sent.
     """
     if not capped(vendor):
         yield
         return
-    held = await _acquire(vendor, progress or _quiet, wait)
+    held = await _acquire(vendor, queueing.progress or _quiet, queueing.wait)
     try:
         yield
     finally:
         await asyncio.shield(run_blocking(_release, vendor, held))
+
+
+async def count_retry(vendor: VendorRoute) -> None:
+    """A call that already has its room sends again (with the next key): the minute counts it, holding nothing back."""
+    if vendor.requests_per_minute:
+        await run_blocking(_count_anyway, vendor)

@@ -98,16 +98,11 @@ def short_reason(exc: errors.UpstreamError) -> str:
     return (last or exc).code.replace("_", " ")
 
 
-@dataclass(frozen=True)
-class Queueing:
-    """How a call meets its vendor's caps (``vendors.caps``): whether it waits its turn, and who hears its place."""
-
-    wait: bool = True
-    progress: caps.Progress | None = None
-
-
 async def generate_images(
-    route: ModelRoute, request: ImageRequest, observer: AttemptObserver | None = None, queueing: Queueing = Queueing()
+    route: ModelRoute,
+    request: ImageRequest,
+    observer: AttemptObserver | None = None,
+    queueing: caps.Queueing = caps.WAIT,
 ) -> GeneratedImages:
     """``request.n`` images from one model: in as few calls as the model batches, all at once.
 
@@ -143,7 +138,7 @@ async def _calls(
     made: GeneratedImages,
     seen: list[tuple[errors.UpstreamError, int]],
     observer: AttemptObserver | None,
-    queueing: Queueing,
+    queueing: caps.Queueing,
 ) -> int:
     """One call per count, all at once; images and failures go into ``made`` and ``seen``.
     Returns how many images the successful calls came back short by."""
@@ -156,8 +151,7 @@ async def _calls(
             record = Attempt(vendor.id, vendor.name, route.name, key.id, key.label, count)
             return _observed(record, observer, lambda: adapter.call(get_client(), batch, key.secret))
 
-        async with caps.vendor_call(vendor, queueing.progress, wait=queueing.wait):
-            result = await call_with_keys(vendor, attempt)
+        result = await call_with_keys(vendor, attempt, queueing)
         made.key_labels.append(result.key_label)
         return list(result.value)[:count]
 
@@ -182,8 +176,7 @@ async def complete_chat(vendor_id: int | None, request: ChatRequest) -> ChatRepl
     if vendor is None:
         raise errors.NoAvailableKey("the vendor is missing or disabled")
     adapter = _adapter(vendor)
-    async with caps.vendor_call(vendor):
-        result = await call_with_keys(vendor, lambda key: adapter.call(get_client(), request, key.secret))
+    result = await call_with_keys(vendor, lambda key: adapter.call(get_client(), request, key.secret))
     return result.value
 
 

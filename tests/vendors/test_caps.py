@@ -7,12 +7,13 @@ import time
 import pytest
 
 from core.http import close_client
-from tests.factories import make_key, make_vendor
+from tests.factories import make_key, make_model, make_vendor
 from tests.fakes.openai_chat import OpenAIChatFake
-from vendors import caps
-from vendors.adapters.base import ChatRequest
-from vendors.selectors import VendorRoute
-from vendors.services import complete_chat
+from tests.fakes.siliconflow import SiliconFlowFake
+from vendors import caps, errors
+from vendors.adapters.base import ChatRequest, ImageRequest
+from vendors.selectors import VendorRoute, route_for
+from vendors.services import complete_chat, generate_images
 
 
 def vendor(*, rpm=None, concurrent=None, timeout=60.0) -> VendorRoute:
@@ -22,8 +23,8 @@ def vendor(*, rpm=None, concurrent=None, timeout=60.0) -> VendorRoute:
     )  # fmt: skip
 
 
-async def hold(route: VendorRoute, seconds: float, log: list, name: str, **kwargs) -> None:
-    async with caps.vendor_call(route, **kwargs):
+async def hold(route: VendorRoute, seconds: float, log: list, name: str, **queueing) -> None:
+    async with caps.vendor_call(route, caps.Queueing(**queueing)):
         log.append(name)
         await asyncio.sleep(seconds)
 
@@ -151,3 +152,32 @@ def test_the_optimizer_llm_is_held_to_its_vendors_caps_too(settings):
 
     assert all(reply.content for reply in replies)
     assert fake.peak == 1 and len(fake.requests) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_with_the_next_key_counts_in_the_minute(settings):
+    settings.VENDOR_QUEUE_WAIT = 0
+    with SiliconFlowFake(keys={"sk-limited-0001": "rate_limited", "sk-down-0002": "overloaded"}) as fake:
+        row = make_vendor(name="sf", base_url=fake.url + "/v1", requests_per_minute=2)
+        make_key(row, "sk-limited-0001", label="a")
+        make_key(row, "sk-down-0002", label="b")
+        make_model(row, name="flux-schnell")
+        request = ImageRequest(prompt="a lighthouse", model="flux-schnell")
+
+        async def twice():
+            try:
+                route = await route_for("flux-schnell")
+                outcomes = []
+                for _ in range(2):
+                    try:
+                        await generate_images(route, request)
+                    except errors.UpstreamError as exc:
+                        outcomes.append(exc.code)
+                return outcomes
+            finally:
+                await close_client()
+
+        outcomes = asyncio.run(twice())
+
+    assert outcomes == ["upstream_error", "vendor_busy"]  # both keys failed: two calls, and the minute is full
+    assert len(fake.keys_used()) == 2

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from tests.e2e.ledger_rows import ledger
 from tests.e2e.test_shared_state import WorkerNotingFake, reachable_redis
 from tests.fakes.siliconflow import SiliconFlowFake
 from tests.gateway_process import GatewayProcess
@@ -152,6 +153,8 @@ def test_past_the_requests_per_minute_a_request_waits_then_gets_503_vendor_busy_
     assert 1 <= int(reply.headers["Retry-After"]) <= 61
     assert waited >= QUEUE_WAIT  # it waited its turn first
     assert image_calls(sf) - before == 3
+    busy = ledger(gateway)[-1]  # recorded as failed, with no attempt: nothing was sent, nothing is owed
+    assert (busy["status"], busy["error_code"], busy["attempts"]) == ("failed", "vendor_busy", [])
 
 
 def test_a_streamed_request_shows_its_place_in_the_queue_then_gets_its_image(gateway, sf):

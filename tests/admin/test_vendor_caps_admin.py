@@ -1,6 +1,7 @@
 """The vendor page edits the caps: saved as given, empty for none, zero refused."""
 
 import pytest
+from django.urls import reverse
 
 from tests.admin.test_vendor_admin import add_url, page_text, vendor_post
 from vendors.models import Vendor
@@ -17,6 +18,8 @@ def test_the_vendor_page_saves_its_caps_and_leaves_empty_ones_uncapped(admin_cli
     assert response.status_code == 302
     vendor = Vendor.objects.get(name="bfl")
     assert (vendor.max_concurrent_calls, vendor.requests_per_minute) == (24, None)
+    listing = page_text(admin_client.get(reverse("admin:vendors_vendor_changelist")))
+    assert "Concurrent calls" in listing and "<td class=\"field-max_concurrent_calls\">24</td>" in listing
 
 
 def test_a_cap_of_zero_is_refused(admin_client):

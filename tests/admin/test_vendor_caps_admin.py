@@ -19,7 +19,7 @@ def test_the_vendor_page_saves_its_caps_and_leaves_empty_ones_uncapped(admin_cli
     vendor = Vendor.objects.get(name="bfl")
     assert (vendor.max_concurrent_calls, vendor.requests_per_minute) == (24, None)
     listing = page_text(admin_client.get(reverse("admin:vendors_vendor_changelist")))
-    assert "Concurrent calls" in listing and "<td class=\"field-max_concurrent_calls\">24</td>" in listing
+    assert "Concurrent calls" in listing and '<td class="field-max_concurrent_calls">24</td>' in listing
 
 
 def test_a_cap_of_zero_is_refused(admin_client):

@@ -80,12 +80,16 @@ def capped(vendor: VendorRoute) -> bool:
 
 
 # --- room: the slots and the minute's counters (blocking, in the executor) -----------------------------
+def _lease(vendor: VendorRoute) -> int:
+    return math.ceil(vendor.timeout + LEASE_GRACE)  # whole seconds: Redis would round 0.5 s down to none
+
+
 def _take_slot(vendor: VendorRoute, token: str, position: int) -> str | None:
     """A slot entry now held by ``token``, when more are free than ``position`` (the waiters ahead)."""
     keys = [_key(vendor.id, "slot", index) for index in range(vendor.max_concurrent_calls)]
     held = cache.get_many(keys)
     free = [key for key in keys if key not in held]
-    lease = math.ceil(vendor.timeout + LEASE_GRACE)  # whole seconds: Redis would round 0.5 s down to none
+    lease = _lease(vendor)
     for key in free[position:] if len(free) > position else ():
         if cache.add(key, token, timeout=lease):
             return key
@@ -252,23 +256,32 @@ def _quiet(step: str) -> None:
 
 
 @asynccontextmanager
-async def vendor_call(vendor: VendorRoute, queueing: Queueing = WAIT) -> AsyncIterator[None]:
+async def vendor_call(vendor: VendorRoute, queueing: Queueing = WAIT) -> AsyncIterator[Held | None]:
     """Room for one call to ``vendor`` under its caps, held while the block runs (and freed however it ends).
 
     Without room the call waits its turn (``queueing.progress`` hears its position), unless ``queueing.wait``
-    is False; either way, no room in time raises ``VendorBusy`` before anything is sent.
+    is False; either way, no room in time raises ``VendorBusy`` before anything is sent. The block gets the
+    room it holds (None when the vendor has no caps), for ``count_retry``.
     """
     if not capped(vendor):
-        yield
+        yield None
         return
     held = await _acquire(vendor, queueing.progress or _quiet, queueing.wait)
     try:
-        yield
+        yield held
     finally:
         await asyncio.shield(run_blocking(_release, vendor, held))
 
 
-async def count_retry(vendor: VendorRoute) -> None:
-    """A call that already has its room sends again (with the next key): the minute counts it, holding nothing back."""
+def _again(vendor: VendorRoute, held: Held) -> None:
     if vendor.requests_per_minute:
-        await run_blocking(_count_anyway, vendor)
+        _count_anyway(vendor)
+    if held.slot is not None and cache.get(held.slot) == held.token:  # a new call: a new lease
+        cache.touch(held.slot, timeout=_lease(vendor))
+
+
+async def count_retry(vendor: VendorRoute, held: Held | None) -> None:
+    """A call that has its room sends again (with the next key): the minute counts it, holding nothing back,
+    and the slot's lease starts again."""
+    if held is not None:
+        await run_blocking(_again, vendor, held)

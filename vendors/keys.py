@@ -129,17 +129,17 @@ async def call_with_keys(
     keys, back_in = await keys_in_turn(vendor)
     if not keys:
         raise _no_available_key(vendor, back_in)
-    async with caps.vendor_call(vendor, queueing):
-        return await _try_in_turn(vendor, keys, attempt)
+    async with caps.vendor_call(vendor, queueing) as room:
+        return await _try_in_turn(vendor, keys, attempt, room)
 
 
 async def _try_in_turn(
-    vendor: VendorRoute, keys: list[KeyRef], attempt: Callable[[KeyRef], Awaitable[T]]
+    vendor: VendorRoute, keys: list[KeyRef], attempt: Callable[[KeyRef], Awaitable[T]], room: caps.Held | None
 ) -> KeyedResult[T]:
     last_error: errors.UpstreamError | None = None
     for key in keys:
         if last_error is not None:
-            await caps.count_retry(vendor)
+            await caps.count_retry(vendor, room)
         try:
             value = await attempt(key)
         except errors.UpstreamError as exc:

@@ -87,6 +87,20 @@ def test_a_slot_whose_worker_died_frees_itself_when_its_lease_ends(settings, mon
     assert asyncio.run(attempt()) is True
 
 
+def test_a_retry_with_the_next_key_starts_the_slots_lease_again(settings, monkeypatch):
+    settings.VENDOR_QUEUE_WAIT = 0
+    monkeypatch.setattr(caps, "LEASE_GRACE", 0.0)
+    route = vendor(concurrent=1, timeout=2.0)
+    held, _ = caps._take_room(route, "a call on its first key")
+    time.sleep(1.5)
+    asyncio.run(caps.count_retry(route, held))  # its second key: up to another timeout
+    time.sleep(1.0)
+
+    assert caps._take_room(route, "another call")[0] is None  # still held, 2.5 s after it was taken
+    time.sleep(1.5)
+    assert caps._take_room(route, "another call")[0] is not None
+
+
 def test_a_waiter_cancelled_in_line_leaves_it(settings):
     settings.VENDOR_QUEUE_WAIT = 10
     route, log, progress = vendor(concurrent=1), [], []

@@ -223,15 +223,14 @@ async def _wait_in_line(vendor: VendorRoute, token: str, progress: Progress) -> 
                 shown = position
                 progress(f"{vendor.name} is at its limit; waiting in its queue at position {position + 1}.")
             if time.monotonic() >= deadline:
-                raise _busy(vendor, hint)
+                raise _busy(vendor, hint, f"no call could start within {settings.VENDOR_QUEUE_WAIT:g} s")
             await asyncio.sleep(POLL if position < TRY_AHEAD else POLL * 5)  # the back of the line looks less
     finally:
         await asyncio.shield(run_blocking(cache.delete, _key(vendor.id, "waiter", ticket)))
 
 
-def _busy(vendor: VendorRoute, hint: float | None, *, queue_full: bool = False) -> VendorBusy:
+def _busy(vendor: VendorRoute, hint: float | None, why: str) -> VendorBusy:
     retry = math.ceil(hint) if hint else max(1, math.ceil(settings.VENDOR_QUEUE_WAIT))
-    why = "its queue is full" if queue_full else f"no call could start within {settings.VENDOR_QUEUE_WAIT:g} s"
     return VendorBusy(
         f"Vendor {vendor.name!r} is at its limit of requests per minute or concurrent calls and {why}; "
         f"nothing was sent. Try again in {retry} s.",
@@ -245,9 +244,9 @@ async def _acquire(vendor: VendorRoute, progress: Progress, wait: bool) -> Held:
     if held is not None:
         return held
     if not wait or settings.VENDOR_QUEUE_WAIT <= 0:
-        raise _busy(vendor, hint)
+        raise _busy(vendor, hint, "no call can start now")
     if waiting >= settings.VENDOR_QUEUE_LENGTH:
-        raise _busy(vendor, hint, queue_full=True)
+        raise _busy(vendor, hint, "its queue is full")
     return await _wait_in_line(vendor, token, progress)
 
 

@@ -58,7 +58,7 @@ def test_a_full_queue_answers_at_once_and_no_wait_means_no_queue(settings):
         started = time.monotonic()
         with pytest.raises(caps.VendorBusy, match="its queue is full"):
             await hold(route, 0, log, "one too many")
-        with pytest.raises(caps.VendorBusy, match="no call could start"):
+        with pytest.raises(caps.VendorBusy, match="no call can start now"):
             await hold(route, 0, log, "fallback would be tried", wait=False)
         took = time.monotonic() - started
         await asyncio.gather(holder, waiter)

@@ -39,6 +39,13 @@ KEY_MAX_COOLDOWN = positive("float", "KEY_MAX_COOLDOWN", 3600.0)
 if not 1 <= KEY_MAX_COOLDOWN < float("inf"):  # NaN fails this too
     raise ImproperlyConfigured(f"KEY_MAX_COOLDOWN must be a number of seconds, at least 1 (got {KEY_MAX_COOLDOWN}).")
 
+# Vendor caps (requests per minute, concurrent calls; set per vendor in admin): a request past a cap waits
+# in a queue at most this many seconds (0: not at all), with at most this many others, then gets 503 vendor_busy.
+VENDOR_QUEUE_WAIT = read("float", "VENDOR_QUEUE_WAIT", 10.0)
+if not 0 <= VENDOR_QUEUE_WAIT <= 600:  # NaN fails this too
+    raise ImproperlyConfigured(f"VENDOR_QUEUE_WAIT must be 0 to 600 seconds (got {VENDOR_QUEUE_WAIT}).")
+VENDOR_QUEUE_LENGTH = positive("int", "VENDOR_QUEUE_LENGTH", 50)
+
 # Most images one request may ask for (the "n" field of both endpoints).
 MAX_IMAGES_PER_REQUEST = positive("int", "MAX_IMAGES_PER_REQUEST", 4)
 # A streamed chat answer sends an SSE comment at least this often while the image is being made,

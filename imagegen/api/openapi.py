@@ -35,7 +35,7 @@ ERRORS = {
     500: "internal_error: a bug, logged; the message is generic.",
     502: "upstream_error, upstream_job_lost or image_fetch_failed: the vendor failed; nothing is resubmitted "
     "that may have been billed.",
-    503: "no_available_key, service_unavailable, server_shutting_down or server_busy: try again later "
+    503: "no_available_key, vendor_busy, service_unavailable, server_shutting_down or server_busy: try again later "
     "(Retry-After, when given, says when).",
     504: "upstream_timeout: the vendor took the request but did not answer in time; not resubmitted.",
 }

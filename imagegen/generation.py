@@ -64,6 +64,7 @@ class GenerationOutcome:
     images: list[StoredImage] = field(default_factory=list)
     usage: OptimizerUsage = NOT_ASKED  # the optimizer LLM's tokens
     cost: Cost | None = None  # set once the images are stored and the ledger row completed
+    generation_id: int | None = None  # the ledger row, set with the cost
 
     @property
     def generated_sizes(self) -> list[str]:

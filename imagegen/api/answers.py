@@ -110,10 +110,16 @@ class ChunkWriter:
 
     def finish(self, outcome: GenerationOutcome) -> bytes:
         """The finish chunk, with the cost (as ``X-Imagegen-Cost`` says it) that headers sent first could not carry."""
-        return self._event({**self._payload({}, "stop"), "cost": cost_text(outcome)})
+        return self.finish_costing(cost_text(outcome))
+
+    def finish_costing(self, cost: str) -> bytes:
+        return self._event({**self._payload({}, "stop"), "cost": cost})
 
     def usage(self, outcome: GenerationOutcome) -> bytes:
         """The extra last chunk ``stream_options.include_usage`` asks for: no choices, the usage."""
+        return self.usage_chunk(usage(outcome))
+
+    def usage_chunk(self, body: dict) -> bytes:
         return self._event(
             {
                 "id": self.id,
@@ -121,7 +127,7 @@ class ChunkWriter:
                 "created": self.created,
                 "model": self.model,
                 "choices": [],
-                "usage": usage(outcome),
+                "usage": body,
             }
         )
 

@@ -18,13 +18,13 @@ from collections.abc import AsyncIterator
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 
-from core.db import run_blocking
+from core.db import run_blocking, run_db
 from imagegen.api import streaming
 from imagegen.api.answers import ChunkWriter
 from imagegen.api.errors import NotFound
 from imagegen.api.image_files import ImageGone
 from imagegen.costs import ZERO, shown
-from proxy import selectors
+from proxy.models import StoredImage
 from proxy.services import read_stored
 
 REPLAYED = "Idempotent-Replayed"
@@ -79,12 +79,13 @@ async def images(answer: dict) -> HttpResponse:
 
 
 async def _read(token: str) -> bytes:
-    stored = await selectors.stored_file(token)
+    # From the row, not this worker's index of served images, which may not have heard of a takedown yet.
+    stored = await run_db(lambda: StoredImage.objects.filter(token=token).first())
     if stored is None:
         raise NotFound("An image of the stored answer no longer exists.")
-    if stored.removal:
+    if stored.removed_at is not None:
         raise ImageGone(stored.removal)
-    return await run_blocking(read_stored, stored.file)
+    return await run_blocking(read_stored, stored)
 
 
 def chat(answer: dict, stream: bool, include_usage: bool) -> HttpResponse:

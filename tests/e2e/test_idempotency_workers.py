@@ -159,6 +159,4 @@ def test_a_client_that_hangs_up_gets_the_answer_when_it_retries_with_its_key(gat
 
 def streamed_content(raw: bytes) -> str:
     events = [json.loads(line[6:]) for line in raw.decode().split("\n\n") if line.startswith("data: {")]
-    return "".join(
-        event["choices"][0]["delta"].get("content") or "" for event in events if event.get("choices")
-    )
+    return "".join(event["choices"][0]["delta"].get("content") or "" for event in events if event.get("choices"))

@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from core.errors import GatewayError
-from core.state import process_state
 from imagegen import idempotency
 from imagegen.idempotency import Replay, Ticket
+from imagegen.shutdown import keep_running
 
 T = TypeVar("T")
 
@@ -58,13 +58,6 @@ class Answered(Generic[T]):
     generation_id: int | None = None
 
 
-@dataclass
-class RunningWithKeys:
-    """Requests with a key whose client went away: held here until they finish and record their answer."""
-
-    tasks: set[asyncio.Task] = field(default_factory=set)
-
-
 @dataclass(frozen=True)
 class Guard:
     ticket: Ticket | None = None
@@ -79,9 +72,7 @@ class Guard:
         """The work as a task that records its answer under the key before it returns."""
         task = asyncio.ensure_future(self._recorded(work))
         if self.keeps_running:
-            running = process_state().slot(RunningWithKeys).tasks
-            running.add(task)
-            task.add_done_callback(_forget(running))
+            keep_running(task)
         return task
 
     async def run(self, work: Awaitable[Answered[T]]) -> T:
@@ -108,15 +99,6 @@ class Guard:
 
 
 NO_KEY = Guard()  # a request without an Idempotency-Key
-
-
-def _forget(running: set[asyncio.Task]):
-    def forget(task: asyncio.Task) -> None:
-        running.discard(task)
-        if not task.cancelled():
-            task.exception()  # heard by the client if it stayed; else the ledger and the record keep it
-
-    return forget
 
 
 async def guard(request, endpoint: str) -> Guard:

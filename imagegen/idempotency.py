@@ -108,11 +108,11 @@ def request_hash(endpoint: str, body: object) -> str:
 
 async def claim(caller: Caller, key: str, endpoint: str, body: object) -> Ticket | Replay:
     """Take the key, or the answer stored for it (waiting for a request in flight with it)."""
-    scope, digest = scope_of(caller), request_hash(endpoint, body)
+    digest = request_hash(endpoint, body)
     deadline = time.monotonic() + settings.IDEMPOTENCY_WAIT_SECONDS
     pause = FIRST_POLL
     while True:
-        found = await run_db(_claim_or_read, scope, key, endpoint, digest)
+        found = await run_db(_claim_or_read, caller, key, endpoint, digest)
         if isinstance(found, int):
             return Ticket(found)
         if found is not None:
@@ -127,9 +127,9 @@ async def claim(caller: Caller, key: str, endpoint: str, body: object) -> Ticket
         pause = min(pause * 2, LONGEST_POLL)
 
 
-def _claim_or_read(scope: str, key: str, endpoint: str, digest: str) -> int | IdempotencyRecord | None:
+def _claim_or_read(caller: Caller, key: str, endpoint: str, digest: str) -> int | IdempotencyRecord | None:
     """The new row's id, the row another request holds, or None when that row went meanwhile."""
-    now = timezone.now()
+    now, scope = timezone.now(), scope_of(caller)
     _purge_now_and_then(now)
     held = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
     if held is not None and held.expires_at <= now:
@@ -141,6 +141,7 @@ def _claim_or_read(scope: str, key: str, endpoint: str, digest: str) -> int | Id
         with transaction.atomic():
             return IdempotencyRecord.objects.create(
                 scope=scope,
+                client_label=caller.label[:100],
                 key=key,
                 request_hash=digest,
                 endpoint=endpoint,

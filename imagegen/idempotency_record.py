@@ -20,6 +20,7 @@ class IdempotencyRecord(models.Model):
         DONE = "done", "Done (the answer is stored)"
 
     scope = models.CharField(max_length=40, help_text='Whose key it is: "key:<client key id>" or "bootstrap".')
+    client_label = models.CharField(max_length=100, blank=True, help_text="The client key's name when it was used.")
     key = models.CharField(max_length=255, help_text="The Idempotency-Key header as the client sent it.")
     request_hash = models.CharField(max_length=64, help_text="SHA-256 of the endpoint and the body's canonical JSON.")
     endpoint = models.CharField(max_length=20)

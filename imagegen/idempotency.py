@@ -130,13 +130,13 @@ async def claim(caller: Caller, key: str, endpoint: str, body: object) -> Ticket
 def _claim_or_read(caller: Caller, key: str, endpoint: str, digest: str) -> int | IdempotencyRecord | None:
     """The new row's id, the row another request holds, or None when that row went meanwhile."""
     now, scope = timezone.now(), scope_of(caller)
-    _purge_now_and_then(now)
     held = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
     if held is not None and held.expires_at <= now:
         IdempotencyRecord.objects.filter(pk=held.pk, expires_at__lte=now).delete()
         held = None
     if held is not None:
         return _unless_abandoned(held)
+    _purge_now_and_then(now)
     try:
         with transaction.atomic():
             return IdempotencyRecord.objects.create(

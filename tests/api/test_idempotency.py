@@ -213,6 +213,20 @@ def test_a_request_that_failed_after_the_vendor_made_the_image_replays_its_error
     assert images(client, key="order-43").status_code == 200  # a new key generates again
 
 
+def test_a_stream_that_failed_after_the_vendor_made_the_image_streams_its_error_again(client, flux, sf):
+    sf.url_ttl = -1.0
+    failed = sse(chat(client, stream=True))
+    sf.url_ttl = None
+    retried_response = chat(client, stream=True)
+    retried = sse(retried_response)
+
+    error = json.loads(failed[-2][6:])
+    assert error["error"]["code"] == "image_fetch_failed"
+    assert retried_response["Idempotent-Replayed"] == "true"
+    assert [json.loads(retried[0][6:]), retried[1]] == [error, "data: [DONE]"]
+    assert vendor_calls(sf) == 1
+
+
 def test_a_duplicate_of_a_request_in_flight_waits_its_bound_then_is_told_to_retry(client, flux, sf, settings):
     settings.IDEMPOTENCY_WAIT_SECONDS = 0.3
     body = {"model": "flux-schnell", "prompt": "a red fox"}

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from http.client import HTTPConnection
 
 import httpx
+import openai
 import psutil
 import pytest
 
@@ -155,6 +156,23 @@ def test_a_client_that_hangs_up_gets_the_answer_when_it_retries_with_its_key(gat
     assert retried.status == 200, retried.body
     assert retried.headers.get("idempotent-replayed") == "true"
     assert vendor_calls(fake) == before + 1
+
+
+def test_the_openai_package_sends_the_key_and_gets_the_same_images_twice(gateway):
+    process, fake = gateway
+    before = vendor_calls(fake)
+    client = openai.OpenAI(base_url=process.url + "/v1", api_key=CLIENT_KEY, max_retries=0)
+    key = {"Idempotency-Key": "e2e-openai-1"}
+
+    first = client.images.generate(model="flux-schnell", prompt="a windmill", extra_headers=key)
+    again = client.images.with_raw_response.generate(model="flux-schnell", prompt="a windmill", extra_headers=key)
+
+    assert again.headers["idempotent-replayed"] == "true"
+    assert [image.url for image in again.parse().data] == [image.url for image in first.data]
+    assert vendor_calls(fake) == before + 1
+    with pytest.raises(openai.ConflictError) as refused:
+        client.images.generate(model="flux-schnell", prompt="a watermill", extra_headers=key)
+    assert refused.value.code == "idempotency_key_reused"
 
 
 def streamed_content(raw: bytes) -> str:

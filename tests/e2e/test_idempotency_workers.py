@@ -175,6 +175,46 @@ def test_the_openai_package_sends_the_key_and_gets_the_same_images_twice(gateway
     assert refused.value.code == "idempotency_key_reused"
 
 
+_PRINT_RECORDS = """
+import json
+from imagegen.models import Generation, IdempotencyRecord
+print(json.dumps({
+    "records": [[r.key, r.state, len((r.answer or {}).get("images", []))] for r in IdempotencyRecord.objects.all()],
+    "ledger": [row.status for row in Generation.objects.all()],
+}))
+"""
+
+
+def test_a_shutdown_waits_for_a_request_whose_client_left_and_its_answer_is_stored(tmp_path):
+    fake = SiliconFlowFake(latency=LATENCY).start()
+    env = {
+        "AUTHORIZED_API_KEY": CLIENT_KEY,
+        "FLUX_GEN_API_BASE": fake.url + "/v1",
+        "FLUX_GEN_MODEL": "flux-schnell",
+        "FLUX_GEN_API_KEY": VENDOR_KEY,
+        "REDIS_URL": "",
+    }
+    try:
+        with GatewayProcess(tmp_path / "gateway", env, workers=1, server="gunicorn") as process:
+            conn = HTTPConnection("127.0.0.1", process.port, timeout=60)
+            headers = {"Authorization": f"Bearer {CLIENT_KEY}", "Content-Type": "application/json"}
+            body = json.dumps({"model": "flux-schnell", "prompt": "a harbour"})
+            conn.request("POST", "/v1/images/generations", body=body, headers={**headers, "Idempotency-Key": "e2e-4"})
+            time.sleep(LATENCY / 3)
+            conn.close()  # the client leaves; then the gateway is stopped while the vendor works
+            process.restart()  # SIGTERM, wait for the exit, start again on the same data
+            state = json.loads(process.python(_PRINT_RECORDS).strip().splitlines()[-1])
+            retried = httpx.post(
+                process.url + "/v1/images/generations", content=body, headers={**headers, "Idempotency-Key": "e2e-4"}
+            )
+    finally:
+        fake.stop()
+
+    assert state == {"records": [["e2e-4", "done", 1]], "ledger": ["success"]}
+    assert retried.status_code == 200 and retried.headers["idempotent-replayed"] == "true"
+    assert vendor_calls(fake) == 1
+
+
 def streamed_content(raw: bytes) -> str:
     events = [json.loads(line[6:]) for line in raw.decode().split("\n\n") if line.startswith("data: {")]
     return "".join(event["choices"][0]["delta"].get("content") or "" for event in events if event.get("choices"))

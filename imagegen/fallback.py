@@ -95,7 +95,7 @@ def model_failed(exc: upstream.UpstreamError, route: ModelRoute, tried: tuple[Mo
     """The failure as the client sees it; ``route`` is the model that failed last, ``tried`` the chain so far.
     The ledger gets the same words around the vendor's fuller text (``detail``)."""
     headers = {}
-    if isinstance(exc, upstream.NoAvailableKey) and exc.retry_after:
+    if isinstance(exc, upstream.NoAvailableKey | upstream.AllKeysFailed) and exc.retry_after:
         headers["Retry-After"] = str(math.ceil(exc.retry_after))
     return ModelFailed(
         _failure_text(exc, exc.message, route, tried),

@@ -72,6 +72,12 @@ IMAGE_REMOVAL_CHECK_SECONDS = read("float", "IMAGE_REMOVAL_CHECK_SECONDS", 1.0)
 # How long a worker trusts its in-memory copy of routing tables and client keys.
 ROUTING_CACHE_SECONDS = read("float", "ROUTING_CACHE_SECONDS", 5.0)
 
+# How long the prompt optimizer's rewrite of an idea is kept in the shared cache (seconds; 0: off): the same
+# idea, mode, optimizer model and style are then rewritten with no LLM call (imagegen/prompt_cache.py).
+OPTIMIZER_CACHE_SECONDS = read("int", "OPTIMIZER_CACHE_SECONDS", 86400)
+if OPTIMIZER_CACHE_SECONDS < 0:
+    raise ImproperlyConfigured(f"OPTIMIZER_CACHE_SECONDS must be 0 (off) or seconds (got {OPTIMIZER_CACHE_SECONDS}).")
+
 # --- The server: shutdown, connection bounds, proxies (imagegen/server.py, imagegen/gunicorn_config.py) --
 # SIGTERM lets in-flight generations finish for this long (gunicorn's graceful timeout: the worker is
 # killed after it). The default is the default vendor timeout; raise it with longer vendor timeouts.

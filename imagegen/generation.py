@@ -14,6 +14,8 @@ from vendors.selectors import ModelRoute
 
 Progress = Callable[[str], None]
 
+CACHE_NOTE = "From the image cache: the same request was answered before; no vendor was called and it cost nothing."
+
 
 def _no_progress(step: str) -> None:
     pass
@@ -64,6 +66,7 @@ class GenerationOutcome:
     images: list[StoredImage] = field(default_factory=list)
     usage: OptimizerUsage = NOT_ASKED  # the optimizer LLM's tokens
     cost: Cost | None = None  # set once the images are stored and the ledger row completed
+    from_cache: bool = False  # the images came from the image cache: no vendor call
     generation_id: int | None = None  # the ledger row, set with the cost
 
     @property
@@ -73,7 +76,8 @@ class GenerationOutcome:
 
     @property
     def notes(self) -> list[str]:
-        notes = [note for note in (self.fallback_note, self.size_note) if note]
+        notes = [CACHE_NOTE] if self.from_cache else []
+        notes += [note for note in (self.fallback_note, self.size_note) if note]
         if self.failures:
             made, asked = len(self.images), len(self.images) + len(self.failures)
             notes.append(f"{made} of {asked} images were generated; the rest failed: {'; '.join(self.failures)}")

@@ -10,9 +10,10 @@ Rows are written at three moments; the usual request (one call that succeeds) co
    interrupted, latency, notes) and the outcome of every attempt.
 
 The ``Generation`` row alone is written first when the optimizer's LLM is about to be called
-(``LedgerEntry.open``). A request that never reached a vendor (an empty prompt, no usable key) is
-written once, at the end. A worker that dies between 1 and 3 leaves a pending row and attempts
-without an outcome, which ``imagegen.recovery`` marks interrupted: never a missing row.
+(``LedgerEntry.open``). A request that never reached a vendor (an empty prompt, no usable key, an
+answer from the caches) is written once, at the end. A worker that dies between 1 and 3 leaves a
+pending row and attempts without an outcome, which ``imagegen.recovery`` marks interrupted: never a
+missing row.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class LedgerEntry:
     attempts: list[Attempt] = field(default_factory=list)
     optimizer_usage: OptimizerUsage = NOT_ASKED
     cost: Cost | None = None  # set when the row is completed
+    cached_images: list[StoredImage] = field(default_factory=list)  # the answer's images, from the image cache
     generation_id: int | None = None
     attempt_ids: dict[Attempt, int] = field(default_factory=dict)
     _opening: asyncio.Future | None = None
@@ -77,7 +79,9 @@ class LedgerEntry:
         """Complete the row (or write it, when no vendor was called) with the images; the stored images."""
         # Writes ahead that a leaving client stopped waiting for are still running: they go first.
         await asyncio.gather(*self._writes, return_exceptions=True)
-        self.cost = cost_of(self.route, self.size, self.request.quality, len(prepared), self.optimizer_usage)
+        # Images from the image cache are delivered and counted, but no vendor made them now: they cost nothing.
+        priced = 0 if self.cached_images else len(prepared)
+        self.cost = cost_of(self.route, self.size, self.request.quality, priced, self.optimizer_usage)
         return await run_db(_complete, self, status, error, list(prepared))
 
     def may_have_billed(self) -> bool:
@@ -118,7 +122,10 @@ def _add_attempts(entry: LedgerEntry, attempts: list[Attempt]) -> None:
 def _complete(
     entry: LedgerEntry, status: str, error: GatewayError | None, prepared: list[PreparedImage]
 ) -> list[StoredImage]:
-    images = record_images(prepared, model=entry.route.name, keep_days=keep_days(entry.route)) if prepared else []
+    if prepared:
+        images = record_images(prepared, model=entry.route.name, keep_days=keep_days(entry.route))
+    else:
+        images = list(entry.cached_images) if status == Generation.Status.SUCCESS else []
     values = _row(entry, status, error, images)
     if entry.generation_id is None:
         entry.generation_id = Generation.objects.create(**values, worker=current_worker()).pk

@@ -13,17 +13,19 @@ import asyncio
 
 from core.errors import GatewayError
 from core.fetch import origin
-from imagegen import ledger, prompts
+from imagegen import image_cache, ledger, prompts
 from imagegen.costs import UNKNOWN
 from imagegen.errors import ClientClosed, EmptyPrompt, ImageNotStored, ModelNotFound
 from imagegen.fallback import Made, generate_along_chain
 from imagegen.generation import GenerationOutcome, GenerationRequest, distinct_sizes
-from imagegen.models import Generation, OptimizerSettings
+from imagegen.models import Generation
+from imagegen.prompts import OptimizedPrompt
 from imagegen.shutdown import ServerShuttingDown, before_shutdown_deadline, shutdown_clock
-from imagegen.size_from_text import choose_size
+from imagegen.size_from_text import SizeChoice, choose_size
+from proxy.models import StoredImage
 from proxy.services import ImageFetchFailed, PreparedImage, prepare_image
 from vendors.selectors import ModelRoute, route_for, routing_table
-from vendors.size_rules import NegotiatedSize
+from vendors.size_rules import NegotiatedSize, negotiate
 
 __all__ = ["GenerationOutcome", "GenerationRequest", "generate", "resolve_route"]
 
@@ -54,9 +56,10 @@ async def generate(request: GenerationRequest) -> GenerationOutcome:
             await asyncio.shield(entry.close(Generation.Status.FAILED, error=ClientClosed()))
         raise
     # One write transaction for the images and the ledger row: the answer waits on it.
-    entry.notes = [note for note in (outcome.fallback_note, outcome.size_note) if note] + outcome.failures
+    entry.notes += [note for note in (outcome.fallback_note, outcome.size_note) if note] + outcome.failures
     outcome.images = await entry.close(Generation.Status.SUCCESS, prepared=outcome.prepared)
     outcome.cost, outcome.generation_id = entry.cost, entry.generation_id
+    await image_cache.keep_images(request, outcome)  # stored and recorded first: the cache points at rows
     return outcome
 
 
@@ -65,11 +68,10 @@ async def _generate(request: GenerationRequest, entry: ledger.LedgerEntry) -> Ge
     entry.requested_size = entry.size = choice.size
     if not choice.prompt:
         raise EmptyPrompt()
-    if (await prompts.optimizer_config()).mode != OptimizerSettings.Mode.OFF:
-        await entry.open()  # the optimizer's LLM is a vendor call too: the row goes first
-        entry.optimizer_usage = UNKNOWN  # until its answer says otherwise
-    optimized = await prompts.optimize(choice.prompt, request.progress)
-    entry.prompt, entry.optimizer_usage = optimized.prompt, optimized.usage
+    optimized = await _optimize(request, choice.prompt, entry)
+    cached = await image_cache.cached_images(request, choice.size, optimized.prompt)
+    if cached is not None:
+        return _from_cache(request, choice, optimized, cached, entry)
     made = await generate_along_chain(request, choice, optimized.prompt, entry)
     request.progress("Storing the image." if len(made.images) == 1 else "Storing the images.")
     prepared = await _prepare_all(made)
@@ -86,6 +88,45 @@ async def _generate(request: GenerationRequest, entry: ledger.LedgerEntry) -> Ge
         failures=made.failures,
         prepared=prepared,
         usage=optimized.usage,
+    )
+
+
+async def _optimize(request: GenerationRequest, idea: str, entry: ledger.LedgerEntry) -> OptimizedPrompt:
+    async def before_call() -> None:
+        await entry.open()  # the optimizer's LLM is a vendor call too: the row goes first
+        entry.optimizer_usage = UNKNOWN  # until its answer says otherwise
+
+    optimized = await prompts.optimize(idea, request.progress, before_call)
+    entry.prompt, entry.optimizer_usage = optimized.prompt, optimized.usage
+    if optimized.cached:
+        entry.notes.append("optimizer: cached (no LLM call, no tokens)")
+    return optimized
+
+
+def _from_cache(
+    request: GenerationRequest,
+    choice: SizeChoice,
+    optimized: OptimizedPrompt,
+    images: list[StoredImage],
+    entry: ledger.LedgerEntry,
+) -> GenerationOutcome:
+    """The outcome of a hit of the image cache: the images stored before, no vendor called."""
+    route = request.route
+    fitted = negotiate(choice.width, choice.height, route.capability)  # what was sent when they were made
+    entry.route, entry.size, entry.cached_images = route, fitted.size, images
+    entry.notes.append("image: cached (no vendor call)")
+    request.progress("Found in the image cache: no vendor call.")
+    return GenerationOutcome(
+        model=route.name,
+        requested_model=route.name,
+        vendor=route.vendor.name,
+        prompt=optimized.prompt,
+        optimized=optimized.optimized,
+        requested_size=choice.size,
+        size=fitted.size,
+        size_note=size_note(choice.size, fitted, route.name, distinct_sizes(images)),
+        usage=optimized.usage,
+        from_cache=True,
     )
 
 

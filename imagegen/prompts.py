@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from core.db import Snapshot
 from core.text import storable
+from imagegen import prompt_cache
 from imagegen.costs import NOT_ASKED, UNKNOWN, OptimizerUsage, optimizer_usage
 from imagegen.models import OptimizerSettings
 from vendors import services
@@ -61,6 +62,7 @@ class OptimizedPrompt:
     prompt: str
     optimized: bool  # False when the user's words were used as they are
     usage: OptimizerUsage = NOT_ASKED  # the LLM's tokens and their cost
+    cached: bool = False  # the rewrite came from the optimizer cache: no LLM call, no tokens
 
 
 def final_answer(reply: ChatReply) -> str:
@@ -104,8 +106,15 @@ optimizer_config = _config.get
 invalidate_optimizer_config = _config.invalidate
 
 
-async def optimize(idea: str, progress: Callable[[str], None]) -> OptimizedPrompt:
-    """The idea rewritten by the configured LLM, or as given when the optimizer is off or fails; with its tokens."""
+async def _nothing() -> None:
+    pass
+
+
+async def optimize(
+    idea: str, progress: Callable[[str], None], before_call: Callable[[], Awaitable[None]] = _nothing, style: str = ""
+) -> OptimizedPrompt:
+    """The idea rewritten by the configured LLM (or as rewritten before, from the optimizer cache), or as
+    given when the optimizer is off or fails; with its tokens. ``before_call`` runs just before the LLM is asked."""
     config = await optimizer_config()
     as_given = OptimizedPrompt(prompt=idea, optimized=False)
     if config.mode == OptimizerSettings.Mode.OFF:
@@ -114,9 +123,22 @@ async def optimize(idea: str, progress: Callable[[str], None]) -> OptimizedPromp
     if config.vendor_id is None or not config.model:
         log.warning("prompt optimizer is on but its vendor is missing or disabled; using the user's words")
         return as_given
+    request = _chat_request(config, idea)
+    key = prompt_cache.cache_key(idea, config.mode, config.vendor_id, request, style)
+    if cached := await prompt_cache.cached_rewrite(key):
+        progress("The optimized prompt was found in the cache.")
+        return OptimizedPrompt(prompt=cached, optimized=True, cached=True)
+    await before_call()
+    optimized = await _ask(config, request, as_given)
+    if optimized.optimized:
+        await prompt_cache.keep_rewrite(key, optimized.prompt)
+    return optimized
+
+
+async def _ask(config: OptimizerConfig, request: ChatRequest, as_given: OptimizedPrompt) -> OptimizedPrompt:
     try:
         async with asyncio.timeout(config.time_budget):
-            reply = await services.complete_chat(config.vendor_id, _chat_request(config, idea))
+            reply = await services.complete_chat(config.vendor_id, request)
     except TimeoutError:
         log.warning("prompt optimizer took longer than %.1f s; using the user's words", config.time_budget)
         return replace(as_given, usage=UNKNOWN)  # it may have answered, and billed, a moment later

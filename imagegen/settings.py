@@ -198,6 +198,19 @@ REST_FRAMEWORK = {
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "imagegen.api.parsing.JsonNegotiation",
     "EXCEPTION_HANDLER": "imagegen.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # Read only when /v1/openapi.json is first built (imagegen.api.contract), never per request.
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "imagegen",
+    "DESCRIPTION": "An OpenAI-compatible gateway for AI image generation. Every error has OpenAI's shape.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "imagegen.api.contract.add_image_files",
+    ],
+    "ENUM_NAME_OVERRIDES": {"CheckStateEnum": "imagegen.api.openapi_bodies.CHECK_STATES"},
 }
 
 # The gateway's own settings (clients, vendors, keys, images, the server): imagegen/gateway_settings.py.

@@ -1,13 +1,14 @@
 from django.contrib import admin
 from django.urls import path
 
-from imagegen.api import image_files
+from imagegen.api import contract, image_files
 from imagegen.api import views as api
 
 urlpatterns = [
     path("v1/chat/completions", api.chat_completions, name="chat-completions"),
     path("v1/images/generations", api.image_generations, name="image-generations"),
     path("v1/models", api.list_models, name="models"),
+    path("v1/openapi.json", contract.document, name="openapi"),
     path("v1/health", api.health),
     path("health", api.health, name="health"),
     path("images/<str:token>.<str:ext>", image_files.serve_image, name="image"),

@@ -92,6 +92,7 @@ class ImageModelAdmin(admin.ModelAdmin):
         "size_rules",
         "fallback",
         "retention",
+        "image_cache",
         "enabled",
         "created_at",
     )
@@ -119,6 +120,7 @@ class ImageModelAdmin(admin.ModelAdmin):
         ),
         ("Fallback", {"fields": ("fallback", "fallback_on_content_policy", "fallback_chain")}),
         ("Retention", {"fields": ("retention_days",)}),
+        ("Image cache", {"fields": ("image_cache_seconds",)}),
     )
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -147,6 +149,10 @@ class ImageModelAdmin(admin.ModelAdmin):
             days = settings.IMAGE_RETENTION_DAYS
         text = f"{days} d" if days else "forever"
         return f"default ({text})" if default else text
+
+    @admin.display(description="image cache", ordering="image_cache_seconds")
+    def image_cache(self, obj):
+        return f"{obj.image_cache_seconds} s" if obj.image_cache_seconds else "off"
 
     @admin.display(description="fallback chain")
     def fallback_chain(self, obj):

@@ -24,7 +24,7 @@ for every kind (first match wins):
 4. 401, 402 -> KeyRejected;
 5. moderation codes or wording -> ContentPolicy;
 6. bad-key or balance codes or wording -> KeyRejected;
-7. 403 -> ``ErrorTable.forbidden`` (``foreign_forbidden`` when the body is not the vendor's own format);
+7. 403 -> ``ErrorTable.forbidden``; ``foreign_forbidden`` (UpstreamUnavailable) for a proxy's or CDN's page;
 8. 404 -> BadRequest, its message led by ``ErrorTable.not_found_hint``;
 9. a status below 400 (an error inside a 200) -> GenerationFailed;
 10. anything else -> BadRequest.
@@ -165,7 +165,8 @@ class NoAvailableKey(UpstreamError):
 
 
 class AllKeysFailed(UpstreamError):
-    """Every key that was tried failed with an error worth trying elsewhere; ``last`` is the last failure."""
+    """Every key that was tried failed with an error worth trying elsewhere; ``last`` is the last failure.
+    ``retry_after``: when every key of the vendor rests now, seconds until the first is back (the key loop)."""
 
     status = 502
     code = "upstream_error"
@@ -244,12 +245,12 @@ class ErrorTable:
 
     ``codes``: vendor code (a ``fnmatch`` pattern, lower-case) -> its meaning, looked at first, in the
     order declared. ``forbidden``: what a 403 nothing else explains is. ``foreign_forbidden``: the same
-    for a 403 whose body is not the vendor's format (None: as ``forbidden``). ``not_found_hint``: leads
-    a 404's message. ``min_rate_limit``: the shortest cooldown a 429 gets, in seconds."""
+    for a 403 whose body is not the vendor's (a WAF's or CDN's page: it says nothing of the key or the
+    prompt). ``not_found_hint``: leads a 404's message. ``min_rate_limit``: a 429's shortest cooldown (s)."""
 
     codes: Mapping[str, Meaning] = field(default_factory=dict)
     forbidden: type[UpstreamError] = KeyRejected
-    foreign_forbidden: type[UpstreamError] | None = None
+    foreign_forbidden: type[UpstreamError] = UpstreamUnavailable
     not_found_hint: str = ""
     min_rate_limit: float = 0.0
 
@@ -290,9 +291,7 @@ def _by_status(status: int, facts: ErrorFacts, table: ErrorTable) -> type[Upstre
     if mentions_bad_key(text, codes) or mentions_no_balance(text, codes):
         return KeyRejected
     if status == 403:
-        if facts.foreign and table.foreign_forbidden is not None:
-            return table.foreign_forbidden
-        return table.forbidden
+        return table.foreign_forbidden if facts.foreign else table.forbidden
     if status < 400:
         return GenerationFailed
     return BadRequest

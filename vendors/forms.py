@@ -83,6 +83,7 @@ class ImageModelForm(forms.ModelForm):
             "fallback",
             "fallback_on_content_policy",
             "retention_days",
+            "image_cache_seconds",
         ]
         field_classes = {"fallback": FallbackChoiceField}
 

@@ -97,7 +97,16 @@ def _keys_in_turn(vendor: VendorRoute) -> tuple[list[KeyRef], float | None]:
         start = 1
         cache.set(counter, start, timeout=None)
     count = len(vendor.keys)
-    ordered = [vendor.keys[(start + i) % count] for i in range(count)]
+    return _usable([vendor.keys[(start + i) % count] for i in range(count)])
+
+
+def _rest_left(vendor: VendorRoute) -> float | None:
+    """Seconds until the first of the vendor's keys is back, when none can be used now (else None)."""
+    return _usable(list(vendor.keys))[1]
+
+
+def _usable(ordered: list[KeyRef]) -> tuple[list[KeyRef], float | None]:
+    """The keys of ``ordered`` not resting, in that order; with none, seconds until the first is back."""
     now, longest = time.time(), settings.KEY_MAX_COOLDOWN + CLOCK_SKEW
     # A rest ending past the ceiling was set before there was one (or before it was lowered): it is over.
     entries = cache.get_many([cooldown_key(key.id) for key in ordered])
@@ -142,9 +151,11 @@ async def call_with_keys(vendor: VendorRoute, attempt: Callable[[KeyRef], Awaita
         await _record_success(key)
         return KeyedResult(value=value, key_label=key.label)
     failed = f"Vendor {vendor.name!r} failed with all {len(keys)} usable key(s); last error: {{}}"
-    raise errors.AllKeysFailed(
+    error = errors.AllKeysFailed(
         failed.format(last_error.message), detail=failed.format(last_error.detail), last=last_error
     )
+    error.retry_after = await run_blocking(_rest_left, vendor)  # every key resting now: when one is back
+    raise error
 
 
 def _no_available_key(vendor: VendorRoute, back_in: float | None) -> errors.NoAvailableKey:

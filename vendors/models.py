@@ -141,6 +141,13 @@ class ImageModel(models.Model):
         "(IMAGE_RETENTION_DAYS; forever when unset). A change applies to images stored after it; "
         "purge_images --older-than DAYS --model NAME applies it to older ones.",
     )
+    image_cache_seconds = models.PositiveIntegerField(
+        default=0,
+        verbose_name="image cache (seconds)",
+        help_text="Opt-in. For this long, a request with the same prompt (after the optimizer), size, n, quality and "
+        "style gets the images made before, with no vendor call and no cost: the same prompt, the same image. "
+        "0: off.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -55,6 +55,7 @@ class ModelRoute:
     fallback_on_content_policy: bool = False
     prices: tuple[PriceRow, ...] = ()  # the model's rows of the price table; empty: its price is unknown
     retention_days: int | None = None  # None: the gateway's default; 0: forever
+    image_cache_seconds: int = 0  # the opt-in image cache keeps an answer this long; 0: off
 
     @property
     def fallback_names(self) -> tuple[str, ...]:
@@ -141,6 +142,7 @@ def _route(model: ImageModel, vendor: VendorRoute, prices: tuple[PriceRow, ...] 
         fallback_on_content_policy=model.fallback_on_content_policy,
         prices=prices,
         retention_days=model.retention_days,
+        image_cache_seconds=model.image_cache_seconds,
     )
 
 

@@ -25,6 +25,7 @@ from vendors.adapters.base import Adapter, ChatReply, ChatRequest, ImageRequest,
 from vendors.keys import call_with_keys, cooldown_key, failures_key
 from vendors.models import VendorKey
 from vendors.selectors import KeyRef, ModelRoute, VendorRoute, vendor_route
+from vendors.transport import dropped_connection
 
 NO_IMAGE = "the vendor answered without an image"
 OK = "ok"
@@ -60,7 +61,10 @@ def reached_vendor(exc: errors.UpstreamError) -> bool:
     """Whether the vendor had the request when ``exc`` ended it: False only when no connection was made."""
     if isinstance(exc, errors.UpstreamTimeout | errors.JobLost) or exc.vendor_status is not None:
         return True
-    return not isinstance(exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    cause = exc.__cause__
+    if cause is not None and dropped_connection(cause):  # a connection that closed on the request had it
+        return True
+    return not isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
 
 
 async def _observed(attempt: Attempt, observer: AttemptObserver | None, call: Callable[[], Awaitable[T]]) -> T:

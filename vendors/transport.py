@@ -41,17 +41,20 @@ async def send(client: httpx.AsyncClient, request: httpx.Request, *, timeout: fl
         raise errors.UpstreamTimeout(f"the vendor did not answer within {timeout:g} s") from exc
     except (httpx.TransportError, httpx.TimeoutException) as exc:
         waited = time.monotonic() - started
-        if _dropped_after_send(exc) and waited >= SENT_AFTER_SECONDS:
+        if dropped_connection(exc) and waited >= SENT_AFTER_SECONDS:
             raise errors.UpstreamTimeout(
                 f"the vendor closed the connection after {waited:.0f} s without an answer"
             ) from exc
+        if dropped_connection(exc):  # before the connect errors: httpx-aiohttp calls a drop ConnectTimeout
+            raise errors.UpstreamUnavailable("the vendor closed the connection without an answer") from exc
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
             raise errors.UpstreamUnavailable(f"could not connect to the vendor ({type(exc).__name__})") from exc
         raise errors.UpstreamUnavailable(f"the vendor connection failed ({type(exc).__name__})") from exc
 
 
-def _dropped_after_send(exc: Exception) -> bool:
-    """The server closed an established connection (httpx-aiohttp reports that as ConnectTimeout)."""
+def dropped_connection(exc: BaseException) -> bool:
+    """The server closed an established connection (httpx-aiohttp reports that as ConnectTimeout): the
+    request was on its way, so the vendor may have it."""
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
         return True
     cause = exc.__cause__

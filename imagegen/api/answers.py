@@ -36,8 +36,11 @@ def cost_text(outcome: GenerationOutcome) -> str:
 
 def cost_headers(outcome: GenerationOutcome) -> dict[str, str]:
     """The cost for clients (``X-Imagegen-Cost``) and for LiteLLM, which reads ``x-litellm-response-cost``
-    of an OpenAI-compatible backend as the request's ``response_cost`` (a bare number)."""
+    of an OpenAI-compatible backend as the request's ``response_cost`` (a bare number); and
+    ``X-Imagegen-Cache: hit`` when the images came from the image cache."""
     headers = {"X-Imagegen-Cost": cost_text(outcome)}
+    if outcome.from_cache:
+        headers["X-Imagegen-Cache"] = "hit"
     total = outcome.cost.total if outcome.cost else None
     if total is not None:
         headers["x-litellm-response-cost"] = str(shown(total))
@@ -109,11 +112,13 @@ class ChunkWriter:
         return self.chunk({"content": text})
 
     def finish(self, outcome: GenerationOutcome) -> bytes:
-        """The finish chunk, with the cost (as ``X-Imagegen-Cost`` says it) that headers sent first could not carry."""
-        return self.finish_costing(cost_text(outcome))
+        """The finish chunk, with the cost (as ``X-Imagegen-Cost`` says it) that headers sent first could not
+        carry, and ``"cache": "hit"`` when the images came from the image cache."""
+        extra = {"cache": "hit"} if outcome.from_cache else {}
+        return self.finish_costing(cost_text(outcome), **extra)
 
-    def finish_costing(self, cost: str) -> bytes:
-        return self._event({**self._payload({}, "stop"), "cost": cost})
+    def finish_costing(self, cost: str, **extra: str) -> bytes:
+        return self._event({**self._payload({}, "stop"), "cost": cost, **extra})
 
     def usage(self, outcome: GenerationOutcome) -> bytes:
         """The extra last chunk ``stream_options.include_usage`` asks for: no choices, the usage."""

@@ -33,6 +33,11 @@ class ChatCompletionSerializer(serializers.Serializer):
     def validate_size(self, value):
         return validate_size_value(value)
 
+    def validate_stream_options(self, value):
+        if value and not isinstance(value.get("include_usage"), bool | None):
+            raise serializers.ValidationError({"include_usage": "Must be true, false or null."})
+        return value
+
     def validate_messages(self, messages):
         for index, message in enumerate(messages):
             if not isinstance(message, dict):

@@ -46,11 +46,17 @@ def reject_long_prompt(value: str) -> None:
 
 class SafeText(serializers.CharField):
     """A CharField whose text any vendor and any store can take (DRF already refuses NUL and lone
-    surrogates; this refuses the other control characters too)."""
+    surrogates; this refuses the other control characters too), given as a JSON string."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.validators.append(reject_unsafe_text)
+
+    def to_internal_value(self, data):
+        # DRF's CharField turns numbers into text; the API takes strings only, as its document says.
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 def error_at(param: str, message: str) -> serializers.ValidationError:

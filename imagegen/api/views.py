@@ -17,7 +17,7 @@ from rest_framework.request import Request
 
 from core.db import run_blocking
 from imagegen import pipeline
-from imagegen.api import answers, dependencies, idempotent, replays, streaming
+from imagegen.api import answers, dependencies, idempotent, openapi, replays, streaming
 from imagegen.api.drf import GatewayView
 from imagegen.api.idempotent import Answered
 from imagegen.api.serializers import ChatCompletionSerializer, ImageGenerationSerializer
@@ -34,6 +34,7 @@ def validated(serializer_class, request: Request) -> dict:
 class ChatCompletionsApi(GatewayView):
     http_method_names = ["post"]
 
+    @openapi.chat_completions
     async def post(self, request: Request) -> HttpResponse:
         payload = validated(ChatCompletionSerializer, request)
         generation = pipeline.GenerationRequest(
@@ -59,6 +60,7 @@ class ChatCompletionsApi(GatewayView):
 class ImageGenerationsApi(GatewayView):
     http_method_names = ["post"]
 
+    @openapi.image_generations
     async def post(self, request: Request) -> HttpResponse:
         payload = validated(ImageGenerationSerializer, request)
         generation = pipeline.GenerationRequest(
@@ -106,6 +108,7 @@ async def images_answer(request: Request, generation: pipeline.GenerationRequest
 class ModelListApi(GatewayView):
     http_method_names = ["get"]
 
+    @openapi.list_models
     async def get(self, request: Request) -> HttpResponse:
         table = await routing_table()
         data = [
@@ -124,6 +127,7 @@ class HealthApi(GatewayView):
     permission_classes = []
     checks_edge = False
 
+    @openapi.health
     async def get(self, request: Request) -> HttpResponse:
         checks = await dependencies.health()
         healthy = all(state == dependencies.OK for state in checks.values())

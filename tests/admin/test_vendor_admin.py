@@ -270,6 +270,7 @@ def model_post(model, **changes):
         "max_megapixels": model.max_megapixels or "",
         "fallback": str(model.fallback_id or ""),
         "fallback_on_content_policy": "on" if model.fallback_on_content_policy else "",
+        "image_cache_seconds": str(model.image_cache_seconds),
         **formset("prices", []),
     }
     data.update(changes)
@@ -443,3 +444,15 @@ def test_the_model_add_page_and_list_show_the_new_fields(admin_client):
     assert add_page.status_code == 200
     assert "Sizes" in page_text(add_page) and "Fallback" in page_text(add_page)
     assert "16:9, 1:1; ×32; ≤ 1 MP" in page_text(listing)
+
+
+def test_the_image_cache_is_opted_into_on_the_model_page_and_shown_in_the_model_list(admin_client):
+    model, other = make_vendor(name="sf", models=["flux-schnell", "flux-dev"]).models.order_by("name")
+    assert model.image_cache_seconds == 0  # off by default
+
+    response = admin_client.post(model_url(other), model_post(other, image_cache_seconds="3600"))
+
+    assert response.status_code == 302, page_text(response)
+    assert ImageModel.objects.get(pk=other.pk).image_cache_seconds == 3600
+    listing = page_text(admin_client.get(reverse("admin:vendors_imagemodel_changelist")))
+    assert "3600 s" in listing and "off" in listing

@@ -94,6 +94,16 @@ def test_an_unknown_model_is_a_404_listing_the_available_ones(client):
         ({"model": "m", "messages": [{"role": "user", "content": "   "}]}, "messages"),
         ({"model": "m", "messages": [{"role": "robot", "content": "hi"}]}, "messages.0.role"),
         ({"model": "m", "messages": "a cat"}, "messages"),
+        ({"model": 7, "messages": [{"role": "user", "content": "a cat"}]}, "model"),
+        # "false" is no boolean: read as one, it would have asked for the usage chunk.
+        (
+            {
+                "model": "m",
+                "messages": [{"role": "user", "content": "a cat"}],
+                "stream_options": {"include_usage": "false"},
+            },
+            "stream_options.include_usage",
+        ),
     ],
 )
 def test_malformed_bodies_get_a_400_naming_the_field(client, body, param):

@@ -297,3 +297,16 @@ def in_flight(body: dict, worker: str) -> IdempotencyRecord:
         worker=worker,
         expires_at=timezone.now() + timedelta(hours=1),
     )
+
+
+def test_the_published_contract_describes_the_key_the_replay_and_the_409(client):
+    document = client.get("/v1/openapi.json").json()
+
+    for path in ("/v1/chat/completions", "/v1/images/generations"):
+        operation = document["paths"][path]["post"]
+        key = next(parameter for parameter in operation["parameters"] if parameter["name"] == "Idempotency-Key")
+        assert (key["in"], key.get("required", False)) == ("header", False)
+        assert key["schema"]["pattern"] == "^[!-~]{1,255}$"
+        assert "idempotency_key_reused" in operation["responses"]["409"]["description"]
+        assert "Idempotent-Replayed" in operation["responses"]["200"]["headers"]
+    assert "410" in document["paths"]["/v1/images/generations"]["post"]["responses"]

@@ -158,6 +158,10 @@ def test_n_above_the_limit_is_refused_naming_the_limit(client, flux, settings, s
         ({"size": "10x10"}, "size"),
         ({"response_format": "png"}, "response_format"),
         ({"n": "three"}, "n"),
+        # Text fields take JSON strings, as the published document says; a number is not read as text.
+        ({"prompt": 42}, "prompt"),
+        ({"user": 0}, "user"),
+        ({"quality": 1.5}, "quality"),
     ],
 )
 def test_bad_fields_get_a_400_naming_the_field(client, flux, body, param, sf):

@@ -54,6 +54,8 @@ def gateway(fakes, tmp_path_factory):
         "OPENAI_API_BASE": llm.url + "/v1",
         "OPENAI_API_KEY": "sk-costs-llm-2222",
         "OPENAI_MODEL": "deepseek-chat",
+        # Every request here pays the optimizer: the cached path is measured in test_caches.py.
+        "OPTIMIZER_CACHE_SECONDS": "0",
     }
     with GatewayProcess(tmp_path_factory.mktemp("gateway"), env) as process:
         process.python(PRICES)  # before the first request, so the worker's routing table has them

@@ -1,7 +1,8 @@
 """A real HTTP server on 127.0.0.1 for tests: an aiohttp app on a free port in its own thread.
 
 Fake vendors subclass ``FakeServer``, add routes in ``setup_routes`` and expose knobs the test
-turns (status to answer, latency, per-key behaviour). ``requests`` records what arrived.
+turns (status to answer, latency, per-key behaviour). ``requests`` records what arrived; ``faults``
+(``tests.fakes.faults``) makes the next request(s) answer with a fault instead.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 from PIL import Image
+
+from tests.fakes.faults import FaultPlan, site_of
 
 
 def png_bytes(width: int = 64, height: int = 64, color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
@@ -40,6 +43,7 @@ class RecordedRequest:
 class FakeServer:
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
+        self.faults = FaultPlan()  # answers that stand in for the normal ones (tests.fakes.faults)
         self.port: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -113,6 +117,9 @@ class FakeServer:
         self.requests.append(
             RecordedRequest(request.method, request.path, dict(request.headers), body, parsed, dict(request.query))
         )
+        fault = self.faults.take(site_of(request))
+        if fault is not None:
+            return await fault.answer(request)
         return await handler(request)
 
 

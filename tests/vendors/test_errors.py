@@ -1,6 +1,7 @@
 """The one decision procedure for failed vendor answers (``vendors.errors.classify``), each kind's declared
 differences (its ``error_table`` and ``error_facts``), and where a rate limit's wait comes from."""
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -111,7 +112,7 @@ def test_an_unexplained_403_is_what_the_table_says_and_a_foreign_one_may_differ(
 
     assert type(decide(403, "Forbidden", table=table)) is CP
     assert type(decide(403, "<html>Access denied</html>", table=table, foreign=True)) is UA
-    assert type(decide(403, "Forbidden", table=ErrorTable(forbidden=CP), foreign=True)) is CP
+    assert type(decide(403, "Forbidden", table=ErrorTable(forbidden=CP), foreign=True)) is UA  # the default
     assert type(decide(403, "Invalid API key", table=table, foreign=True)) is KR  # explained: not "unexplained"
 
 
@@ -145,9 +146,18 @@ def test_every_kind_declares_its_differences_as_a_table_of_lower_case_codes(adap
         assert (isinstance(meaning, int) and 400 <= meaning <= 599) or issubclass(meaning, errors.UpstreamError)
 
 
-@pytest.mark.parametrize("adapter_class", [BFLAdapter, OpenAIImagesAdapter, OpenAIChatAdapter])
-def test_kinds_without_differences_use_the_common_order(adapter_class):
-    assert adapter_class.error_table == COMMON
+def test_kinds_without_differences_use_the_common_order():
+    assert BFLAdapter.error_table == COMMON
+
+
+@pytest.mark.parametrize("adapter_class", [OpenAIImagesAdapter, OpenAIChatAdapter])
+def test_the_openai_family_differs_only_in_its_region_refusal(adapter_class):
+    table = adapter_class.error_table
+
+    assert dataclasses.replace(table, codes={}) == COMMON
+    assert set(table.codes.values()) == {errors.BadRequest}
+    assert type(decide(403, "Country, region, or territory not supported", table=table)) is KR
+    assert type(decide(403, codes=["unsupported_country_region_territory"], table=table)) is BR
 
 
 WORKERS_HINT = "Workers AI found no such model or account (check the model name and the account id)"
@@ -322,3 +332,12 @@ def test_an_error_in_the_gateways_own_words_reads_the_same_for_both():
     error = errors.UpstreamTimeout("the vendor did not answer within 120 s")
 
     assert error.message == error.detail == "the vendor did not answer within 120 s"
+
+
+@pytest.mark.parametrize("adapter_class", ALL_KINDS, ids=lambda cls: cls.kind)
+def test_a_firewalls_403_page_disables_no_key_and_blames_no_prompt_at_any_kind(adapter_class):
+    page = "<!DOCTYPE html><html><head><title>Attention Required!</title></head><body>Sorry, you have been blocked"
+
+    error = answer(adapter_class, 403, text=page, headers={"Content-Type": "text/html; charset=UTF-8"})
+
+    assert type(error) is UA

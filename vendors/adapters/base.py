@@ -20,7 +20,7 @@ from typing import ClassVar, Generic, TypeVar
 import httpx
 
 from vendors import errors
-from vendors.adapters.reading import Json, clean_message, error_codes, json_body, retry_after_of
+from vendors.adapters.reading import Json, clean_message, error_codes, is_html_page, json_body, retry_after_of
 from vendors.errors import ErrorFacts, ErrorTable
 from vendors.transport import send
 
@@ -134,12 +134,14 @@ class Adapter(Generic[RequestT, ResultT]):
 
     # --- failures: read the facts here, let the table decide ----------------------------------
     def error_facts(self, response: httpx.Response, body: Json) -> ErrorFacts:
-        """The facts of a failed answer. Kinds override to read their own codes, message or wait."""
+        """The facts of a failed answer. Kinds override to read their own codes, message or wait. An HTML
+        page is ``foreign``: no API here answers with one, a proxy or a firewall in front of it does."""
         return ErrorFacts(
             status=response.status_code,
             message=clean_message(response, body),
             codes=error_codes(body),
             retry_after=retry_after_of(response.headers),
+            foreign=is_html_page(response, body),
         )
 
     def classify_error(self, response: httpx.Response, *, status: int | None = None) -> errors.UpstreamError:

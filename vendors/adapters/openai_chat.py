@@ -9,11 +9,13 @@ Answer: ``choices[0].message`` -> ``ChatReply(content, reasoning, finish_reason)
 Inline ``<think>`` stays in ``content``: the optimizer strips it. A list ``content`` is joined from its text parts.
 
 Errors (https://api-docs.deepseek.com/quick_start/error_codes and OpenAI's shape), decided by
-``vendors.errors.classify`` with no difference of this kind's own: 401 and 402 (DeepSeek: insufficient
+``vendors.errors.classify`` in the common order: 401 and 402 (DeepSeek: insufficient
 balance) -> KeyRejected; 429 ``insufficient_quota`` -> KeyRejected, other 429 -> RateLimited; 5xx ->
-UpstreamUnavailable; 403 (OpenAI: region or permission; SiliconFlow: real-name check) -> KeyRejected unless it
-names moderation; other 4xx -> BadRequest unless the body names a bad key. A 200 carrying an ``error`` is
-classified the same way.
+UpstreamUnavailable; 403 (OpenAI: permission; SiliconFlow: real-name check) -> KeyRejected unless it names
+moderation; other 4xx -> BadRequest unless the body names a bad key. The OpenAI family's difference
+(``OPENAI_ERRORS``, shared with ``openai_images``): a 403 ``unsupported_country_region_territory`` refuses the
+country the gateway calls from, not a key, so it is BadRequest (every key would get it; none is disabled). A
+200 carrying an ``error`` is classified the same way.
 """
 
 from __future__ import annotations
@@ -25,11 +27,18 @@ import httpx
 from vendors import errors
 from vendors.adapters.base import ChatAdapter, ChatReply, ChatRequest, bearer_headers
 from vendors.adapters.reading import Json, as_dict, as_list, as_str, json_body
+from vendors.errors import ErrorTable
+
+# OpenAI refuses the country the gateway calls from: another key gets the same answer, and no key is at fault.
+OPENAI_ERRORS = ErrorTable(
+    codes={"unsupported_country_region_territory": errors.BadRequest, "unsupported_country": errors.BadRequest}
+)
 
 
 class OpenAIChatAdapter(ChatAdapter):
     kind = "openai_chat"
     label = "OpenAI-compatible chat LLM (prompt optimizer)"
+    error_table = OPENAI_ERRORS
 
     def build_request(self, request: ChatRequest, key: str) -> httpx.Request:
         payload = {

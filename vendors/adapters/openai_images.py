@@ -21,12 +21,14 @@ that carries an ``error`` (some relays) is classified like an error answer; a 20
 GenerationFailed.
 
 Errors are OpenAI's ``{"error": {"message", "type", "param", "code"}}``, decided by ``vendors.errors.classify``
-with no difference of this kind's own: 401 ``invalid_api_key`` -> KeyRejected; 429 ``insufficient_quota``
+in the common order: 401 ``invalid_api_key`` -> KeyRejected; 429 ``insufficient_quota``
 (billing) -> KeyRejected but 429 ``rate_limit_exceeded`` -> RateLimited (Retry-After or OpenAI's
 ``x-ratelimit-reset-*``); 400 ``billing_hard_limit_reached`` -> KeyRejected; 400 ``content_policy_violation``
 (DALL-E) / ``moderation_blocked`` (GPT image) -> ContentPolicy; xAI's 400 with ``error: "Incorrect API key
-provided…"`` -> KeyRejected; 403 (region, unverified organisation) -> KeyRejected; 408/5xx ->
-UpstreamUnavailable; other 4xx (``unknown_parameter``, ``invalid_value``) -> BadRequest.
+provided…"`` -> KeyRejected; 403 (unverified organisation, permission) -> KeyRejected, but 403
+``unsupported_country_region_territory`` (the country the gateway calls from) -> BadRequest, no key disabled
+(``openai_chat.OPENAI_ERRORS``); 408/5xx -> UpstreamUnavailable; other 4xx (``unknown_parameter``,
+``invalid_value``) -> BadRequest.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import httpx
 
 from vendors import errors
 from vendors.adapters.base import ImageAdapter, ImageRequest, UpstreamImage, bearer_headers
+from vendors.adapters.openai_chat import OPENAI_ERRORS
 from vendors.adapters.reading import Json, clean_message, error_codes, json_body
 from vendors.errors import ErrorFacts
 
@@ -47,6 +50,7 @@ class OpenAIImagesAdapter(ImageAdapter):
     default_size_format = "size"
     size_field = "size"
     batch_limit = 10  # n 1-10 (dall-e-2, GPT image, xAI); DALL-E 3 takes n=1 only, see max_batch
+    error_table = OPENAI_ERRORS
 
     def max_batch(self, request: ImageRequest) -> int:
         return 1 if is_dall_e_3(request.model) else self.batch_limit

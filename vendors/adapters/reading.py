@@ -41,6 +41,15 @@ def json_body(response: httpx.Response) -> Json:
     return parsed
 
 
+def is_html_page(response: httpx.Response, body: Json) -> bool:
+    """Whether a failed answer is an HTML page (a proxy's, a CDN's or a firewall's) rather than the API's own."""
+    if body is not None:
+        return False
+    media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    start = response.content[:64].lstrip().lower()
+    return media_type in ("text/html", "application/xhtml+xml") or start.startswith((b"<!doctype html", b"<html"))
+
+
 def vendor_message(response: httpx.Response, body: Json = None) -> str:
     """The vendor's own words about a failure as the operator reads them (``core.redaction.admin_text``):
     an error page's headline rather than its HTML, URLs and keys masked; ``HTTP <status>`` when it said

@@ -135,9 +135,18 @@ def test_a_vendor_slower_than_the_budget_is_an_upstream_timeout(fake):
 def test_a_403_without_moderation_words_is_a_key_problem_on_a_chat_vendor():
     adapter = OpenAIChatAdapter(VendorTarget(name="x", base_url="https://llm.example/v1"))
     request = httpx.Request("POST", "https://llm.example/v1/chat/completions")
-    body = {"error": {"message": "Country, region, or territory not supported", "code": "unsupported_country"}}
+    body = {"error": {"message": "Your organization must be verified to use this model.", "code": None}}
 
     assert type(adapter.classify_error(httpx.Response(403, json=body, request=request))) is errors.KeyRejected
+
+
+@pytest.mark.parametrize("code", ["unsupported_country", "unsupported_country_region_territory"])
+def test_a_region_refusal_is_the_requests_not_the_keys(code):
+    adapter = OpenAIChatAdapter(VendorTarget(name="x", base_url="https://llm.example/v1"))
+    request = httpx.Request("POST", "https://llm.example/v1/chat/completions")
+    body = {"error": {"message": "Country, region, or territory not supported", "code": code}}
+
+    assert type(adapter.classify_error(httpx.Response(403, json=body, request=request))) is errors.BadRequest
 
 
 # --- usage: the tokens the LLM billed ---------------------------------------------------------

@@ -184,7 +184,7 @@ def _response(status: int, headers: dict[str, str] | None = None, **kwargs) -> h
     [
         ("invalid", errors.KeyRejected),  # 401 invalid_api_key
         ("billing_limit", errors.KeyRejected),  # 400 billing_hard_limit_reached: spent, not the request's fault
-        ("region", errors.KeyRejected),  # 403 unsupported region
+        ("region", errors.BadRequest),  # 403 unsupported region: the gateway's country, no key's fault
         ("policy", errors.ContentPolicy),  # DALL-E 400 content_policy_violation
         ("gpt_moderated", errors.ContentPolicy),  # GPT image 400 moderation_blocked
         ("moderation_blocked", errors.ContentPolicy),

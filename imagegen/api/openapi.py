@@ -78,7 +78,8 @@ COST_HEADERS = [
         OpenApiTypes.STR,
         OpenApiParameter.HEADER,
         response=[200],
-        description='The request\'s cost, e.g. "0.040057 USD", or "unknown" (no price applies). Not on streams.',
+        description='The request\'s cost, e.g. "0.040057 USD", or "unknown" (no price applies). Not on streams, '
+        "except an Idempotency-Key's replay (0).",
     ),
     OpenApiParameter(
         "x-litellm-response-cost",

@@ -74,7 +74,7 @@ class WorkerLost(GatewayError):
     def __init__(self) -> None:
         super().__init__(
             "The gateway process that handled the first request with this Idempotency-Key stopped before it answered; "
-            "the vendor may have made, and billed, images that were never stored. Use a new key to generate again."
+            "the vendor may have made, and billed, images that were never stored."
         )
 
 

@@ -28,6 +28,11 @@ from proxy.models import StoredImage
 from proxy.services import read_stored
 
 REPLAYED = "Idempotent-Replayed"
+# Said after a stored error's own words, which may ask for a retry that would only replay them.
+STORED_ERROR_NOTE = (
+    " (This is the stored answer of the first request with this Idempotency-Key: a vendor may have billed it, so it "
+    "is not run again. Use a new key to generate again.)"
+)
 
 
 def replay_headers() -> dict[str, str]:
@@ -59,9 +64,14 @@ def free(body: dict) -> dict:
     return body
 
 
+def stored_error(answer: dict) -> dict:
+    error = answer["body"]["error"]
+    return {"error": {**error, "message": error["message"] + STORED_ERROR_NOTE}}
+
+
 def json_answer(answer: dict) -> HttpResponse:
     if answer["kind"] == "error":
-        return JsonResponse(answer["body"], status=answer["status"], headers={REPLAYED: "true"})
+        return JsonResponse(stored_error(answer), status=answer["status"], headers={REPLAYED: "true"})
     return JsonResponse(free(answer["body"]), headers=replay_headers())
 
 
@@ -101,7 +111,7 @@ async def _chat_events(answer: dict, include_usage: bool) -> AsyncIterator[bytes
     body = answer["body"]
     if answer["kind"] == "error":
         writer = ChunkWriter("", "")
-        yield writer.error(body)
+        yield writer.error(stored_error(answer))
         yield writer.done()
         return
     writer = ChunkWriter(body["id"], body["model"])

@@ -16,6 +16,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
+from imagegen.api.replays import STORED_ERROR_NOTE
 from imagegen.models import Generation, IdempotencyRecord
 from imagegen.recovery import current_worker
 from proxy.models import StoredImage
@@ -207,7 +208,9 @@ def test_a_request_that_failed_after_the_vendor_made_the_image_replays_its_error
     retried = images(client)
 
     assert failed.status_code == retried.status_code == 502
-    assert retried.json() == failed.json() and failed.json()["error"]["code"] == "image_fetch_failed"
+    original, replayed = failed.json()["error"], retried.json()["error"]
+    assert original["code"] == replayed["code"] == "image_fetch_failed"
+    assert replayed["message"] == original["message"] + STORED_ERROR_NOTE
     assert retried["Idempotent-Replayed"] == "true"
     assert vendor_calls(sf) == 1
     assert images(client, key="order-43").status_code == 200  # a new key generates again
@@ -223,7 +226,9 @@ def test_a_stream_that_failed_after_the_vendor_made_the_image_streams_its_error_
     error = json.loads(failed[-2][6:])
     assert error["error"]["code"] == "image_fetch_failed"
     assert retried_response["Idempotent-Replayed"] == "true"
-    assert [json.loads(retried[0][6:]), retried[1]] == [error, "data: [DONE]"]
+    replayed = json.loads(retried[0][6:])
+    assert replayed["error"] == {**error["error"], "message": error["error"]["message"] + STORED_ERROR_NOTE}
+    assert retried[1:] == ["data: [DONE]"]
     assert vendor_calls(sf) == 1
 
 
@@ -248,6 +253,7 @@ def test_a_request_whose_worker_died_is_answered_as_lost_not_paid_again(client, 
 
     assert response.status_code == 502, response.content
     assert response.json()["error"]["code"] == "worker_lost"
+    assert response.json()["error"]["message"].endswith("Use a new key to generate again.)")
     assert vendor_calls(sf) == 0
 
 

@@ -57,6 +57,11 @@ PRICE_CURRENCY = env.str("PRICE_CURRENCY", default="USD").strip().upper()
 if not 1 <= len(PRICE_CURRENCY) <= 8 or not PRICE_CURRENCY.isalnum():
     raise ImproperlyConfigured(f"PRICE_CURRENCY={PRICE_CURRENCY!r} must be a currency code such as USD or EUR.")
 
+# Idempotency-Key: how long (seconds) a key's answer is kept and replayed (24 h), and how long a duplicate
+# that arrives while the first request is still running waits for its answer before a 409 with Retry-After.
+IDEMPOTENCY_TTL = positive("int", "IDEMPOTENCY_TTL", 24 * 3600)
+IDEMPOTENCY_WAIT_SECONDS = positive("float", "IDEMPOTENCY_WAIT_SECONDS", 60.0)
+
 # Stored images.
 IMAGE_MAX_BYTES = positive("int", "IMAGE_MAX_BYTES", 20 * 1024 * 1024)
 IMAGE_FETCH_TIMEOUT = positive("float", "IMAGE_FETCH_TIMEOUT", 60.0)

@@ -79,6 +79,11 @@ def _gone(worker: str, host: str) -> bool:
     return process_identity(pid) != identity
 
 
+def worker_gone(worker: str) -> bool:
+    """Whether ``worker`` (as rows name it) ran on this host and no longer runs."""
+    return _gone(worker, socket.gethostname())
+
+
 def recover_abandoned(stale_after: float | None = None) -> int:
     """Mark the pending rows of dead workers (and stale ones) interrupted; how many there were."""
     stale_after = settings.LEDGER_STALE_SECONDS if stale_after is None else stale_after

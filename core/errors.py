@@ -36,6 +36,9 @@ class GatewayError(Exception):
     status: int = 500
     code: str | None = "internal_error"
     error_type: str | None = None  # None: follows the status (see TYPE_BY_STATUS)
+    # Set by the pipeline when the failure came after a vendor may have made (and billed) images: a retry
+    # with the same Idempotency-Key then gets this error again rather than paying a second time.
+    vendor_may_have_billed: bool = False
 
     def __init__(
         self,

@@ -52,6 +52,7 @@ class Admission:
     day_key: str = ""
     images_reserved: int = 0
     released: bool = False
+    claimed: bool = False  # a stream took charge of giving it back
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _renewal: asyncio.Task | None = None
 
@@ -59,8 +60,16 @@ class Admission:
         """Gives back the slot and the images not delivered; once, however often it is called."""
         if self._renewal is not None:
             self._renewal.cancel()
-        if self.slot or self.day_key:
+        if (self.slot or self.day_key) and not self.released:
             await asyncio.shield(run_blocking(self.release_blocking, delivered))
+
+    def claim(self) -> None:
+        self.claimed = True
+
+    def release_unclaimed(self) -> None:
+        """For a streamed answer's closer: gives everything back if the stream never began."""
+        if not self.claimed:
+            self.release_blocking()
 
     def release_blocking(self, delivered: int = 0) -> None:
         with self._lock:

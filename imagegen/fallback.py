@@ -18,6 +18,7 @@ from imagegen.size_from_text import SizeChoice
 from vendors import errors as upstream
 from vendors import services
 from vendors.adapters.base import ImageRequest, UpstreamImage
+from vendors.caps import Queueing, VendorBusy
 from vendors.selectors import ModelRoute
 from vendors.size_rules import NegotiatedSize, negotiate
 
@@ -42,8 +43,10 @@ async def generate_along_chain(request: GenerationRequest, choice: SizeChoice, p
         entry.size = fitted.size
         image_request = _image_request(request, candidate, fitted, prompt)
         request.progress(f"Generating with {candidate.name}, {image_request.aspect_ratio} ({fitted.size}).")
+        # A fallback waits for no cap: the next model is tried at once; the last model waits its turn.
+        queueing = Queueing(wait=position + 1 == len(chain), progress=request.progress)
         try:
-            made = await services.generate_images(candidate, image_request, observer=entry)
+            made = await services.generate_images(candidate, image_request, entry, queueing)
         except upstream.UpstreamError as exc:
             entry.key_labels += exc.key_labels or [exc.key_label]
             following = chain[position + 1] if position + 1 < len(chain) else None
@@ -75,7 +78,7 @@ def _image_request(request: GenerationRequest, route: ModelRoute, fitted: Negoti
 
 def falls_back(exc: upstream.UpstreamError, route: ModelRoute) -> bool:
     """Whether a failure of ``route`` lets the request move on to its fallback model."""
-    if isinstance(exc, upstream.NoAvailableKey | upstream.AllKeysFailed):
+    if isinstance(exc, upstream.NoAvailableKey | upstream.AllKeysFailed | VendorBusy):
         return True
     if isinstance(exc, upstream.ContentPolicy | upstream.BadRequest):
         return route.fallback_on_content_policy
@@ -95,7 +98,7 @@ def model_failed(exc: upstream.UpstreamError, route: ModelRoute, tried: tuple[Mo
     """The failure as the client sees it; ``route`` is the model that failed last, ``tried`` the chain so far.
     The ledger gets the same words around the vendor's fuller text (``detail``)."""
     headers = {}
-    if isinstance(exc, upstream.NoAvailableKey | upstream.AllKeysFailed) and exc.retry_after:
+    if isinstance(exc, upstream.NoAvailableKey | upstream.AllKeysFailed | VendorBusy) and exc.retry_after:
         headers["Retry-After"] = str(math.ceil(exc.retry_after))
     return ModelFailed(
         _failure_text(exc, exc.message, route, tried),

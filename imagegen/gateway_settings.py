@@ -41,6 +41,13 @@ KEY_MAX_COOLDOWN = positive("float", "KEY_MAX_COOLDOWN", 3600.0)
 if not 1 <= KEY_MAX_COOLDOWN < float("inf"):  # NaN fails this too
     raise ImproperlyConfigured(f"KEY_MAX_COOLDOWN must be a number of seconds, at least 1 (got {KEY_MAX_COOLDOWN}).")
 
+# Vendor caps (requests per minute, concurrent calls; set per vendor in admin): a request past a cap waits
+# in a queue at most this many seconds (0: not at all), with at most this many others, then gets 503 vendor_busy.
+VENDOR_QUEUE_WAIT = read("float", "VENDOR_QUEUE_WAIT", 10.0)
+if not 0 <= VENDOR_QUEUE_WAIT <= 600:  # NaN fails this too
+    raise ImproperlyConfigured(f"VENDOR_QUEUE_WAIT must be 0 to 600 seconds (got {VENDOR_QUEUE_WAIT}).")
+VENDOR_QUEUE_LENGTH = positive("int", "VENDOR_QUEUE_LENGTH", 50)
+
 # Most images one request may ask for (the "n" field of both endpoints).
 MAX_IMAGES_PER_REQUEST = positive("int", "MAX_IMAGES_PER_REQUEST", 4)
 # A streamed chat answer sends an SSE comment at least this often while the image is being made,
@@ -51,6 +58,11 @@ STREAM_HEARTBEAT_SECONDS = positive("float", "STREAM_HEARTBEAT_SECONDS", 10.0)
 PRICE_CURRENCY = env.str("PRICE_CURRENCY", default="USD").strip().upper()
 if not 1 <= len(PRICE_CURRENCY) <= 8 or not PRICE_CURRENCY.isalnum():
     raise ImproperlyConfigured(f"PRICE_CURRENCY={PRICE_CURRENCY!r} must be a currency code such as USD or EUR.")
+
+# Idempotency-Key: how long (seconds) a key's answer is kept and replayed (24 h), and how long a duplicate
+# that arrives while the first request is still running waits for its answer before a 409 with Retry-After.
+IDEMPOTENCY_TTL = positive("int", "IDEMPOTENCY_TTL", 24 * 3600)
+IDEMPOTENCY_WAIT_SECONDS = positive("float", "IDEMPOTENCY_WAIT_SECONDS", 60.0)
 
 # Stored images.
 IMAGE_MAX_BYTES = positive("int", "IMAGE_MAX_BYTES", 20 * 1024 * 1024)

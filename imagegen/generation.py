@@ -70,6 +70,7 @@ class GenerationOutcome:
     usage: OptimizerUsage = NOT_ASKED  # the optimizer LLM's tokens
     cost: Cost | None = None  # set once the images are stored and the ledger row completed
     from_cache: bool = False  # the images came from the image cache: no vendor call
+    generation_id: int | None = None  # the ledger row, set with the cost
 
     @property
     def generated_sizes(self) -> list[str]:

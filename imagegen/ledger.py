@@ -34,8 +34,13 @@ from imagegen.models import Generation, VendorAttempt
 from imagegen.recovery import current_worker
 from proxy.models import StoredImage
 from proxy.services import PreparedImage, record_images
+from vendors.errors import JobLost, UpstreamTimeout
 from vendors.selectors import ModelRoute
-from vendors.services import INTERRUPTED, Attempt
+from vendors.services import INTERRUPTED, OK, Attempt
+
+# The outcomes of a call after which the vendor may have made, and billed, images: it made them, it had
+# the request and no answer came, or the call was cut off.
+MAY_HAVE_BILLED = frozenset({OK, UpstreamTimeout.code, JobLost.code, INTERRUPTED})
 
 
 @dataclass(eq=False)
@@ -78,6 +83,10 @@ class LedgerEntry:
         priced = 0 if self.cached_images else len(prepared)
         self.cost = cost_of(self.route, self.size, self.request.quality, priced, self.optimizer_usage)
         return await run_db(_complete, self, status, error, list(prepared))
+
+    def may_have_billed(self) -> bool:
+        """Whether a vendor may have made (and billed) images for this request, whatever became of them."""
+        return any(attempt.sent is None or attempt.outcome in MAY_HAVE_BILLED for attempt in self.attempts)
 
     async def _write_ahead(self, attempt: Attempt | None) -> None:
         write = asyncio.ensure_future(self._write_in_order(attempt))

@@ -268,3 +268,7 @@ class EnvImport(models.Model):
 
     def __str__(self) -> str:
         return self.target
+
+
+# Registered with the app's models; it lives in a module of its own.
+from imagegen.idempotency_record import IdempotencyRecord  # noqa: E402, F401

@@ -59,6 +59,7 @@ async def _generate_and_record(request: GenerationRequest) -> GenerationOutcome:
         outcome = await before_shutdown_deadline(_generate(request, entry))
     except GatewayError as exc:
         status = Generation.Status.INTERRUPTED if isinstance(exc, ServerShuttingDown) else Generation.Status.FAILED
+        exc.vendor_may_have_billed = entry.may_have_billed()
         await asyncio.shield(entry.close(status, error=exc))
         raise
     except asyncio.CancelledError:
@@ -72,7 +73,7 @@ async def _generate_and_record(request: GenerationRequest) -> GenerationOutcome:
     # One write transaction for the images and the ledger row: the answer waits on it.
     entry.notes += [note for note in (outcome.fallback_note, outcome.size_note) if note] + outcome.failures
     outcome.images = await entry.close(Generation.Status.SUCCESS, prepared=outcome.prepared)
-    outcome.cost = entry.cost
+    outcome.cost, outcome.generation_id = entry.cost, entry.generation_id
     await image_cache.keep_images(request, outcome)  # stored and recorded first: the cache points at rows
     return outcome
 

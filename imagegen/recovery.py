@@ -49,8 +49,12 @@ def process_identity(pid: int) -> str | None:
         stat = (_PROC / str(pid) / "stat").read_text()
     except OSError:
         return None
-    # The fields after the command name (which may hold spaces and parentheses); starttime is the 22nd.
-    return f"{pid}:{stat.rsplit(')', 1)[1].split()[19]}"
+    # The fields after the command name (which may hold spaces and parentheses): the state is the 3rd,
+    # starttime the 22nd. A zombie has died and only waits for its parent (or init) to reap it.
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):
+        return None
+    return f"{pid}:{fields[19]}"
 
 
 @cache
@@ -73,6 +77,11 @@ def _gone(worker: str, host: str) -> bool:
     except ValueError:
         return False
     return process_identity(pid) != identity
+
+
+def worker_gone(worker: str) -> bool:
+    """Whether ``worker`` (as rows name it) ran on this host and no longer runs."""
+    return _gone(worker, socket.gethostname())
 
 
 def recover_abandoned(stale_after: float | None = None) -> int:

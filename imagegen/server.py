@@ -36,7 +36,7 @@ from uvicorn.config import Config
 from uvicorn.server import Server
 
 from imagegen.connections import BoundedHttpProtocol
-from imagegen.shutdown import shutdown_clock
+from imagegen.shutdown import drain_left_running, shutdown_clock
 
 with warnings.catch_warnings():  # it suggests the uvicorn-worker package; this one is uvicorn's own
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -60,6 +60,7 @@ class GatewayServer(Server):
         alive = asyncio.ensure_future(self._keep_notifying())
         try:
             await super().shutdown(sockets)
+            await drain_left_running()  # requests with an Idempotency-Key whose client left
         finally:
             alive.cancel()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Coroutine
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from core.errors import GatewayError
@@ -56,3 +57,36 @@ async def before_shutdown_deadline(work: Coroutine[Any, Any, T]) -> T:
         if not task.done():  # the deadline, or the caller was cancelled (the client left): stop the work
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+# --- Work whose client left ----------------------------------------------------------------------
+# A request with an Idempotency-Key goes on when its client leaves, so that the retry gets its answer;
+# nothing awaits it any more, so it is held here, and a shutdown waits for it like for a request.
+AFTER_DEADLINE = 2.0  # seconds such work has after the deadline to record how it ended
+
+
+@dataclass
+class LeftRunning:
+    tasks: set[asyncio.Task] = field(default_factory=set)
+
+
+def keep_running(task: asyncio.Task) -> None:
+    """Hold ``task`` until it is done (the loop keeps only weak references to tasks)."""
+    running = process_state().slot(LeftRunning).tasks
+    running.add(task)
+
+    def forget(done: asyncio.Task) -> None:
+        running.discard(done)
+        if not done.cancelled():
+            done.exception()  # heard by the client if it stayed; else the ledger and the record keep it
+
+    task.add_done_callback(forget)
+
+
+async def drain_left_running() -> None:
+    """Wait for the held work: it ends by the shutdown's deadline (``before_shutdown_deadline``), then records."""
+    running = process_state().slot(LeftRunning).tasks
+    if running:
+        deadline = shutdown_clock().deadline
+        left = None if deadline is None else max(deadline - time.monotonic(), 0.0) + AFTER_DEADLINE
+        await asyncio.wait(set(running), timeout=left)

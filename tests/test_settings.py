@@ -36,6 +36,9 @@ def start_with(**env):
         ("DATABASE_URL", "not-a-database://"),
         ("ENCRYPTION_KEYS", "not-a-fernet-key"),
         ("ENCRYPTION_KEY", "tooshort"),
+        ("VENDOR_QUEUE_WAIT", "-1"),
+        ("VENDOR_QUEUE_WAIT", "nan"),
+        ("VENDOR_QUEUE_LENGTH", "0"),
     ],
 )
 def test_a_bad_value_stops_the_start_naming_the_variable(name, value, tmp_path):

@@ -47,12 +47,15 @@ class VendorKeyInline(admin.TabularInline):
         return obj.masked if obj.pk else "—"
 
 
+CAP_FIELDS = ("requests_per_minute", "max_concurrent_calls")
+
+
 @admin.register(Vendor)
 class VendorAdmin(admin.ModelAdmin):
-    list_display = ("name", "kind", "base_url", "enabled", "model_count", "key_count")
+    list_display = ("name", "kind", "base_url", "enabled", "model_count", "key_count", *CAP_FIELDS)
     list_filter = ("kind", "enabled")
     search_fields = ("name",)
-    fields = ("name", "kind", "base_url", "enabled", "timeout")
+    fields = ("name", "kind", "base_url", "enabled", "timeout", *CAP_FIELDS)
     inlines = (ImageModelInline, VendorKeyInline)
 
     def get_queryset(self, request):

@@ -10,6 +10,7 @@
 | JobLost             | cooldown after N in a row   | stop: a polled job's outcome is unknown  |
 | BadRequest          | none                        | stop, 400 with the vendor's reason       |
 | ContentPolicy       | none                        | stop, 400 with the vendor's reason       |
+| VendorBusy (caps)   | none (nothing was sent)     | stop, 503 after the cap's queue          |
 
 Adapters translate, the table decides. An adapter reads :class:`ErrorFacts` from a failed answer (the
 status, the vendor's scrubbed message, the machine codes in the body and headers, the wait it asked for)

@@ -7,7 +7,8 @@ times out counts toward its failure streak like one that answers 5xx, so a hangi
 while the request that timed out is never sent again. Disabled state, failure counts, the last
 error (the operator's text, ``detail``) and the last use live on the ``VendorKey`` row, where the
 admin shows them. What this process remembers between calls (which keys are on a failing streak,
-when it last wrote a key's last use) is its :class:`KeyBook`, kept in the process state. Callers
+when it last wrote a key's last use) is its :class:`KeyBook`, kept in the process state. Each call
+first has room under the vendor's caps (``vendors.caps``), once the keys say it can be tried. Callers
 outside ``vendors`` use ``vendors.services``.
 """
 
@@ -28,7 +29,7 @@ from django.utils import timezone
 from core.db import run_blocking, run_db
 from core.redaction import admin_text, client_text
 from core.state import process_state
-from vendors import errors
+from vendors import caps, errors
 from vendors.models import VendorKey
 from vendors.selectors import KeyRef, VendorRoute, invalidate_routing_table
 
@@ -124,18 +125,30 @@ async def keys_in_turn(vendor: VendorRoute) -> tuple[list[KeyRef], float | None]
     return await run_blocking(_keys_in_turn, vendor)
 
 
-async def call_with_keys(vendor: VendorRoute, attempt: Callable[[KeyRef], Awaitable[T]]) -> KeyedResult[T]:
+async def call_with_keys(
+    vendor: VendorRoute, attempt: Callable[[KeyRef], Awaitable[T]], queueing: caps.Queueing = caps.WAIT
+) -> KeyedResult[T]:
     """Run ``attempt`` with one key after another until one succeeds or the error says stop.
 
-    Raises the stopping ``UpstreamError`` itself, ``NoAvailableKey`` when no key could be
-    tried, or ``AllKeysFailed`` when every key was tried; each carries ``key_label`` when a key
-    was used.
+    The call first has room under the vendor's caps (``vendors.caps``), held through its retries, or
+    waits for it as ``queueing`` says. Raises the stopping ``UpstreamError`` itself, ``NoAvailableKey``
+    when no key could be tried, ``VendorBusy`` when no room came in time, or ``AllKeysFailed`` when every
+    key was tried; each carries ``key_label`` when a key was used.
     """
     keys, back_in = await keys_in_turn(vendor)
     if not keys:
         raise _no_available_key(vendor, back_in)
+    async with caps.vendor_call(vendor, queueing) as room:
+        return await _try_in_turn(vendor, keys, attempt, room)
+
+
+async def _try_in_turn(
+    vendor: VendorRoute, keys: list[KeyRef], attempt: Callable[[KeyRef], Awaitable[T]], room: caps.Held | None
+) -> KeyedResult[T]:
     last_error: errors.UpstreamError | None = None
     for key in keys:
+        if last_error is not None:
+            await caps.count_retry(vendor, room)
         try:
             value = await attempt(key)
         except errors.UpstreamError as exc:

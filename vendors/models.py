@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import F
 
 from core.redaction import mask
-from vendors import crypto
+from vendors import cap_fields, crypto
 from vendors.adapters import adapter_class, kind_choices
 from vendors.adapters.base import SIZE_FORMATS
 from vendors.size_rules import SizeCapability
@@ -36,6 +36,9 @@ class Vendor(models.Model):
     )
     enabled = models.BooleanField(default=True)
     timeout = models.FloatField(default=120.0, help_text="Seconds one upstream call may take in total.")
+    # Caps on what every worker together sends this vendor (vendors.caps).
+    requests_per_minute = cap_fields.requests_per_minute()
+    max_concurrent_calls = cap_fields.concurrent_calls()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -40,6 +40,8 @@ class VendorRoute:
     base_url: str
     timeout: float
     keys: tuple[KeyRef, ...]
+    requests_per_minute: int | None = None  # caps (vendors.caps); None: none
+    max_concurrent_calls: int | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,8 @@ def build_routing_table() -> RoutingTable:
             base_url=vendor.base_url,
             timeout=vendor.timeout,
             keys=tuple(keys.get(vendor.id, ())),
+            requests_per_minute=vendor.requests_per_minute,
+            max_concurrent_calls=vendor.max_concurrent_calls,
         )
     # Every model, disabled ones too: a chain runs on through them to the next enabled one.
     models = {model.id: model for model in ImageModel.objects.all()}

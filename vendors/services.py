@@ -19,7 +19,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from core.http import get_client
-from vendors import errors
+from vendors import caps, errors
 from vendors.adapters import adapter_class
 from vendors.adapters.base import Adapter, ChatReply, ChatRequest, ImageRequest, UpstreamImage, VendorTarget
 from vendors.keys import call_with_keys, cooldown_key, failures_key
@@ -103,23 +103,27 @@ def short_reason(exc: errors.UpstreamError) -> str:
 
 
 async def generate_images(
-    route: ModelRoute, request: ImageRequest, observer: AttemptObserver | None = None
+    route: ModelRoute,
+    request: ImageRequest,
+    observer: AttemptObserver | None = None,
+    queueing: caps.Queueing = caps.WAIT,
 ) -> GeneratedImages:
     """``request.n`` images from one model: in as few calls as the model batches, all at once.
 
     A batch may come back short (SiliconFlow documents batch_size for Kolors only): the missing
     images are asked for once more, one per call. Images that still fail are reported, not fatal,
     as long as one image was made; with none, the first failure is raised, carrying in
-    ``key_labels`` every key the request used. ``observer`` hears of each attempt before it is sent.
+    ``key_labels`` every key the request used. ``observer`` hears of each attempt before it is sent;
+    each call first has room under the vendor's caps (or raises ``VendorBusy``), as ``queueing`` says.
     """
     adapter = _adapter(route.vendor)
     per_call = max(1, min(adapter.max_batch(request), request.n))
     batches = [min(per_call, request.n - start) for start in range(0, request.n, per_call)]
     made = GeneratedImages(images=[])
     seen: list[tuple[errors.UpstreamError, int]] = []  # each failed call, with the images it was for
-    short = await _calls(route, adapter, request, batches, made, seen, observer)
+    short = await _calls(route, adapter, request, batches, made, seen, observer, queueing)
     if short and made.images:
-        await _calls(route, adapter, request, [1] * short, made, seen, observer)
+        await _calls(route, adapter, request, [1] * short, made, seen, observer, queueing)
     if not made.images:
         failure = seen[0][0] if seen else errors.GenerationFailed(NO_IMAGE)
         failure.key_labels = made.key_labels
@@ -138,6 +142,7 @@ async def _calls(
     made: GeneratedImages,
     seen: list[tuple[errors.UpstreamError, int]],
     observer: AttemptObserver | None,
+    queueing: caps.Queueing,
 ) -> int:
     """One call per count, all at once; images and failures go into ``made`` and ``seen``.
     Returns how many images the successful calls came back short by."""
@@ -150,7 +155,7 @@ async def _calls(
             record = Attempt(vendor.id, vendor.name, route.name, key.id, key.label, count)
             return _observed(record, observer, lambda: adapter.call(get_client(), batch, key.secret))
 
-        result = await call_with_keys(vendor, attempt)
+        result = await call_with_keys(vendor, attempt, queueing)
         made.key_labels.append(result.key_label)
         return list(result.value)[:count]
 

@@ -115,10 +115,16 @@ class ChunkWriter:
         """The finish chunk, with the cost (as ``X-Imagegen-Cost`` says it) that headers sent first could not
         carry, and ``"cache": "hit"`` when the images came from the image cache."""
         extra = {"cache": "hit"} if outcome.from_cache else {}
-        return self._event({**self._payload({}, "stop"), "cost": cost_text(outcome), **extra})
+        return self.finish_costing(cost_text(outcome), **extra)
+
+    def finish_costing(self, cost: str, **extra: str) -> bytes:
+        return self._event({**self._payload({}, "stop"), "cost": cost, **extra})
 
     def usage(self, outcome: GenerationOutcome) -> bytes:
         """The extra last chunk ``stream_options.include_usage`` asks for: no choices, the usage."""
+        return self.usage_chunk(usage(outcome))
+
+    def usage_chunk(self, body: dict) -> bytes:
         return self._event(
             {
                 "id": self.id,
@@ -126,7 +132,7 @@ class ChunkWriter:
                 "created": self.created,
                 "model": self.model,
                 "choices": [],
-                "usage": usage(outcome),
+                "usage": body,
             }
         )
 

@@ -7,15 +7,19 @@ The parser and content negotiation they use are in ``imagegen.api.parsing``.
 
 from __future__ import annotations
 
+import asyncio
 import io
+from dataclasses import replace
 from inspect import iscoroutinefunction
 
 from adrf.requests import AsyncRequest
 from adrf.views import APIView
 
-from imagegen import client_limits
+from imagegen import client_limits, idempotency
 from imagegen.api import dependencies
 from imagegen.api.errors import MethodNotAllowed
+from imagegen.api.idempotent import Guard
+from imagegen.generation import GenerationRequest
 
 
 class GatewayRequest(AsyncRequest):
@@ -49,11 +53,17 @@ class GatewayView(APIView):
     # Set by ``admit``: the client key's x-ratelimit headers, sent with whatever the request is answered.
     limit_headers: dict[str, str] = {}
 
-    async def admit(self, caller, n: int) -> client_limits.Admission:
-        """The client key's limits, checked now, before anything is sent to a vendor."""
-        admission = await client_limits.admit(caller, n)
+    async def admitted(self, generation: GenerationRequest, guard: Guard) -> GenerationRequest:
+        """The generation with the client key's limits checked and reserved, before anything is sent to a
+        vendor. Refused, the request's Idempotency-Key is given back: nothing was generated under it."""
+        try:
+            admission = await client_limits.admit(generation.caller, generation.n)
+        except BaseException:
+            if guard.ticket is not None:
+                await asyncio.shield(idempotency.release(guard.ticket))
+            raise
         self.limit_headers = admission.headers
-        return admission
+        return replace(generation, admission=admission)
 
     async def check_edge(self, request) -> None:
         """Before anything else: the Host is one the gateway serves (a 400 invalid_host), and the

@@ -24,12 +24,16 @@ EXAMPLE_MODEL = "flux-schnell"
 ERRORS = {
     400: "invalid_request, invalid_json or empty_prompt: the body is not what the API takes (param names the "
     "field); invalid_host: the Host header is not one the gateway serves; content_policy_violation or "
-    "upstream_bad_request: the vendor refused the prompt or the request.",
+    "upstream_bad_request: the vendor refused the prompt or the request; invalid_idempotency_key: the "
+    "Idempotency-Key header is empty, too long or has other characters.",
     401: "invalid_api_key: the bearer key is missing, wrong, disabled or expired (the message says which of "
     "missing or expired).",
     404: "model_not_found: no enabled model has this name, or the key may not use it (answered alike; the "
     "message lists the key's models).",
     408: "request_timeout: the request did not arrive in time (the connection is closed).",
+    409: "idempotency_key_reused: this Idempotency-Key was used with another body or endpoint; "
+    "idempotency_request_in_progress: the first request with it is still running (Retry-After says when to retry).",
+    410: "image_removed or image_expired: a base64 replay of an Idempotency-Key whose image was taken down or purged.",
     413: "request_too_large: the body is over MAX_REQUEST_BYTES.",
     415: "unsupported_media_type: the body was sent with a Content-Type other than application/json.",
     429: "rate_limit_exceeded: too many wrong or missing keys from this address, or the key's requests per minute "
@@ -38,9 +42,9 @@ ERRORS = {
     431: "request_header_too_large: the request line and headers are too large (the connection is closed).",
     500: "internal_error: a bug, logged; the message is generic.",
     502: "upstream_error, upstream_job_lost or image_fetch_failed: the vendor failed; nothing is resubmitted "
-    "that may have been billed.",
-    503: "no_available_key, service_unavailable, server_shutting_down or server_busy: try again later "
-    "(Retry-After, when given, says when).",
+    "that may have been billed. worker_lost: the first request with this Idempotency-Key died with its process.",
+    503: "no_available_key, vendor_busy, service_unavailable, server_shutting_down or server_busy: try again "
+    "later (Retry-After, when given, says when).",
     504: "upstream_timeout: the vendor took the request but did not answer in time; not resubmitted.",
 }
 # The same statuses where the request is not read, and no vendor is called.
@@ -51,7 +55,7 @@ PLAIN_ERRORS = {
 # What any path of the gateway may answer before it reaches an endpoint's own logic.
 EDGE = (400, 408, 431, 500, 503)
 AUTHENTICATED = (*EDGE, 401, 429)
-GENERATING = (*AUTHENTICATED, 404, 413, 415, 502, 504)
+GENERATING = (*AUTHENTICATED, 404, 409, 413, 415, 502, 504)
 
 RETRY_AFTER = [
     OpenApiParameter(
@@ -94,7 +98,8 @@ COST_HEADERS = [
         OpenApiTypes.STR,
         OpenApiParameter.HEADER,
         response=[200],
-        description='The request\'s cost, e.g. "0.040057 USD", or "unknown" (no price applies). Not on streams.',
+        description='The request\'s cost, e.g. "0.040057 USD", or "unknown" (no price applies). Not on streams, '
+        "except an Idempotency-Key's replay (0).",
     ),
     OpenApiParameter(
         "x-litellm-response-cost",
@@ -110,6 +115,34 @@ COST_HEADERS = [
         response=[200],
         enum=["hit"],
         description="hit: the images came from the model's opt-in image cache, with no vendor call (cost 0).",
+    ),
+]
+
+# Never pay twice (imagegen.idempotency): the request's key, and how a replay is marked.
+IDEMPOTENCY = [
+    OpenApiParameter(
+        "Idempotency-Key",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        pattern=r"^[!-~]{1,255}$",
+        description="Your id for this request (printable ASCII without spaces, at most 255). Within "
+        "IDEMPOTENCY_TTL (24 h) the same key and body get the stored answer again with no vendor call and cost 0; "
+        "another body is a 409. Keys belong to the client key that sends them.",
+    ),
+    OpenApiParameter(
+        "Idempotent-Replayed",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=[200, 502],
+        enum=["true"],
+        description="true: the stored answer of an earlier request with this Idempotency-Key (cost 0).",
+    ),
+    OpenApiParameter(
+        "Retry-After",
+        OpenApiTypes.INT,
+        OpenApiParameter.HEADER,
+        response=[409],
+        description="With idempotency_request_in_progress: seconds before retrying with the same key.",
     ),
 ]
 
@@ -160,7 +193,7 @@ chat_completions = extend_schema(
     summary="Generate images from the last user message",
     request=bodies.ChatCompletionRequest,
     examples=[CHAT_EXAMPLE],
-    parameters=[*RETRY_AFTER, *COST_HEADERS, *RATE_HEADERS],
+    parameters=[*RETRY_AFTER, *COST_HEADERS, *IDEMPOTENCY, *RATE_HEADERS],
     responses={
         (200, "application/json"): OpenApiResponse(bodies.ChatCompletion, description="The chat.completion."),
         (200, "text/event-stream"): OpenApiResponse(SSE_EVENT, description=STREAM),
@@ -175,10 +208,10 @@ image_generations = extend_schema(
     summary="Generate images from a prompt (OpenAI's Images API)",
     request=bodies.ImageGenerationRequest,
     examples=[IMAGES_EXAMPLE],
-    parameters=[*RETRY_AFTER, *COST_HEADERS, *RATE_HEADERS],
+    parameters=[*RETRY_AFTER, *COST_HEADERS, *IDEMPOTENCY, *RATE_HEADERS],
     responses={
         200: OpenApiResponse(bodies.ImagesResponse, description="The stored images, as URLs or base64."),
-        **error_responses(GENERATING),
+        **error_responses((*GENERATING, 410)),
     },
 )
 

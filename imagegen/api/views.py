@@ -17,8 +17,9 @@ from rest_framework.request import Request
 
 from core.db import run_blocking
 from imagegen import pipeline
-from imagegen.api import answers, dependencies, openapi, streaming
+from imagegen.api import answers, dependencies, idempotent, openapi, replays, streaming
 from imagegen.api.drf import GatewayView
+from imagegen.api.idempotent import Answered
 from imagegen.api.serializers import ChatCompletionSerializer, ImageGenerationSerializer
 from proxy.services import public_url, read_stored
 from vendors.selectors import routing_table
@@ -36,26 +37,25 @@ class ChatCompletionsApi(GatewayView):
     @openapi.chat_completions
     async def post(self, request: Request) -> HttpResponse:
         payload = validated(ChatCompletionSerializer, request)
-        route = await pipeline.resolve_route(payload["model"], request.user)
         generation = pipeline.GenerationRequest(
-            route=route,
+            route=await pipeline.resolve_route(payload["model"], request.user),
             idea=payload["prompt"],
             caller=request.user,
             size=payload.get("size") or None,
             n=payload["n"],
             end_user=payload["user"],
             endpoint="chat.stream" if payload["stream"] else "chat",
-            admission=await self.admit(request.user, payload["n"]),
         )
+        include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
+        guard = await idempotent.guard(request, "chat")
+        if guard.replay is not None:
+            return replays.chat(guard.replay.answer, payload["stream"], include_usage)
+        generation = await self.admitted(generation, guard)
         completion_id = f"chatcmpl-{secrets.token_hex(12)}"
         if payload["stream"]:
-            include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
-            events = streaming.chat_events(request, generation, completion_id, include_usage)
+            events = streaming.chat_events(request, generation, completion_id, include_usage, guard)
             return streaming.event_stream(events, generation.admission)
-        outcome = await pipeline.generate(generation)
-        content = answers.chat_content(outcome, [public_url(image, request) for image in outcome.images])
-        body = answers.chat_completion(completion_id, outcome, content)
-        return JsonResponse(body, headers=answers.cost_headers(outcome))
+        return await guard.run(chat_answer(request, generation, completion_id))
 
 
 class ImageGenerationsApi(GatewayView):
@@ -64,28 +64,47 @@ class ImageGenerationsApi(GatewayView):
     @openapi.image_generations
     async def post(self, request: Request) -> HttpResponse:
         payload = validated(ImageGenerationSerializer, request)
-        route = await pipeline.resolve_route(payload["model"], request.user)
-        outcome = await pipeline.generate(
-            pipeline.GenerationRequest(
-                route=route,
-                admission=await self.admit(request.user, payload["n"]),
-                idea=payload["prompt"],
-                caller=request.user,
-                size=payload["size"] or None,
-                n=payload["n"],
-                quality=payload["quality"],
-                style=payload["style"],
-                end_user=payload["user"],
-                endpoint="images",
-            )
+        generation = pipeline.GenerationRequest(
+            route=await pipeline.resolve_route(payload["model"], request.user),
+            idea=payload["prompt"],
+            caller=request.user,
+            size=payload["size"] or None,
+            n=payload["n"],
+            quality=payload["quality"],
+            style=payload["style"],
+            end_user=payload["user"],
+            endpoint="images",
         )
-        if payload["response_format"] == "b64_json":
-            # Every image is stored first, so base64 works whatever form the vendor delivered it in.
-            contents = await run_blocking(lambda: [read_stored(image) for image in outcome.images])
-            items = [{"b64_json": base64.b64encode(data).decode("ascii")} for data in contents]
-        else:
-            items = [{"url": public_url(image, request)} for image in outcome.images]
-        return JsonResponse(answers.images_response(outcome, items), headers=answers.cost_headers(outcome))
+        guard = await idempotent.guard(request, "images")
+        if guard.replay is not None:
+            return await replays.images(guard.replay.answer)
+        generation = await self.admitted(generation, guard)
+        return await guard.run(images_answer(request, generation, payload["response_format"] == "b64_json"))
+
+
+async def chat_answer(
+    request: Request, generation: pipeline.GenerationRequest, completion_id: str
+) -> Answered[HttpResponse]:
+    outcome = await pipeline.generate(generation)
+    content = answers.chat_content(outcome, [public_url(image, request) for image in outcome.images])
+    body = answers.chat_completion(completion_id, outcome, content)
+    response = JsonResponse(body, headers=answers.cost_headers(outcome))
+    return Answered(response, {"kind": "chat", "body": body}, outcome.generation_id)
+
+
+async def images_answer(request: Request, generation: pipeline.GenerationRequest, b64: bool) -> Answered[HttpResponse]:
+    """The Images answer; what a replay gives keeps the images' tokens, not their bytes."""
+    outcome = await pipeline.generate(generation)
+    if b64:
+        # Every image is stored first, so base64 works whatever form the vendor delivered it in.
+        contents = await run_blocking(lambda: [read_stored(image) for image in outcome.images])
+        items = [{"b64_json": base64.b64encode(data).decode("ascii")} for data in contents]
+    else:
+        items = [{"url": public_url(image, request)} for image in outcome.images]
+    body = answers.images_response(outcome, items)
+    stored = {**body, "data": [{k: v for k, v in item.items() if k != "b64_json"} for item in body["data"]]}
+    answer = {"kind": "images", "body": stored, "b64": b64, "images": [image.token for image in outcome.images]}
+    return Answered(JsonResponse(body, headers=answers.cost_headers(outcome)), answer, outcome.generation_id)
 
 
 class ModelListApi(GatewayView):

@@ -255,3 +255,24 @@ def test_a_cache_that_fails_while_giving_a_slot_back_does_not_cost_the_client_it
 
     assert answered.status_code == 200 and answered.json()["data"][0]["url"]
     error_of(images(client), 429, "rate_limit_exceeded")  # the slot stays taken until its lease runs out
+
+
+def test_a_replay_passes_the_limits_and_a_refused_request_gives_its_idempotency_key_back(client, flux, sf):
+    key = client_key_row(RAW, images_per_day=1)
+
+    def keyed(idempotency_key):
+        body = json.dumps({"model": "flux-schnell", "prompt": "a red fox"})
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {RAW}", "HTTP_IDEMPOTENCY_KEY": idempotency_key}
+        return client.post("/v1/images/generations", body, content_type="application/json", **headers)
+
+    first = keyed("order-1")
+    replay = keyed("order-1")  # the day's one image is spent, but a replay generates nothing
+    assert (first.status_code, replay.status_code) == (200, 200)
+    assert replay.json()["data"] == first.json()["data"]
+    error_of(keyed("order-2"), 429, "insufficient_quota")
+    assert len(sf.keys_used()) == 1
+
+    key.images_per_day = 2
+    key.save()
+    assert keyed("order-2").status_code == 200  # the refusal was not stored as the key's answer
+    assert len(sf.keys_used()) == 2

@@ -25,6 +25,25 @@ def dead_worker() -> str:
     return f"{socket.gethostname()}/{identity}"
 
 
+def zombie_worker() -> tuple[str, subprocess.Popen]:
+    """A worker killed but not yet reaped (its parent, like a killed gunicorn master's orphans, never waits)."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    identity = process_identity(process.pid)
+    process.kill()
+    os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)  # dead, and left a zombie
+    return f"{socket.gethostname()}/{identity}", process
+
+
+def test_a_killed_worker_not_yet_reaped_counts_as_gone():
+    worker, process = zombie_worker()
+    try:
+        abandoned = pending(worker)
+        assert recover_abandoned() == 1
+        assert status_of(abandoned) == Generation.Status.INTERRUPTED
+    finally:
+        process.wait()
+
+
 def pending(worker: str, *, age: float = 0.0, outcome: str = "") -> Generation:
     """A pending row ``age`` seconds old, with one attempt whose outcome is ``outcome`` ("" = under way)."""
     row = Generation.objects.create(model="flux", status=Generation.Status.PENDING, worker=worker)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('imagegen', '0005_costs_and_usage'),
+        ('imagegen', '0006_idempotency_records'),
     ]
 
     operations = [

@@ -13,6 +13,7 @@ from inspect import iscoroutinefunction
 from adrf.requests import AsyncRequest
 from adrf.views import APIView
 
+from core import metrics
 from imagegen.api import dependencies
 from imagegen.api.errors import MethodNotAllowed
 
@@ -74,7 +75,8 @@ class GatewayView(APIView):
         self.request, self.headers = request, self.default_response_headers
         try:
             await self.check_edge(request._request)
-            await request.authenticate_async()
+            with metrics.stage("auth"):
+                await request.authenticate_async()
             self.initial(request, *args, **kwargs)
             method = request.method.lower()
             handler = getattr(self, method) if method in self.http_method_names else self.http_method_not_allowed

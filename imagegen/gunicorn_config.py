@@ -18,28 +18,29 @@ import shutil
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "imagegen.settings")
 
 from django.conf import settings  # noqa: E402  (after the settings module is named)
+from gunicorn.glogging import Logger  # noqa: E402
 
 worker_class = "imagegen.server.GatewayWorker"
 graceful_timeout = settings.SHUTDOWN_GRACE_SECONDS
 # A worker that has not told the master it is alive for this long is restarted.
 timeout = 60
 
-if settings.LOG_FORMAT == "json":
-    # gunicorn's own lines (the master's, from its first; the workers inherit the handlers) as JSON too.
-    logconfig_dict = {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "core.logs.JsonFormatter"}},
-        "handlers": {
-            "console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"},
-            "error_console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"},
-        },
-        "loggers": {
-            "gunicorn.error": {"handlers": ["error_console"], "level": "INFO", "propagate": False},
-            "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        },
-        "root": {"handlers": ["error_console"], "level": "WARNING"},
-    }
+
+class GatewayLogger(Logger):
+    """gunicorn's logger; with LOG_FORMAT=json its lines are JSON objects too, the master's from the first
+    (the workers inherit its handlers, and ``core.logs`` gives the access line the same format)."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        if settings.LOG_FORMAT == "json":
+            from core.logs import JsonFormatter
+
+            for log in (self.error_log, self.access_log):
+                for handler in log.handlers:
+                    handler.setFormatter(JsonFormatter())
+
+
+logger_class = GatewayLogger
 
 
 def on_starting(server) -> None:

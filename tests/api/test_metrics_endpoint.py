@@ -88,6 +88,7 @@ def test_a_generation_is_counted_by_endpoint_model_status_stage_vendor_and_bytes
         json={"model": "no-such-model", "prompt": "a red fox"},
         headers={"Authorization": f"Bearer {CLIENT_KEY}"},
     )
+    health = asgi_request("GET", "/health")
     after = scrape()
 
     def delta(name, **labels):
@@ -100,7 +101,8 @@ def test_a_generation_is_counted_by_endpoint_model_status_stage_vendor_and_bytes
     assert delta("imagegen_request_duration_seconds_count", endpoint="images.generations") == 2
     for stage in ("optimize", "generate", "fetch", "store"):
         assert delta("imagegen_stage_duration_seconds_count", stage=stage) == 1, stage
-    assert delta("imagegen_stage_duration_seconds_count", stage="auth") == 2
+    assert delta("imagegen_stage_duration_seconds_count", stage="auth") == 2  # no key to check on /health
+    assert delta(requests, endpoint="health", model="", status=str(health.status_code)) == 1
     assert delta("imagegen_vendor_calls_total", vendor="sf", kind="siliconflow", outcome="ok") == 1
     assert delta("imagegen_images_total", model="flux-schnell", vendor="sf") == 1
     assert delta("imagegen_stored_bytes_total", vendor="sf") > 0

@@ -127,3 +127,26 @@ def test_keys_are_counted_by_state_at_each_scrape(settings):
     for state, count in states.items():
         assert value(found, "imagegen_vendor_keys", vendor="census", state=state) == count, state
         assert ("imagegen_vendor_keys", frozenset({"vendor": "keyless", "state": state}.items())) in found
+
+
+def test_image_cache_lookups_are_counted_as_hits_and_misses(settings, flux):
+    settings.METRICS_TOKEN = TOKEN
+    flux.image_cache_seconds = 3600
+    flux.save()
+    body = {"model": "flux-schnell", "prompt": "a grey heron"}
+    before = scrape()
+
+    for _ in range(2):
+        answer = asgi_request(
+            "POST", "/v1/images/generations", json=body, headers={"Authorization": f"Bearer {CLIENT_KEY}"}
+        )
+        assert answer.status_code == 200
+    after = scrape()
+
+    def delta(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("imagegen_cache_lookups_total", cache="image", result="miss") == 1
+    assert delta("imagegen_cache_lookups_total", cache="image", result="hit") == 1
+    assert delta("imagegen_images_total", model="flux-schnell", vendor="cache") == 1
+    assert delta("imagegen_vendor_calls_total", vendor="sf", kind="siliconflow", outcome="ok") == 1

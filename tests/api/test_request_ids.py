@@ -107,3 +107,21 @@ def test_every_log_line_of_a_request_names_it_in_one_json_object(flux, sf, json_
     assert all({"time", "level", "logger", "message"} <= entry.keys() for entry in entries)
     assert "sk-sf-key" not in json_log.getvalue()
     assert Generation.objects.get().request_id == "trace-9"
+
+
+def test_a_plain_line_names_its_request_in_brackets(flux, sf, settings):
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(logging.Formatter(settings.LOGGING["formatters"]["plain"]["format"]))
+    sf.default_behaviour = "rate_limited"
+    logging.getLogger().addHandler(handler)
+    try:
+        asgi_request("POST", "/v1/images/generations", json=IMAGE, headers={**AUTH, "X-Request-ID": "plain-7"})
+        logging.getLogger("tests").warning("after the request")
+    finally:
+        logging.getLogger().removeHandler(handler)
+
+    during, after = stream.getvalue().splitlines()
+    assert " WARNING vendors.keys [plain-7]: vendor sf key k1: upstream_rate_limited" in during
+    assert after.endswith(" WARNING tests [-]: after the request")

@@ -11,17 +11,26 @@ the loggers themselves, wherever their lines go:
 - every value is scrubbed (URLs, anything shaped like a key) and kept on one line (control characters,
   terminal escapes and Unicode line separators escaped), by :class:`core.redaction.RedactingFilter`;
 - an access line's query values are masked to their last 4 characters, and its client address is
-  printed only when it is an IP address (``[not an address]`` otherwise), by :class:`AccessLineFilter`.
+  printed only when it is an IP address (``[not an address]`` otherwise), by :class:`AccessLineFilter`,
+  which also ends it with the request's id;
+- every record carries the id of the request it was written for (``request_id``, "-" outside one), by
+  :class:`RequestIdFilter`; the plain format prints it, and ``LOG_FORMAT=json`` makes each line one JSON
+  object (:class:`JsonFormatter`), the server's own lines included.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import logging.config
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, quote
+
+from django.conf import settings
 
 from core.domains import is_ip
 from core.redaction import RedactingFilter, mask
+from core.request_context import current_request_id
 
 SERVER_LOGGERS = ("uvicorn.error", "gunicorn.error", "gunicorn.access")
 ACCESS_LOGGER = "uvicorn.access"
@@ -29,11 +38,23 @@ NOT_AN_ADDRESS = "[not an address]"
 
 
 def configure_logging(config: dict) -> None:
-    """``settings.LOGGING_CONFIG``: apply ``config``, then filter the server's loggers (see the module)."""
+    """``settings.LOGGING_CONFIG``: apply ``config``, then filter the server's loggers (see the module);
+    with ``LOG_FORMAT=json`` their handlers write JSON lines too."""
     logging.config.dictConfig(config)
     for name in SERVER_LOGGERS:
         _filter_once(logging.getLogger(name), RedactingFilter)
     _filter_once(logging.getLogger(ACCESS_LOGGER), AccessLineFilter)
+    for name in (*SERVER_LOGGERS, ACCESS_LOGGER):
+        _filter_once(logging.getLogger(name), RequestIdFilter)
+    if getattr(settings, "LOG_FORMAT", "plain") == "json":
+        json_lines(*SERVER_LOGGERS, ACCESS_LOGGER)
+
+
+def json_lines(*names: str) -> None:
+    """The handlers of these loggers (the server's own, set up before Django's) write JSON lines."""
+    for name in names:
+        for handler in logging.getLogger(name).handlers:
+            handler.setFormatter(JsonFormatter())
 
 
 def _filter_once(logger: logging.Logger, kind: type[logging.Filter]) -> None:
@@ -49,7 +70,41 @@ class AccessLineFilter(RedactingFilter):
         args = record.args
         if isinstance(args, tuple) and len(args) == 5 and all(isinstance(value, str) for value in args[:3]):
             record.args = (client_address(args[0]), args[1], masked_query(args[2]), *args[3:])
-        return super().filter(record)
+        super().filter(record)
+        request_id = current_request_id()
+        plain = getattr(settings, "LOG_FORMAT", "plain") != "json"  # a JSON line has its own request_id field
+        if request_id and plain and isinstance(record.msg, str):  # after the scrub, which would mask a UUID
+            record.msg = f"{record.msg} {request_id}"  # checked: no % in it (core.request_context)
+        return True
+
+
+class RequestIdFilter(logging.Filter):
+    """Puts the id of the request being served on the record (``request_id``; "-" outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request_id() or "-"
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request_id (when in a request), exception.
+    Put after the redacting filters, it writes what they left; JSON escapes anything that could break a line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None) or current_request_id()
+        if request_id and request_id != "-":
+            entry["request_id"] = request_id
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=True)
 
 
 def client_address(value: str) -> str:

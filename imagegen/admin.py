@@ -70,11 +70,12 @@ class GenerationAdmin(ReadOnlyModelAdmin):
     )
     list_filter = ("status", "endpoint", "model", "vendor_name", "client_label")
     change_list_template = "admin/imagegen/generation/change_list.html"
-    search_fields = ("user_prompt", "prompt")
+    search_fields = ("user_prompt", "prompt", "=request_id")
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
     fields = (
         "created_at",
+        "request_id",
         "status",
         "endpoint",
         "model",

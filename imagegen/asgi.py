@@ -6,9 +6,11 @@ import django  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from django.core.handlers.exception import convert_exception_to_response  # noqa: E402
 
+from imagegen.observed import Observed  # noqa: E402
+
 # Paths served by async views that do their blocking work through core.db (the shared
 # executor) and need no session, user, CSRF or messages.
-API_PATH_PREFIXES = ("/v1/", "/images/", "/health")
+API_PATH_PREFIXES = ("/v1/", "/images/", "/health", "/metrics")
 
 
 class ApiASGIHandler(ASGIHandler):
@@ -49,9 +51,10 @@ class GatewayASGIHandler(ASGIHandler):
             await super().__call__(scope, receive, send)
 
 
-def get_asgi_application() -> GatewayASGIHandler:
+def get_asgi_application() -> Observed:
+    """Every request gets its id and is counted (``imagegen.observed``), then is routed as above."""
     django.setup(set_prefix=False)
-    return GatewayASGIHandler()
+    return Observed(GatewayASGIHandler())
 
 
 application = get_asgi_application()

@@ -22,6 +22,7 @@ from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
+from core import metrics
 from core.db import run_blocking, run_db
 from imagegen.generation import GenerationOutcome, GenerationRequest
 from proxy.models import StoredImage
@@ -54,12 +55,15 @@ async def cached_images(request: GenerationRequest, size: str, prompt: str) -> l
         ids = await run_blocking(cache.get, key)
     except Exception:  # a cache is a saving, never a reason to fail
         log.warning("the image cache could not be read; asking the vendor", exc_info=True)
+        metrics.cache_lookup("image", False)
         return None
     if not isinstance(ids, list) or len(ids) != request.n:
+        metrics.cache_lookup("image", False)
         return None
     images = await run_db(_live, ids)
     if images is None:
         await _forget(key)
+    metrics.cache_lookup("image", images is not None)
     return images
 
 

@@ -25,8 +25,10 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import transaction
 
+from core import metrics
 from core.db import run_db
 from core.errors import GatewayError
+from core.request_context import current_request_id
 from core.text import storable
 from imagegen.costs import NOT_ASKED, Cost, OptimizerUsage, cost_of
 from imagegen.generation import GenerationRequest, distinct_sizes
@@ -49,6 +51,7 @@ class LedgerEntry:
 
     request: GenerationRequest
     started: float = field(default_factory=time.monotonic)
+    request_id: str = field(default_factory=current_request_id)  # the HTTP request's, taken when the row begins
     route: ModelRoute | None = None  # the model being tried (the one that served, at the end)
     key_labels: list[str] = field(
         default_factory=list
@@ -82,6 +85,7 @@ class LedgerEntry:
         # Images from the image cache are delivered and counted, but no vendor made them now: they cost nothing.
         priced = 0 if self.cached_images else len(prepared)
         self.cost = cost_of(self.route, self.size, self.request.quality, priced, self.optimizer_usage)
+        _count_cost(self)
         return await run_db(_complete, self, status, error, list(prepared))
 
     def may_have_billed(self) -> bool:
@@ -138,6 +142,13 @@ def _complete(
     return images
 
 
+def _count_cost(entry: LedgerEntry) -> None:
+    model = entry.route.name if entry.route else entry.request.model
+    for part, amount in (("image", entry.cost.vendor), ("optimizer", entry.cost.optimizer)):
+        if amount:  # unpriced (None) and free parts add nothing
+            metrics.COST.labels(model, part, entry.cost.currency).inc(float(amount))
+
+
 def keep_days(route: ModelRoute) -> int | None:
     """Days the images of ``route`` are kept: the model's retention, else the gateway's; None: forever."""
     days = route.retention_days if route.retention_days is not None else settings.IMAGE_RETENTION_DAYS
@@ -174,6 +185,7 @@ def _row(entry: LedgerEntry, status: str, error: GatewayError | None = None, ima
     request, route = entry.request, entry.route
     return {
         **_costs(entry, len(images)),
+        "request_id": entry.request_id,
         "client_key_id": request.caller.client_key_id,
         "client_label": request.caller.label,
         "model": request.model[:200],

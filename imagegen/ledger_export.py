@@ -45,6 +45,7 @@ COLUMNS = (
     "user_prompt",
     "prompt",
     "notes",
+    "request_id",
 )
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

@@ -140,6 +140,9 @@ class Generation(models.Model):
     worker = models.CharField(
         max_length=100, blank=True, help_text="The gateway process that ran it (host/pid:start), for crash recovery."
     )
+    request_id = models.CharField(
+        max_length=128, blank=True, db_index=True, help_text="The request's X-Request-ID, as in its answer and logs."
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
+from core import metrics, request_context
 from core.errors import GatewayError
 from core.fetch import origin
 from imagegen import image_cache, ledger, prompts
@@ -38,6 +39,7 @@ async def resolve_route(model: str, caller: Caller | None = None) -> ModelRoute:
     if route is None or (caller is not None and not caller.allows(model)):
         names = (await routing_table()).model_names()
         raise ModelNotFound(model, [name for name in names if caller is None or caller.allows(name)])
+    request_context.note_model(route.name)
     return route
 
 
@@ -72,8 +74,10 @@ async def _generate_and_record(request: GenerationRequest) -> GenerationOutcome:
         raise
     # One write transaction for the images and the ledger row: the answer waits on it.
     entry.notes += [note for note in (outcome.fallback_note, outcome.size_note) if note] + outcome.failures
-    outcome.images = await entry.close(Generation.Status.SUCCESS, prepared=outcome.prepared)
+    with metrics.stage("store"):
+        outcome.images = await entry.close(Generation.Status.SUCCESS, prepared=outcome.prepared)
     outcome.cost, outcome.generation_id = entry.cost, entry.generation_id
+    _count_images(outcome)
     await image_cache.keep_images(request, outcome)  # stored and recorded first: the cache points at rows
     return outcome
 
@@ -87,9 +91,11 @@ async def _generate(request: GenerationRequest, entry: ledger.LedgerEntry) -> Ge
     cached = await image_cache.cached_images(request, choice.size, optimized.prompt)
     if cached is not None:
         return _from_cache(request, choice, optimized, cached, entry)
-    made = await generate_along_chain(request, choice, optimized.prompt, entry)
+    with metrics.stage("generate"):
+        made = await generate_along_chain(request, choice, optimized.prompt, entry)
     request.progress("Storing the image." if len(made.images) == 1 else "Storing the images.")
-    prepared = await _prepare_all(made)
+    with metrics.stage("fetch"):
+        prepared = await _prepare_all(made)
     return GenerationOutcome(
         model=made.model.name,
         requested_model=request.route.name,
@@ -111,7 +117,8 @@ async def _optimize(request: GenerationRequest, idea: str, entry: ledger.LedgerE
         await entry.open()  # the optimizer's LLM is a vendor call too: the row goes first
         entry.optimizer_usage = UNKNOWN  # until its answer says otherwise
 
-    optimized = await prompts.optimize(idea, request.progress, before_call)
+    with metrics.stage("optimize"):
+        optimized = await prompts.optimize(idea, request.progress, before_call)
     entry.prompt, entry.optimizer_usage = optimized.prompt, optimized.usage
     if optimized.cached:
         entry.notes.append("optimizer: cached (no LLM call, no tokens)")
@@ -143,6 +150,13 @@ def _from_cache(
         usage=optimized.usage,
         from_cache=True,
     )
+
+
+def _count_images(outcome: GenerationOutcome) -> None:
+    vendor = "cache" if outcome.from_cache else outcome.vendor
+    metrics.IMAGES.labels(outcome.model, vendor).inc(len(outcome.images))
+    if not outcome.from_cache:
+        metrics.STORED_BYTES.labels(outcome.vendor).inc(sum(image.byte_size for image in outcome.images))
 
 
 def size_note(asked: str, fitted: NegotiatedSize, model: str, made: list[str]) -> str:

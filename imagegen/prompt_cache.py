@@ -17,6 +17,7 @@ import logging
 from django.conf import settings
 from django.core.cache import cache
 
+from core import metrics
 from core.db import run_blocking
 from vendors.adapters.base import ChatRequest
 
@@ -43,8 +44,10 @@ async def cached_rewrite(key: str) -> str | None:
         value = await run_blocking(cache.get, key)
     except Exception:  # a cache is a saving, never a reason to fail
         log.warning("the optimizer cache could not be read; asking the optimizer", exc_info=True)
-        return None
-    return value if isinstance(value, str) and value else None
+        value = None
+    hit = isinstance(value, str) and bool(value)
+    metrics.cache_lookup("optimizer", hit)
+    return value if hit else None
 
 
 async def keep_rewrite(key: str, prompt: str) -> None:

@@ -14,6 +14,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from imagegen.env_reading import boolean, env, positive, read
+from imagegen.observability_settings import log_format, metrics_dir, networks
 from imagegen.secrets_at_rest import encryption_keys, kept_secret, private_data_dir
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -216,16 +217,33 @@ SPECTACULAR_SETTINGS = {
 # The gateway's own settings (clients, vendors, keys, images, the server): imagegen/gateway_settings.py.
 from imagegen.gateway_settings import *  # noqa: E402, F403
 
+# Where every worker writes its metric values for GET /metrics to add up (emptied when gunicorn starts).
+METRICS_DIR = metrics_dir(DATA_DIR)
+# GET /metrics answers a scraper that sends this as a Bearer token, or one from METRICS_ALLOW_IPS
+# (addresses or networks, e.g. 10.0.0.0/8). With neither set, /metrics answers 403 to everyone.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOW_IPS = networks("METRICS_ALLOW_IPS")
+
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+# plain: "time level logger [request id]: message"; json: one JSON object per line (both redacted).
+LOG_FORMAT = log_format()
 # LOGGING, then the redacting filters on uvicorn's and gunicorn's own loggers (the access line among
 # them), which LOGGING cannot reach without replacing where they write (see core/logs.py).
 LOGGING_CONFIG = "core.logs.configure_logging"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "core.redaction.RedactingFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
+    "filters": {
+        "redact": {"()": "core.redaction.RedactingFilter"},
+        "request_id": {"()": "core.logs.RequestIdFilter"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"},
+        "json": {"()": "core.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact", "request_id"]}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import path
 
-from imagegen.api import contract, image_files
+from imagegen.api import contract, image_files, metrics
 from imagegen.api import views as api
 
 urlpatterns = [
@@ -12,6 +12,7 @@ urlpatterns = [
     path("v1/health", api.health),
     path("health", api.health, name="health"),
     path("images/<str:token>.<str:ext>", image_files.serve_image, name="image"),
+    path("metrics", metrics.serve_metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]
 

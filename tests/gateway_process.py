@@ -57,6 +57,7 @@ class GatewayProcess:
             ENV_FILE="",  # a .env in the checkout must not change the gateway under test
         )
         env.pop("MEDIA_ROOT", None)
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the suite's; the gateway's are in its DATA_DIR/metrics
         if self._database:
             env["DATABASE_URL"] = self._database
         env.update(self.extra_env)

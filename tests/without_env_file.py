@@ -4,9 +4,16 @@
 (``make test``, plain ``pytest``, one file): ``imagegen.settings`` reads the file that ``ENV_FILE``
 names, and an empty ``ENV_FILE`` reads none. A developer's ``.env`` would otherwise change what the
 tests see (a vendor variable, a ``DATABASE_URL``) and break ``make test``. The gateway subprocesses
-inherit it through ``tests.gateway_process``.
+inherit it through ``tests.gateway_process``. The suite's Prometheus files get a temporary folder.
 """
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ["ENV_FILE"] = ""
+# The suite's metric files go to a folder of its own, removed at exit, never a gateway's DATA_DIR/metrics.
+_metrics = tempfile.mkdtemp(prefix="imagegen-test-metrics-")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics
+atexit.register(shutil.rmtree, _metrics, ignore_errors=True)

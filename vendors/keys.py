@@ -26,6 +26,7 @@ from django.core.cache import cache
 from django.db.models import F
 from django.utils import timezone
 
+from core import metrics
 from core.db import run_blocking, run_db
 from core.redaction import admin_text, client_text
 from core.state import process_state
@@ -146,12 +147,14 @@ async def _try_in_turn(
     vendor: VendorRoute, keys: list[KeyRef], attempt: Callable[[KeyRef], Awaitable[T]], room: caps.Held | None
 ) -> KeyedResult[T]:
     last_error: errors.UpstreamError | None = None
+    calls = metrics.VENDOR_CALLS
     for key in keys:
         if last_error is not None:
             await caps.count_retry(vendor, room)
         try:
             value = await attempt(key)
         except errors.UpstreamError as exc:
+            calls.labels(vendor.name, vendor.kind, exc.code).inc()
             exc.key_label = key.label
             # Whatever an adapter put in its error: the client's text cleaned, both without the key.
             exc.message = client_text(exc.message, key.secret, limit=None)
@@ -161,6 +164,10 @@ async def _try_in_turn(
             if not exc.tries_next_key:
                 raise
             continue
+        except BaseException:
+            calls.labels(vendor.name, vendor.kind, "interrupted").inc()  # cancelled, or a bug
+            raise
+        calls.labels(vendor.name, vendor.kind, "ok").inc()
         await _record_success(key)
         return KeyedResult(value=value, key_label=key.label)
     failed = f"Vendor {vendor.name!r} failed with all {len(keys)} usable key(s); last error: {{}}"

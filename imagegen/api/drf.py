@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import io
+from contextlib import nullcontext
 from dataclasses import replace
 from inspect import iscoroutinefunction
 
 from adrf.requests import AsyncRequest
 from adrf.views import APIView
 
+from core import metrics
 from imagegen import client_limits, idempotency
 from imagegen.api import dependencies
 from imagegen.api.errors import MethodNotAllowed
@@ -93,7 +95,9 @@ class GatewayView(APIView):
         self.request, self.headers = request, self.default_response_headers
         try:
             await self.check_edge(request._request)
-            await request.authenticate_async()
+            # Timed where there is a client key to check (not the health check's polls).
+            with metrics.stage("auth") if request.authenticators else nullcontext():
+                await request.authenticate_async()
             self.initial(request, *args, **kwargs)
             method = request.method.lower()
             handler = getattr(self, method) if method in self.http_method_names else self.http_method_not_allowed

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from uvicorn.logging import AccessFormatter
 
-from core.logs import NOT_AN_ADDRESS, AccessLineFilter, configure_logging
+from core.logs import NOT_AN_ADDRESS, AccessLineFilter, RequestIdFilter, configure_logging
 
 ACCESS_FORMAT = '%s - "%s %s HTTP/%s" %d'  # uvicorn's access record
 
@@ -71,6 +71,6 @@ def test_configuring_logging_filters_the_server_loggers_and_keeps_their_handlers
         access.handlers, access.filters, access.level, access.propagate = saved
 
     assert access.handlers == saved[0]
-    assert filters == [AccessLineFilter]
+    assert filters == [AccessLineFilter, RequestIdFilter]
     assert stream.getvalue() == f'{NOT_AN_ADDRESS} - "GET /v1/models?key=…cdef HTTP/1.1" 200\n'
     assert settings.LOGGING_CONFIG == "core.logs.configure_logging"

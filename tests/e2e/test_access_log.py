@@ -64,8 +64,11 @@ def test_a_key_in_the_query_and_a_forged_forwarded_for_are_logged_safely(gateway
     assert answer.startswith(b"HTTP/1.1 200")
     [line] = access_lines(gateway, "probe=…lpha")
     # The forged address is refused as the client; were proxy headers not trusted, the peer would be printed.
+    # The line ends with the request's id (one made: the request sent none).
     assert re.fullmatch(
-        r'(\[not an address\]|127\.0\.0\.1:\d+) - "GET /v1/models\?key=…9f3a&probe=…lpha HTTP/1\.1" 200', line
+        r'(\[not an address\]|127\.0\.0\.1:\d+) - "GET /v1/models\?key=…9f3a&probe=…lpha HTTP/1\.1" 200'
+        r" req_[0-9a-f]{20}",
+        line,
     )
     log = gateway.log()
     assert CLIENT_KEY not in log

@@ -43,7 +43,7 @@ def test_the_document_is_valid_openapi_3_and_needs_no_key(document):
 
 def test_every_url_pattern_but_the_admin_is_documented(document):
     paths = served_paths()
-    assert "/v1/chat/completions" in paths and "/images/{token}.{ext}" in paths
+    assert "/v1/chat/completions" in paths and "/images/{token}.{ext}" in paths and "/health/ready" in paths
     assert sorted(set(paths) - set(document["paths"])) == []
     for path, operations in document["paths"].items():
         for method, operation in operations.items():

@@ -1,8 +1,9 @@
 """Checking keys from the admin: "Test key" (the free probe) and a paid test generation behind a confirmation page.
 
 ``KeyChecksAdmin`` is mixed into the key admin: two actions, and a per-key ``test/`` URL that the "Test key"
-button on the key's page and on its vendor's page posts to (the button posts the page's own form, CSRF token
-included, to that URL; the view reads nothing else from it). Testing changes no key: a key whose probe passes
+button on the key's page and on its vendor's page posts to. The button belongs to a small form of its own
+(``key-test``, CSRF token only, in the pages' ``change_form.html``) placed after the page's form, so pressing
+Enter in the page still saves it. Testing changes no key: a key whose probe passes
 stays auto-disabled until it is reset (or ``manage.py probe_keys`` heals it).
 """
 
@@ -28,13 +29,11 @@ HEAL_HINT = " It is still auto-disabled: “Reset” puts it back (manage.py pro
 
 
 def test_button(obj: VendorKey | None) -> str:
-    """A "Test key" button that posts the page's form to the key's test URL ("—" for a key not saved yet)."""
+    """A "Test key" button that posts the ``key-test`` form to the key's test URL ("—" for a key not saved yet)."""
     if obj is None or obj.pk is None:
         return "—"
     url = reverse("admin:vendors_vendorkey_test", args=[obj.pk])
-    return format_html(
-        '<button type="submit" class="button" formaction="{}" formmethod="post" formnovalidate>Test key</button>', url
-    )
+    return format_html('<button type="submit" class="button" form="key-test" formaction="{}">Test key</button>', url)
 
 
 class KeyChecksAdmin:

@@ -11,10 +11,12 @@ import pytest
 from tests.fakes.chat_image import ChatImageFake
 from tests.fakes.fal import FalFake
 from tests.fakes.profile import profile_of
+from tests.fakes.siliconflow import SiliconFlowFake
 from tests.fakes.workers_ai import WorkersAIFake
 from vendors.adapters import adapter_class, adapters
 from vendors.adapters.base import VendorTarget
-from vendors.adapters.probing import ProbeAnswer, probe
+from vendors.adapters.probing import NO_PROBE, ProbeAnswer, probe
+from vendors.adapters.siliconflow import SiliconFlowAdapter
 
 GOOD, BAD = "good-token-0000000001", "bad-token-00000000002"
 # What a passing probe of each kind says, from its fake's answer.
@@ -131,3 +133,23 @@ def test_a_plain_workers_ai_token_is_checked_on_the_base_urls_account_and_refuse
     assert other.passed is None and other.status == 404  # no such account: a configuration error, not the key's
     assert bare.passed is False and "names no account" in bare.summary
     assert len(fake.requests) == sent  # nothing was sent for it
+
+
+class KindWithoutProbe(SiliconFlowAdapter):
+    """A kind whose API has no free endpoint declares no probe requests."""
+
+    def probe_requests(self, key: str) -> list[httpx.Request]:
+        return []
+
+
+def test_a_kind_without_a_free_check_says_so_and_sends_nothing():
+    with SiliconFlowFake() as fake:
+        adapter = KindWithoutProbe(VendorTarget(name="x", base_url=fake.url + "/v1", timeout=5))
+
+        async def go():
+            async with httpx.AsyncClient(trust_env=False) as client:
+                return await probe(adapter, client, GOOD)
+
+        answer = asyncio.run(go())
+
+    assert answer == ProbeAnswer(None, NO_PROBE) and fake.requests == []

@@ -84,8 +84,11 @@ class FalAdapter(PollingAdapter):
         return [httpx.Request("GET", f"{root}/v1/account/billing?expand=credits", headers=self.auth_headers(key))]
 
     def probe_verdict(self, response: httpx.Response) -> tuple[bool | None, str, str]:
-        # A key made for inference only may not read billing: fal knew the key (an unknown one is a 401).
-        if response.status_code == 403 and "locked" not in response.text.lower():
+        # A key made for inference only may not read billing: fal knew the key (an unknown one is a 401). Only
+        # fal's own 403 (JSON with a detail) says so; a locked account's 403 refuses the key, a proxy's page is
+        # no verdict.
+        detail = as_dict(json_body(response)).get("detail")
+        if response.status_code == 403 and isinstance(detail, str) and "locked" not in detail.lower():
             return True, "the key is valid; it may not read the account's billing (403)", ""
         return super().probe_verdict(response)
 

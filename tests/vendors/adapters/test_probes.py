@@ -10,6 +10,7 @@ import pytest
 
 from tests.fakes.chat_image import ChatImageFake
 from tests.fakes.fal import FalFake
+from tests.fakes.faults import INTERNAL_HOST, html_page
 from tests.fakes.profile import profile_of
 from tests.fakes.siliconflow import SiliconFlowFake
 from tests.fakes.workers_ai import WorkersAIFake
@@ -86,6 +87,16 @@ def test_a_busy_or_broken_vendor_gives_no_verdict(kind, fake, behaviour):
 
     assert answer.passed is None and answer.verdict == "no verdict"
     assert answer.code in ("upstream_rate_limited", "upstream_unavailable")
+
+
+@pytest.mark.parametrize("code", [403, 502])
+def test_a_proxys_error_page_gives_no_verdict_and_names_nothing_behind_it(kind, fake, code):
+    fake.faults.inject(html_page(code), at="poll")
+
+    answer = run_probe(kind, fake, GOOD)
+
+    assert answer.passed is None and answer.status == code
+    assert INTERNAL_HOST not in answer.summary and "://" not in answer.summary
 
 
 def test_a_vendor_that_does_not_answer_gives_no_verdict():

@@ -74,9 +74,15 @@ async def _first_found(client: httpx.AsyncClient, requests: list[httpx.Request],
 
 
 def verdict(adapter: Adapter, response: httpx.Response) -> tuple[bool | None, str, str]:
-    """``(passed, summary, error code)`` of a probe's answer: a 2xx passes (unless it carries an error);
-    a failure refuses the key when the key loop would disable it for the same answer."""
+    """``(passed, summary, error code)`` of a probe's answer: a 2xx of JSON passes (unless it carries an
+    error); a failure refuses the key when the key loop would disable it for the same answer."""
     body = json_body(response)
+    if response.is_success and body is None:  # every probe endpoint answers JSON: this is someone else's page
+        return (
+            None,
+            f"the answer (HTTP {response.status_code}) is not the vendor's JSON",
+            errors.UpstreamUnavailable.code,
+        )
     failure = adapter.error_in_success(response, body) if response.is_success else adapter.classify_error(response)
     if failure is None:
         return True, adapter.probe_summary(body) or f"HTTP {response.status_code}", ""

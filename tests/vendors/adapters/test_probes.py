@@ -89,8 +89,8 @@ def test_a_busy_or_broken_vendor_gives_no_verdict(kind, fake, behaviour):
     assert answer.code in ("upstream_rate_limited", "upstream_unavailable")
 
 
-@pytest.mark.parametrize("code", [403, 502])
-def test_a_proxys_error_page_gives_no_verdict_and_names_nothing_behind_it(kind, fake, code):
+@pytest.mark.parametrize("code", [200, 403, 502])
+def test_a_proxys_page_gives_no_verdict_and_names_nothing_behind_it(kind, fake, code):
     fake.faults.inject(html_page(code), at="poll")
 
     answer = run_probe(kind, fake, GOOD)

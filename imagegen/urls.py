@@ -11,6 +11,7 @@ urlpatterns = [
     path("v1/openapi.json", contract.document, name="openapi"),
     path("v1/health", api.health),
     path("health", api.health, name="health"),
+    path("health/ready", api.ready, name="ready"),
     path("images/<str:token>.<str:ext>", image_files.serve_image, name="image"),
     path("metrics", metrics.serve_metrics, name="metrics"),
     path("admin/", admin.site.urls),

@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.db.models import Count
 
 from vendors.adapters import image_kinds
+from vendors.admin_probes import KeyChecksAdmin, test_button
 from vendors.forms import (
     ImageModelForm,
     ImageModelInlineForm,
@@ -37,14 +38,18 @@ class VendorKeyInline(admin.TabularInline):
     model = VendorKey
     form = VendorKeyForm
     formset = VendorKeyInlineFormSet
-    fields = ("label", "secret", "enabled", *KEY_STATE_FIELDS)
-    readonly_fields = KEY_STATE_FIELDS
+    fields = ("label", "secret", "enabled", *KEY_STATE_FIELDS, "test_key_button")
+    readonly_fields = (*KEY_STATE_FIELDS, "test_key_button")
     extra = 0
     show_change_link = True
 
     @admin.display(description="key")
     def masked(self, obj):
         return obj.masked if obj.pk else "—"
+
+    @admin.display(description="check")
+    def test_key_button(self, obj):
+        return test_button(obj)
 
 
 CAP_FIELDS = ("requests_per_minute", "max_concurrent_calls")
@@ -174,14 +179,14 @@ class ImageModelAdmin(admin.ModelAdmin):
 
 
 @admin.register(VendorKey)
-class VendorKeyAdmin(admin.ModelAdmin):
+class VendorKeyAdmin(KeyChecksAdmin, admin.ModelAdmin):
     form = VendorKeyForm
     list_display = ("__str__", "vendor", "masked", "enabled", "status", "failure_count", "short_error", "last_used_at")
     list_filter = ("vendor", "status", "enabled")
     list_select_related = ("vendor",)
     search_fields = ("label", "vendor__name", "last4")
-    readonly_fields = (*KEY_STATE_FIELDS, "last_failed_at", "created_at")
-    actions = ("reset_keys",)
+    readonly_fields = (*KEY_STATE_FIELDS, "last_failed_at", "created_at", "test_key_button")
+    actions = ("reset_keys", "test_keys", "paid_test_generation")
 
     def get_fields(self, request, obj=None):
         fields = ["vendor", "label", "secret", "enabled"]

@@ -235,3 +235,8 @@ def _mark_failed(key_id: int, exc: errors.UpstreamError, *, disable: bool) -> No
     if disable:
         changes["status"] = VendorKey.Status.AUTO_DISABLED
     VendorKey.objects.filter(pk=key_id).update(**changes)
+
+
+def usable_now(keys: list[KeyRef]) -> tuple[list[KeyRef], float | None]:
+    """The keys of ``keys`` not resting now, in order; with none, seconds until the first is back (readiness)."""
+    return _usable(keys)

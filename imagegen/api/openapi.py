@@ -242,6 +242,26 @@ health = extend_schema(
     },
 )
 
+health_ready = extend_schema(
+    operation_id="healthReady",
+    tags=["health"],
+    description="No auth, no vendor call, any Host. /health's checks, plus each enabled model's keys: the models "
+    "with no usable key (none configured, all disabled, all resting) are listed with why and whether a fallback "
+    "serves them. 200 while any model can be served (status degraded when some cannot).",
+    summary="Readiness: the dependencies and the models that can be served (no auth, any Host)",
+    responses={
+        200: OpenApiResponse(bodies.Readiness, description="At least one model can be served."),
+        503: OpenApiResponse(
+            PolymorphicProxySerializer(
+                "ReadinessOrError", [bodies.Readiness, bodies.Error], resource_type_field_name=None
+            ),
+            description="No model can be served: a dependency is down, or no model has a usable key; or the server "
+            "is at its connection limit (server_busy, Retry-After: 1).",
+        ),
+        **error_responses((408, 431, 500)),
+    },
+)
+
 document = extend_schema(
     operation_id="openapiDocument",
     tags=["contract"],

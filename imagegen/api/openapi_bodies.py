@@ -181,3 +181,29 @@ class HealthChecks(serializers.Serializer):
 class Health(serializers.Serializer):
     status = serializers.ChoiceField(choices=["ok", "unavailable"])
     checks = HealthChecks()
+
+
+class ModelWithoutKey(serializers.Serializer):
+    model = serializers.CharField()
+    vendor = serializers.CharField()
+    reason = serializers.CharField(help_text="Why no key of the model's vendor can be used now.")
+    retry_after = serializers.IntegerField(
+        allow_null=True, help_text="Seconds until the first resting key is back; null when none is resting."
+    )
+    served_by = serializers.CharField(
+        allow_null=True, help_text="The fallback model that serves its requests now; null: they fail."
+    )
+
+
+class ReadyModels(serializers.Serializer):
+    total = serializers.IntegerField(help_text="Enabled models of enabled vendors.")
+    servable = serializers.IntegerField(help_text="Of those, the ones a request can be served for (or a fallback).")
+    without_usable_key = ModelWithoutKey(many=True)
+
+
+class Readiness(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=["ok", "degraded", "unavailable"], help_text="degraded: some models have no usable key."
+    )
+    checks = HealthChecks()
+    models = ReadyModels(allow_null=True, help_text="null when the database does not answer.")

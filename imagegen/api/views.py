@@ -17,7 +17,7 @@ from rest_framework.request import Request
 
 from core.db import run_blocking
 from imagegen import pipeline
-from imagegen.api import answers, dependencies, idempotent, openapi, replays, streaming
+from imagegen.api import answers, dependencies, idempotent, openapi, readiness, replays, streaming
 from imagegen.api.drf import GatewayView
 from imagegen.api.idempotent import Answered
 from imagegen.api.serializers import ChatCompletionSerializer, ImageGenerationSerializer
@@ -138,7 +138,18 @@ class HealthApi(GatewayView):
         return JsonResponse(body, status=200 if healthy else 503)
 
 
+class ReadyApi(HealthApi):
+    """For orchestrators: /health's checks plus the models that have no usable key; 503 only when no model
+    can be served (a dependency is down, or no model has a usable key of its own or a fallback's)."""
+
+    @openapi.health_ready
+    async def get(self, request: Request) -> HttpResponse:
+        body, ready = await readiness.readiness()
+        return JsonResponse(body, status=200 if ready else 503)
+
+
 chat_completions = ChatCompletionsApi.as_view()
 image_generations = ImageGenerationsApi.as_view()
 list_models = ModelListApi.as_view()
 health = HealthApi.as_view()
+ready = ReadyApi.as_view()

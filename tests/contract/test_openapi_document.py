@@ -49,7 +49,7 @@ NOT_DOCUMENTED = {
 
 def test_every_url_pattern_but_the_admin_is_documented(document):
     paths = served_paths()
-    assert "/v1/chat/completions" in paths and "/images/{token}.{ext}" in paths
+    assert "/v1/chat/completions" in paths and "/images/{token}.{ext}" in paths and "/health/ready" in paths
     assert set(NOT_DOCUMENTED) <= set(paths)
     assert sorted(set(paths) - set(document["paths"]) - set(NOT_DOCUMENTED)) == []
     assert not set(NOT_DOCUMENTED) & set(document["paths"])

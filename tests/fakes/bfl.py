@@ -27,6 +27,7 @@ from aiohttp import web
 from tests.fakes.profile import KindProfile
 from tests.fakes.siliconflow import VendorFake, _json
 
+FORBIDDEN = {"detail": "Not authenticated - Invalid Authentication"}
 RATIO_ENDPOINTS = ("flux-pro-1.1-ultra", "flux-kontext-pro", "flux-kontext-max")
 
 
@@ -55,7 +56,14 @@ class BFLFake(VendorFake):
     def setup_routes(self, app: web.Application) -> None:
         super().setup_routes(app)
         app.router.add_get("/v1/get_result", self.get_result)
+        app.router.add_get("/v1/credits", self.credits)
         app.router.add_post("/v1/{endpoint}", self.submit)
+
+    probe_refusals = ("invalid", "forbidden")
+
+    async def credits(self, request: web.Request) -> web.Response:
+        refused = _json(401 if self.keys.get(request.headers.get("x-key", "")) == "invalid" else 403, FORBIDDEN)
+        return self.probe_failure(request, refused) or _json(200, {"credits": 99.5})
 
     async def submit(self, request: web.Request) -> web.Response:
         key, behaviour = self.behaviour_of(request)

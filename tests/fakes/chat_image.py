@@ -28,7 +28,7 @@ from aiohttp import web
 
 from tests.fakes.openai_chat import completion, openai_error
 from tests.fakes.profile import KindProfile
-from tests.fakes.siliconflow import VendorFake, image_mime
+from tests.fakes.siliconflow import VendorFake, _json, image_mime, models_list
 
 MODES = (
     "images_array",
@@ -51,12 +51,27 @@ class ChatImageFake(VendorFake):
     def __init__(self, keys: dict[str, str] | None = None, *, mode: str = "images_array", latency: float = 0.0):
         super().__init__(keys, latency=latency)
         self.mode = mode
+        self.key_endpoint = True  # OpenRouter's GET /v1/key; False: a relay that has only /v1/models
         self.error_code = 502
         self.error_message = "Provider returned error"
 
     def setup_routes(self, app: web.Application) -> None:
         super().setup_routes(app)
         app.router.add_post("/v1/chat/completions", self.complete)
+        app.router.add_get("/v1/key", self.key_info)
+        app.router.add_get("/v1/models", self.models)
+
+    async def key_info(self, request: web.Request) -> web.Response:
+        if not self.key_endpoint:  # a relay: no /key, the probe moves on to /models
+            return web.Response(status=404, text="404 page not found")
+        key, _ = self.behaviour_of(request)
+        data = {"label": "sk-or-v1-abc...xyz", "limit": 10, "limit_remaining": 7.5, "usage": 2.5, "is_free_tier": False}
+        return self.probe_failure(request, openai_error("invalid", key, self.retry_after)) or _json(200, {"data": data})
+
+    async def models(self, request: web.Request) -> web.Response:
+        key, _ = self.behaviour_of(request)
+        refused = openai_error("invalid", key, self.retry_after)
+        return self.probe_failure(request, refused) or models_list("google/gemini-2.5-flash-image")
 
     def data_url(self) -> str:
         return f"data:{image_mime(self.image)};base64,{base64.b64encode(self.image).decode()}"

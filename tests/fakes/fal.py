@@ -68,6 +68,7 @@ class FalFake(VendorFake):
 
     def setup_routes(self, app: web.Application) -> None:
         super().setup_routes(app)
+        app.router.add_get("/v1/account/billing", self.billing)
         app.router.add_get("/{owner}/{app}/requests/{id}/status", self.status)
         app.router.add_get("/{owner}/{app}/requests/{id}", self.result)
         app.router.add_put("/{owner}/{app}/requests/{id}/cancel", self.cancel)
@@ -79,6 +80,18 @@ class FalFake(VendorFake):
         if not header.startswith("Key ") or not header[4:]:
             return _json(401, {"detail": "Invalid authentication credentials: Authorization header must be Key"})
         return None
+
+    probe_refusals = ("unauthorized",)
+
+    async def billing(self, request: web.Request) -> web.Response:
+        """The Platform API's billing: 401 for an unknown key, 403 for a locked account or an inference-only
+        key (``inference_only``)."""
+        _, behaviour = self.behaviour_of(request)
+        failure = self._auth(request) or self.probe_failure(request, self._failure("unauthorized"))
+        if failure is None and behaviour in ("locked", "inference_only"):
+            failure = self._failure("locked") if behaviour == "locked" else _json(403, {"detail": "Forbidden"})
+        credits = {"current_balance": 12.5, "currency": "USD"}
+        return failure or _json(200, {"username": "acme", "credits": credits})
 
     async def submit(self, request: web.Request) -> web.Response:
         key, behaviour = self.behaviour_of(request)

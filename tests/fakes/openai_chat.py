@@ -30,7 +30,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from tests.fakes.profile import KindProfile
-from tests.fakes.siliconflow import VendorFake
+from tests.fakes.siliconflow import VendorFake, models_list
 
 # behaviour -> (status, body). "{key}" becomes the key sent: OpenAI echoes part of it, the fake all of it, so
 # tests prove adapters keep keys (and URLs) out of error messages.
@@ -180,6 +180,12 @@ class OpenAIChatFake(VendorFake):
     def setup_routes(self, app: web.Application) -> None:
         super().setup_routes(app)
         app.router.add_post("/v1/chat/completions", self.complete)
+        app.router.add_get("/v1/models", self.models)
+
+    async def models(self, request: web.Request) -> web.Response:
+        key, _ = self.behaviour_of(request)
+        refused = openai_error("invalid", key, self.retry_after)
+        return self.probe_failure(request, refused) or models_list("gpt-4o-mini", "deepseek-chat")
 
     async def complete(self, request: web.Request) -> web.Response:
         key, behaviour = self.behaviour_of(request)

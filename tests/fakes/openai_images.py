@@ -40,7 +40,7 @@ from aiohttp import web
 
 from tests.fakes.openai_chat import openai_error
 from tests.fakes.profile import KindProfile
-from tests.fakes.siliconflow import VendorFake, _json
+from tests.fakes.siliconflow import VendorFake, _json, models_list
 
 FLAVOURS = ("openai", "together", "xai", "relay")
 GPT_IMAGE_SIZES = {"1024x1024", "1536x1024", "1024x1536", "auto"}
@@ -106,6 +106,12 @@ class OpenAIImagesFake(VendorFake):
     def setup_routes(self, app: web.Application) -> None:
         super().setup_routes(app)
         app.router.add_post("/v1/images/generations", self.generate)
+        app.router.add_get("/v1/models", self.models)
+
+    async def models(self, request: web.Request) -> web.Response:
+        key, behaviour = self.behaviour_of(request)
+        refused = openai_error("invalid", key, self.retry_after)
+        return self.probe_failure(request, refused) or models_list("gpt-image-1", "dall-e-3", "dall-e-2")
 
     def b64(self) -> str:
         return base64.b64encode(self.image).decode()

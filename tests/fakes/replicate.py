@@ -70,6 +70,12 @@ class ReplicateFake(VendorFake):
         app.router.add_post("/v1/predictions", self.create)
         app.router.add_get("/v1/predictions/{id}", self.get)
         app.router.add_post("/v1/predictions/{id}/cancel", self.cancel)
+        app.router.add_get("/v1/account", self.account)
+
+    async def account(self, request: web.Request) -> web.Response:
+        refused = problem(401, "Unauthenticated", "You did not pass a valid authentication token")
+        account = {"type": "organization", "username": "acme", "name": "Acme", "github_url": None}
+        return self.probe_failure(request, refused) or _json(200, account)
 
     # --- create ------------------------------------------------------------------------------
     async def create(self, request: web.Request) -> web.Response:

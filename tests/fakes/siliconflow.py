@@ -101,9 +101,30 @@ class VendorFake(FakeServer):
     def setup_routes(self, app: web.Application) -> None:
         app.router.add_get("/files/{name}", self.serve_file)
 
+    # --- the free key check (vendors.adapters.probing) ----------------------------------------
+    probe_refusals: tuple[str, ...] = ("invalid",)  # behaviours whose key the probe endpoint refuses
+
+    def probe_failure(self, request: web.Request, refused: web.Response) -> web.Response | None:
+        """How the probe endpoint answers this request's key when not with success: ``refused`` (a 401) for a
+        key the fake refuses, 429 for ``rate_limited``, 500 for ``server_error``; None: success."""
+        _, behaviour = self.behaviour_of(request)
+        if behaviour in self.probe_refusals:
+            return refused
+        if behaviour == "rate_limited":
+            return _json(429, {"message": "Too many requests"}, headers={"Retry-After": str(self.retry_after)})
+        if behaviour == "server_error":
+            return web.Response(status=500, text="Internal Server Error")
+        return None
+
 
 def _json(status: int, body: object, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(status=status, text=json.dumps(body), content_type="application/json", headers=headers)
+
+
+def models_list(*names: str) -> web.Response:
+    """An OpenAI-style models list (``GET /v1/models``, the probe of the OpenAI-compatible kinds)."""
+    data = [{"id": name, "object": "model", "created": 1700000000, "owned_by": "fake"} for name in names]
+    return _json(200, {"object": "list", "data": data})
 
 
 class SiliconFlowFake(VendorFake):
@@ -112,6 +133,12 @@ class SiliconFlowFake(VendorFake):
     def setup_routes(self, app: web.Application) -> None:
         super().setup_routes(app)
         app.router.add_post("/v1/images/generations", self.generate)
+        app.router.add_get("/v1/user/info", self.user_info)
+
+    async def user_info(self, request: web.Request) -> web.Response:
+        failure = self.probe_failure(request, _json(401, "Invalid token"))
+        data = {"id": "u-1", "name": "fake", "balance": "0.88", "totalBalance": "12.88", "status": "normal"}
+        return failure or _json(200, {"code": 20000, "message": "OK", "status": True, "data": data})
 
     async def generate(self, request: web.Request) -> web.Response:
         _, behaviour = self.behaviour_of(request)

@@ -90,6 +90,11 @@ class StabilityFake(VendorFake):
     def setup_routes(self, app: web.Application) -> None:
         super().setup_routes(app)
         app.router.add_post("/v2beta/stable-image/generate/{service}", self.generate)
+        app.router.add_get("/v1/user/balance", self.balance)
+
+    async def balance(self, request: web.Request) -> web.Response:
+        refused = stability_error(401, "unauthorized", "The API key you provided is not valid.")
+        return self.probe_failure(request, refused) or _json(200, {"credits": 42.5})
 
     async def generate(self, request: web.Request) -> web.Response:
         service = request.match_info["service"]

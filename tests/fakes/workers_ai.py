@@ -85,6 +85,18 @@ class WorkersAIFake(VendorFake):
     def setup_routes(self, app: web.Application) -> None:
         super().setup_routes(app)
         app.router.add_post("/client/v4/accounts/{account}/ai/run/{model:.+}", self.run)
+        app.router.add_get("/client/v4/accounts/{account}/ai/models/search", self.search_models)
+
+    async def search_models(self, request: web.Request) -> web.Response:
+        if request.match_info["account"] != self.account_id:
+            return envelope_error(
+                404, 7003, f"Could not route to {request.path}, perhaps your object identifier is invalid?"
+            )
+        failure = self.probe_failure(request, envelope_error(401, 10000, "Authentication error"))
+        models = [{"name": name, "task": {"name": "Text-to-Image"}} for name in MODELS][
+            : int(request.query.get("per_page", 20))
+        ]
+        return failure or _json(200, {"result": models, "success": True, "errors": [], "messages": []})
 
     async def run(self, request: web.Request) -> web.Response:
         account, model = request.match_info["account"], request.match_info["model"]

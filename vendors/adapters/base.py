@@ -20,6 +20,7 @@ from typing import ClassVar, Generic, TypeVar
 import httpx
 
 from vendors import errors
+from vendors.adapters import probing
 from vendors.adapters.reading import Json, clean_message, error_codes, is_html_page, json_body, retry_after_of
 from vendors.errors import ErrorFacts, ErrorTable
 from vendors.transport import send
@@ -160,6 +161,27 @@ class Adapter(Generic[RequestT, ResultT]):
         code = error.get("code") if isinstance(error, dict) else None
         status = int(code) if isinstance(code, int | str) and str(code).isdigit() else 0
         return self.classify_error(response, status=status if 400 <= status <= 599 else None)
+
+    # --- the free key check (vendors.adapters.probing) ----------------------------------------
+    def probe_requests(self, key: str) -> list[httpx.Request]:
+        """GETs that check ``key`` and generate nothing (a models list, an account, a balance), tried in
+        order while one answers 404; empty when the kind's API has no such endpoint."""
+        return []
+
+    def probe_summary(self, body: Json) -> str:
+        """A few words from a passing probe's answer: a balance, an account, how many models."""
+        return ""
+
+    def probe_verdict(self, response: httpx.Response) -> tuple[bool | None, str, str]:
+        """``(passed, summary, error code)`` of a probe's answer (:func:`vendors.adapters.probing.verdict`)."""
+        return probing.verdict(self, response)
+
+    def root(self, *endpoints: str) -> str:
+        """The base URL without a trailing endpoint path it may name (``/images/generations``...)."""
+        base = self.vendor.base_url.rstrip("/")
+        for endpoint in endpoints:
+            base = base.removesuffix("/" + endpoint.strip("/"))
+        return base
 
     def url(self, path: str) -> str:
         """``{base}/{path}``, or the base itself when it is already that endpoint (as the seed's

@@ -30,6 +30,7 @@ from core.redaction import admin_text
 from vendors import errors
 from vendors.adapters.base import ImageRequest, UpstreamImage
 from vendors.adapters.polling import Job, PollAgain, PollingAdapter
+from vendors.adapters.probing import amount
 from vendors.adapters.reading import Json, as_dict, as_int, as_str, json_body
 from vendors.errors import JobLost
 
@@ -51,6 +52,13 @@ class BFLAdapter(PollingAdapter):
 
     def auth_headers(self, key: str) -> dict[str, str]:
         return {"x-key": key, "Accept": "application/json"}
+
+    def probe_requests(self, key: str) -> list[httpx.Request]:
+        # The account's credits.
+        return [httpx.Request("GET", self.api("credits"), headers=self.auth_headers(key))]
+
+    def probe_summary(self, body: Json) -> str:
+        return amount("credits", as_dict(body).get("credits"))
 
     def size_fields(self, request: ImageRequest) -> dict[str, Json]:
         size_format = request.size_format

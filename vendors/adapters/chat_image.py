@@ -28,6 +28,7 @@ from core.redaction import admin_text
 from vendors import errors
 from vendors.adapters.base import ImageAdapter, ImageRequest, UpstreamImage, bearer_headers
 from vendors.adapters.openai_chat import text_of
+from vendors.adapters.probing import amount, model_count
 from vendors.adapters.reading import Json, as_dict, as_list, as_str, json_body
 from vendors.errors import ErrorTable, mentions_moderation
 
@@ -57,6 +58,22 @@ class ChatImageAdapter(ImageAdapter):
             payload["image_config"] = size
         url = self.url("chat/completions")
         return httpx.Request("POST", url, headers=bearer_headers(key), json=payload)
+
+    def probe_requests(self, key: str) -> list[httpx.Request]:
+        # OpenRouter's /key describes the key itself (its /models answers anyone); a relay without /key
+        # answers its models list to a key.
+        root, headers = self.root("chat/completions"), bearer_headers(key)
+        return [
+            httpx.Request("GET", f"{root}/key", headers=headers),
+            httpx.Request("GET", f"{root}/models", headers=headers),
+        ]
+
+    def probe_summary(self, body: Json) -> str:
+        data = as_dict(body).get("data")
+        if not isinstance(data, dict):
+            return model_count(body)
+        limit = "no credit limit" if data.get("limit") is None else amount("credit left", data.get("limit_remaining"))
+        return ", ".join(word for word in (amount("used", data.get("usage")), limit) if word)
 
     def parse_response(self, response: httpx.Response) -> list[UpstreamImage]:
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()

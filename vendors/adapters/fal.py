@@ -30,14 +30,15 @@ without a body of fal's, a 3xx) is the poll's: retried, or JobLost.
 from __future__ import annotations
 
 import dataclasses
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
 from vendors import errors
 from vendors.adapters.base import ImageRequest, UpstreamImage
 from vendors.adapters.polling import Job, PollAgain, PollingAdapter
-from vendors.adapters.reading import Json, as_int, as_list, json_body
+from vendors.adapters.probing import amount
+from vendors.adapters.reading import Json, as_dict, as_int, as_list, json_body
 from vendors.errors import ErrorFacts, ErrorTable, JobLost
 
 PRESETS = {
@@ -50,6 +51,9 @@ PRESETS = {
 }
 QUEUE_STATUSES = (401, 403, 404, 408, 429)  # a result answer about the key or the queue, not about the job
 DONE = "completed"
+# The Platform API (billing) lives beside the queue hosts.
+PLATFORM_API = "https://api.fal.ai"
+QUEUE_HOSTS = ("queue.fal.run", "fal.run")
 
 
 class FalAdapter(PollingAdapter):
@@ -72,6 +76,26 @@ class FalAdapter(PollingAdapter):
 
     def auth_headers(self, key: str) -> dict[str, str]:
         return {"Authorization": f"Key {key}", "Accept": "application/json"}
+
+    def probe_requests(self, key: str) -> list[httpx.Request]:
+        # The Platform API's billing (on api.fal.ai beside the queue): the account's credit balance.
+        base = self.vendor.base_url.rstrip("/")
+        root = PLATFORM_API if urlsplit(base).hostname in QUEUE_HOSTS else base
+        return [httpx.Request("GET", f"{root}/v1/account/billing?expand=credits", headers=self.auth_headers(key))]
+
+    def probe_verdict(self, response: httpx.Response) -> tuple[bool | None, str, str]:
+        # A key made for inference only may not read billing: fal knew the key (an unknown one is a 401). Only
+        # fal's own 403 (JSON with a detail) says so; a locked account's 403 refuses the key, a proxy's page is
+        # no verdict.
+        detail = as_dict(json_body(response)).get("detail")
+        if response.status_code == 403 and isinstance(detail, str) and "locked" not in detail.lower():
+            return True, "the key is valid; it may not read the account's billing (403)", ""
+        return super().probe_verdict(response)
+
+    def probe_summary(self, body: Json) -> str:
+        credits = as_dict(as_dict(body).get("credits"))
+        balance = amount("balance", credits.get("current_balance"))
+        return f"{balance} {credits.get('currency') or 'USD'}" if balance else ""
 
     def size_fields(self, request: ImageRequest) -> dict[str, Json]:
         size_format = request.size_format or self.default_size_format

@@ -26,6 +26,7 @@ import httpx
 
 from vendors import errors
 from vendors.adapters.base import ChatAdapter, ChatReply, ChatRequest, bearer_headers
+from vendors.adapters.probing import model_count
 from vendors.adapters.reading import Json, as_dict, as_list, as_str, json_body
 from vendors.errors import ErrorTable
 
@@ -50,6 +51,13 @@ class OpenAIChatAdapter(ChatAdapter):
         }
         url = self.url("chat/completions")
         return httpx.Request("POST", url, headers=bearer_headers(key), json=payload)
+
+    def probe_requests(self, key: str) -> list[httpx.Request]:
+        # The models list every OpenAI-compatible API serves to a key.
+        return [httpx.Request("GET", f"{self.root('chat/completions')}/models", headers=bearer_headers(key))]
+
+    def probe_summary(self, body: Json) -> str:
+        return model_count(body)
 
     def parse_response(self, response: httpx.Response) -> ChatReply:
         body = json_body(response)

@@ -38,6 +38,7 @@ import httpx
 from vendors import errors
 from vendors.adapters.base import ImageAdapter, ImageRequest, UpstreamImage, bearer_headers
 from vendors.adapters.openai_chat import OPENAI_ERRORS
+from vendors.adapters.probing import model_count
 from vendors.adapters.reading import Json, clean_message, error_codes, json_body
 from vendors.errors import ErrorFacts
 
@@ -66,6 +67,13 @@ class OpenAIImagesAdapter(ImageAdapter):
             payload["style"] = request.style
         url = self.url("images/generations")
         return httpx.Request("POST", url, headers=bearer_headers(key), json=payload)
+
+    def probe_requests(self, key: str) -> list[httpx.Request]:
+        # The models list: OpenAI, Together, xAI, DeepInfra and the relays all answer it for a key.
+        return [httpx.Request("GET", f"{self.root('images/generations')}/models", headers=bearer_headers(key))]
+
+    def probe_summary(self, body: Json) -> str:
+        return model_count(body)
 
     def parse_response(self, response: httpx.Response) -> list[UpstreamImage]:
         body = json_body(response)

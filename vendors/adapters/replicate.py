@@ -66,6 +66,15 @@ class ReplicateAdapter(PollingAdapter):
     def auth_headers(self, key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}", "Accept": "application/json"}
 
+    def probe_requests(self, key: str) -> list[httpx.Request]:
+        # The account the token belongs to.
+        return [httpx.Request("GET", self.api("account"), headers=self.auth_headers(key))]
+
+    def probe_summary(self, body: Json) -> str:
+        body = as_dict(body)
+        name, kind = body.get("username"), body.get("type")
+        return f"account {name} ({kind})" if isinstance(name, str) and isinstance(kind, str) else ""
+
     def size_fields(self, request: ImageRequest) -> dict[str, Json]:
         if (request.size_format or self.default_size_format) == "width_height":
             return {"aspect_ratio": "custom", "width": request.width, "height": request.height}

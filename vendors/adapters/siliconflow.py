@@ -18,7 +18,8 @@ import httpx
 
 from vendors import errors
 from vendors.adapters.base import ImageAdapter, ImageRequest, UpstreamImage, bearer_headers
-from vendors.adapters.reading import Json, as_int, as_list, as_str, clean_message, json_body
+from vendors.adapters.probing import amount
+from vendors.adapters.reading import Json, as_dict, as_int, as_list, as_str, clean_message, json_body
 from vendors.errors import ErrorFacts, ErrorTable
 
 
@@ -35,6 +36,16 @@ class SiliconFlowAdapter(ImageAdapter):
             payload["batch_size"] = request.n
         url = self.url("images/generations")
         return httpx.Request("POST", url, headers=bearer_headers(key), json=payload)
+
+    def probe_requests(self, key: str) -> list[httpx.Request]:
+        # The account endpoint: its balance, no generation.
+        url = f"{self.root('images/generations')}/user/info"
+        return [httpx.Request("GET", url, headers=bearer_headers(key))]
+
+    def probe_summary(self, body: Json) -> str:
+        data = as_dict(as_dict(body).get("data"))
+        words = [amount("balance", data.get("totalBalance", data.get("balance"))), as_str(data.get("status")) or ""]
+        return ", ".join(word for word in words if word)
 
     def parse_response(self, response: httpx.Response) -> list[UpstreamImage]:
         body = json_body(response)

@@ -35,7 +35,8 @@ import httpx
 
 from vendors import errors
 from vendors.adapters.base import ImageAdapter, ImageRequest, UpstreamImage
-from vendors.adapters.reading import Json, clean_message, json_body
+from vendors.adapters.probing import amount
+from vendors.adapters.reading import Json, as_dict, clean_message, json_body
 from vendors.errors import ErrorFacts, ErrorTable
 
 SERVICE_URL = re.compile(r"/generate/[\w.-]+$")
@@ -77,6 +78,15 @@ class StabilityAdapter(ImageAdapter):
         files = {name: (None, str(value)) for name, value in fields.items()}
         headers = {"Authorization": f"Bearer {key}", "Accept": "image/*"}
         return httpx.Request("POST", url, headers=headers, files=files)
+
+    def probe_requests(self, key: str) -> list[httpx.Request]:
+        # The v1 account balance: what the key has left, no generation.
+        root = self.vendor.base_url.rstrip("/").split("/v2beta")[0].removesuffix("/v1")
+        headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}
+        return [httpx.Request("GET", f"{root}/v1/user/balance", headers=headers)]
+
+    def probe_summary(self, body: Json) -> str:
+        return amount("credits", as_dict(body).get("credits"))
 
     def parse_response(self, response: httpx.Response) -> list[UpstreamImage]:
         media_type, params = _content_type(response)

@@ -53,7 +53,7 @@ import httpx
 from core.redaction import scrub
 from vendors import errors
 from vendors.adapters.base import ImageAdapter, ImageRequest, UpstreamImage
-from vendors.adapters.reading import Json, json_body
+from vendors.adapters.reading import Json, as_dict, json_body
 from vendors.errors import ErrorFacts, ErrorTable
 
 ACCOUNT_IN_BASE = re.compile(r"/accounts/([^/]+)")
@@ -110,6 +110,16 @@ class WorkersAIAdapter(ImageAdapter):
             payload.update(self.size_fields(request))
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         return httpx.Request("POST", url, headers=headers, json=payload)
+
+    def probe_requests(self, key: str) -> list[httpx.Request]:
+        # The account's Workers AI model search: needs the token and the account to match, runs nothing.
+        url, _, token = self.endpoint("probe", key)
+        search = url.removesuffix("/run/probe") + "/models/search"
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        return [httpx.Request("GET", search, params={"per_page": 1}, headers=headers)]
+
+    def probe_summary(self, body: Json) -> str:
+        return "the account's Workers AI models are readable" if as_dict(body).get("success") else ""
 
     def parse_response(self, response: httpx.Response) -> list[UpstreamImage]:
         media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()

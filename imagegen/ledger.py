@@ -28,6 +28,7 @@ from django.db import transaction
 from core.db import run_db
 from core.errors import GatewayError
 from core.text import storable
+from imagegen import alert_checks
 from imagegen.costs import NOT_ASKED, Cost, OptimizerUsage, cost_of
 from imagegen.generation import GenerationRequest, distinct_sizes
 from imagegen.models import Generation, VendorAttempt
@@ -82,7 +83,9 @@ class LedgerEntry:
         # Images from the image cache are delivered and counted, but no vendor made them now: they cost nothing.
         priced = 0 if self.cached_images else len(prepared)
         self.cost = cost_of(self.route, self.size, self.request.quality, priced, self.optimizer_usage)
-        return await run_db(_complete, self, status, error, list(prepared))
+        images = await run_db(_complete, self, status, error, list(prepared))
+        alert_checks.after_generation(self, error, len(images))  # queues its checks: never waits
+        return images
 
     def may_have_billed(self) -> bool:
         """Whether a vendor may have made (and billed) images for this request, whatever became of them."""

@@ -214,6 +214,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # The gateway's own settings (clients, vendors, keys, images, the server): imagegen/gateway_settings.py.
+from imagegen.alert_settings import *  # noqa: E402, F403
 from imagegen.gateway_settings import *  # noqa: E402, F403
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()

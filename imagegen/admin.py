@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from imagegen import admin_alerts, admin_idempotency, admin_usage  # noqa: F401  (register their pages)
+from imagegen import admin_alerts, admin_dashboard, admin_idempotency, admin_usage  # noqa: F401  (register their pages)
 from imagegen.client_keys import invalidate_client_keys
 from imagegen.costs import shown
 from imagegen.ledger_export import csv_response

@@ -123,6 +123,14 @@ class Usage(Generation):
         verbose_name_plural = "usage"
 
 
+class Dashboard(Generation):
+    """Charts of the ledger, the vendors' health and the keys (imagegen.dashboard): an admin page, no table."""
+
+    class Meta:
+        proxy = True
+        verbose_name = verbose_name_plural = "dashboard"
+
+
 class VendorAttempt(models.Model):
     """One call to a vendor with one key, for one generation: written before the call is sent."""
 

@@ -13,8 +13,8 @@ import pytest
 from core.state import reset_process_state
 from imagegen import alert_checks
 from imagegen.alerts import Draft, courier, raise_alert
-from imagegen.models import Alert, Generation, VendorAttempt
-from tests.factories import make_key, make_model, make_vendor
+from imagegen.models import Alert, ClientKey, Generation, VendorAttempt
+from tests.factories import make_client_key, make_key, make_model, make_vendor
 from tests.fakes.siliconflow import SiliconFlowFake
 from tests.fakes.webhook import TOKEN, WebhookFake
 
@@ -51,14 +51,10 @@ def vendor_of(fake, *secrets: str):
     return vendor
 
 
-def chat(client):
+def chat(client, key: str = CLIENT_KEY):
     body = {"model": "flux-schnell", "messages": [{"role": "user", "content": "a kite over the sea"}]}
-    return client.post(
-        "/v1/chat/completions",
-        data=json.dumps(body),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {CLIENT_KEY}",
-    )
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+    return client.post("/v1/chat/completions", data=json.dumps(body), content_type="application/json", **headers)
 
 
 def settled() -> list[Alert]:
@@ -140,6 +136,21 @@ def test_a_client_key_is_told_at_80_and_at_100_percent_of_a_quota_once_each(hook
         "imagegen: client key 'team-a' has used 10 of its 10 images per day (100%, 2026-12-01 UTC).",
         "imagegen: client key 'team-a' has used 8 of its 10 images per day (80%, 2026-12-01 UTC).",
     ]
+
+
+@pytest.mark.skipif(not hasattr(ClientKey, "images_per_day"), reason="needs the client-key limits (images per day)")
+def test_a_client_key_with_images_per_day_hears_of_80_percent_from_its_ledger(client, sf, hook):
+    vendor_of(sf, GOOD)
+    key, raw = make_client_key("team-a")
+    key.images_per_day = 5
+    key.save()
+
+    for _ in range(4):
+        assert chat(client, raw).status_code == 200
+
+    (alert,) = settled()
+    assert (alert.kind, alert.subject) == ("client_quota", "team-a / images per day")
+    assert alert.text.startswith("imagegen: client key 'team-a' has used 4 of its 5 images per day (80%, ")
 
 
 def draft(n: int) -> Draft:

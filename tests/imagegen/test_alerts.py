@@ -20,13 +20,7 @@ from tests.fakes.webhook import TOKEN, WebhookFake
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the alerts' thread writes its rows on its own connection
 
-CLIENT_KEY = "client-key-for-alert-tests-0001"
 GOOD, BAD = "sk-good-key-aaaa1111", "sk-rejected-key-bbbb2222"
-
-
-@pytest.fixture(autouse=True)
-def _settings(settings):
-    settings.AUTHORIZED_API_KEY = CLIENT_KEY
 
 
 @pytest.fixture
@@ -51,10 +45,17 @@ def vendor_of(fake, *secrets: str):
     return vendor
 
 
-def chat(client, key: str = CLIENT_KEY):
+def chat(client, key: str):
     body = {"model": "flux-schnell", "messages": [{"role": "user", "content": "a kite over the sea"}]}
     headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
     return client.post("/v1/chat/completions", data=json.dumps(body), content_type="application/json", **headers)
+
+
+@pytest.fixture
+def ask(client):
+    """A chat request with a client key row of its own."""
+    raw = make_client_key("ops")[1]
+    return lambda: chat(client, raw)
 
 
 def settled() -> list[Alert]:
@@ -68,10 +69,10 @@ def assert_clean(text: str, fake) -> None:
         assert secret not in text
 
 
-def test_a_rejected_key_is_announced_and_the_request_is_served_by_the_next(client, sf, hook):
+def test_a_rejected_key_is_announced_and_the_request_is_served_by_the_next(ask, sf, hook):
     vendor_of(sf, GOOD, BAD)  # the rotation's first request starts at the second key
 
-    assert chat(client).status_code == 200
+    assert ask().status_code == 200
 
     alerts = settled()
     assert [(a.kind, a.subject, a.delivered) for a in alerts] == [("key_auto_disabled", "sf / k2", True)]
@@ -80,12 +81,12 @@ def test_a_rejected_key_is_announced_and_the_request_is_served_by_the_next(clien
     assert_clean(json.dumps(hook.posts()) + alerts[0].text, sf)
 
 
-def test_the_last_key_dying_leaves_the_model_without_a_key_said_once(client, sf, hook):
+def test_the_last_key_dying_leaves_the_model_without_a_key_said_once(ask, sf, hook):
     vendor_of(sf, BAD)
 
-    assert chat(client).status_code == 502
-    assert chat(client).json()["error"]["code"] == "no_available_key"
-    assert chat(client).json()["error"]["code"] == "no_available_key"
+    assert ask().status_code == 502
+    assert ask().json()["error"]["code"] == "no_available_key"
+    assert ask().json()["error"]["code"] == "no_available_key"
 
     kinds = sorted((alert.kind, alert.subject) for alert in settled())
     assert kinds == [("key_auto_disabled", "sf / k1"), ("model_no_key", "flux-schnell")]
@@ -94,16 +95,16 @@ def test_the_last_key_dying_leaves_the_model_without_a_key_said_once(client, sf,
     assert len(hook.posts()) == 2  # the requests that found no key raised the same alert again: not sent twice
 
 
-def test_a_vendor_failing_half_its_calls_in_the_window_raises_its_error_rate(client, sf, hook, settings):
+def test_a_vendor_failing_half_its_calls_in_the_window_raises_its_error_rate(ask, sf, hook, settings):
     settings.ALERT_ERROR_RATE_MIN_CALLS, settings.ALERT_ERROR_RATE_THRESHOLD = 4, 0.5
     vendor_of(sf, "sk-one-aaaa1111", "sk-two-bbbb2222")
-    assert chat(client).status_code == 200
+    assert ask().status_code == 200
     assert settled() == []  # 1 call, no failure
     sf.default_behaviour = "overloaded"
 
-    assert chat(client).status_code == 502  # 2 more calls, both failed: 2 of 3, under the minimum of calls
+    assert ask().status_code == 502  # 2 more calls, both failed: 2 of 3, under the minimum of calls
     assert settled() == []
-    assert chat(client).status_code == 502  # 4 of 5
+    assert ask().status_code == 502  # 4 of 5
 
     alerts = settled()
     assert [(a.kind, a.subject) for a in alerts] == [("vendor_error_rate", "sf")]

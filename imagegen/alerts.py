@@ -31,7 +31,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from core.db import run_blocking, run_db
-from core.http import get_client
+from core.http import close_client, get_client
 from core.state import process_state
 from imagegen.alert_record import Alert
 
@@ -59,6 +59,7 @@ class Courier:
     """This process's alert thread: its event loop, the work queued on it, what it raised lately."""
 
     loop: asyncio.AbstractEventLoop | None = None
+    thread: threading.Thread | None = None
     pending: set[concurrent.futures.Future] = field(default_factory=set)
     recent: dict[str, float] = field(default_factory=dict)  # dedup key -> monotonic time its quiet ends
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -71,7 +72,8 @@ class Courier:
                 return
             if self.loop is None:
                 self.loop = asyncio.new_event_loop()
-                threading.Thread(target=self.loop.run_forever, name="alerts", daemon=True).start()
+                self.thread = threading.Thread(target=self.loop.run_forever, name="alerts", daemon=True)
+                self.thread.start()
             future = asyncio.run_coroutine_threadsafe(_logged(work), self.loop)
             self.pending.add(future)
         future.add_done_callback(self._done)
@@ -101,6 +103,19 @@ class Courier:
                 return True
             concurrent.futures.wait(pending, timeout=max(deadline - time.monotonic(), 0))
         return False
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Finish what is queued (within ``timeout``), close the HTTP client, end the thread (a process about
+        to exit, a test). Alerts raised later start it again."""
+        self.wait_idle(timeout)
+        with self.lock:
+            loop, thread, self.loop, self.thread = self.loop, self.thread, None, None
+        if loop is None:
+            return
+        asyncio.run_coroutine_threadsafe(close_client(), loop).result(timeout)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout)
+        loop.close()
 
 
 def courier() -> Courier:

@@ -12,7 +12,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from imagegen import admin_client_keys, admin_idempotency, admin_usage  # noqa: F401  (register their pages)
+from imagegen import (  # noqa: F401  (register their pages)
+    admin_alerts,
+    admin_client_keys,
+    admin_dashboard,
+    admin_idempotency,
+    admin_usage,
+)
 from imagegen.costs import shown
 from imagegen.ledger_export import csv_response
 from imagegen.models import EnvImport, Generation, OptimizerSettings, VendorAttempt

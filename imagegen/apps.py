@@ -6,4 +6,4 @@ class ImagegenConfig(AppConfig):
     verbose_name = "Gateway"
 
     def ready(self):
-        from . import signals  # noqa: F401  (client-key cache invalidation)
+        from . import alert_checks, signals  # noqa: F401  (alerts on key events; client-key cache invalidation)

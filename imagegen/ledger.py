@@ -30,6 +30,7 @@ from core.db import run_db
 from core.errors import GatewayError
 from core.request_context import current_request_id
 from core.text import storable
+from imagegen import alert_checks
 from imagegen.costs import NOT_ASKED, Cost, OptimizerUsage, cost_of
 from imagegen.generation import GenerationRequest, distinct_sizes
 from imagegen.models import Generation, VendorAttempt
@@ -86,7 +87,9 @@ class LedgerEntry:
         priced = 0 if self.cached_images else len(prepared)
         self.cost = cost_of(self.route, self.size, self.request.quality, priced, self.optimizer_usage)
         _count_cost(self)
-        return await run_db(_complete, self, status, error, list(prepared))
+        images = await run_db(_complete, self, status, error, list(prepared))
+        alert_checks.after_generation(self, error, len(images))  # queues its checks: never waits
+        return images
 
     def may_have_billed(self) -> bool:
         """Whether a vendor may have made (and billed) images for this request, whatever became of them."""

@@ -160,6 +160,14 @@ class Usage(Generation):
         verbose_name_plural = "usage"
 
 
+class Dashboard(Generation):
+    """Charts of the ledger, the vendors' health and the keys (imagegen.dashboard): an admin page, no table."""
+
+    class Meta:
+        proxy = True
+        verbose_name = verbose_name_plural = "dashboard"
+
+
 class VendorAttempt(models.Model):
     """One call to a vendor with one key, for one generation: written before the call is sent."""
 
@@ -170,7 +178,7 @@ class VendorAttempt(models.Model):
     key = models.ForeignKey(VendorKey, null=True, blank=True, on_delete=models.SET_NULL)
     key_label = models.CharField(max_length=100, blank=True)
     n = models.PositiveSmallIntegerField(default=1, help_text="Images this call asked for.")
-    started_at = models.DateTimeField()
+    started_at = models.DateTimeField(db_index=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(
         max_length=50, blank=True, help_text="ok, the error's code, or interrupted; empty while the call is under way."
@@ -181,6 +189,7 @@ class VendorAttempt(models.Model):
 
     class Meta:
         ordering = ["started_at", "id"]
+        indexes = [models.Index(fields=["vendor", "started_at"], name="attempt_vendor_started")]
 
     def __str__(self) -> str:
         return f"{self.vendor_name} {self.key_label} {self.outcome or 'under way'}"
@@ -274,4 +283,5 @@ class EnvImport(models.Model):
 
 
 # Registered with the app's models; it lives in a module of its own.
+from imagegen.alert_record import Alert  # noqa: E402, F401
 from imagegen.idempotency_record import IdempotencyRecord  # noqa: E402, F401

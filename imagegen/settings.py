@@ -215,6 +215,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # The gateway's own settings (clients, vendors, keys, images, the server): imagegen/gateway_settings.py.
+from imagegen.alert_settings import *  # noqa: E402, F403
 from imagegen.gateway_settings import *  # noqa: E402, F403
 
 # Where every worker writes its metric values for GET /metrics to add up (emptied when gunicorn starts).

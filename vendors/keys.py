@@ -31,6 +31,7 @@ from core.db import run_blocking, run_db
 from core.redaction import admin_text, client_text
 from core.state import process_state
 from vendors import caps, errors
+from vendors.key_events import key_auto_disabled
 from vendors.models import VendorKey
 from vendors.selectors import KeyRef, VendorRoute, invalidate_routing_table
 
@@ -200,6 +201,7 @@ async def _record_failure(vendor: VendorRoute, key: KeyRef, exc: errors.Upstream
         await run_blocking(_cool, key.id, DISABLED_COOLDOWN, disabled=True)
         await run_db(_mark_failed, key.id, exc, disable=True)
         invalidate_routing_table()
+        key_auto_disabled(vendor.id, vendor.name, key.id, key.label, exc.code, exc.message)
         return
     if exc.cools_key:
         asked = exc.retry_after

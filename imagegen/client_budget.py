@@ -7,12 +7,15 @@ nothing, and a row still running counts nothing until it completes with its cost
 
 A request is refused (429 ``insufficient_quota``, ``Retry-After`` until the month ends) once the spend
 has reached the budget. Nothing is reserved ahead: before the route, the size and the optimizer have
-run, the cost of a request is not known. So the requests already running when the spend reaches the
-budget still complete, and the spend can pass the budget by their costs (at most the key's generations
-in flight of them, when that limit is set).
+run, the cost of a request is not known. So the requests admitted before the spend reached the budget
+still complete, and the spend can pass the budget by their costs: the one that reached it and those
+running beside it (with the key's generations in flight limited to k, at most k requests' costs). A
+row counts in the month it was made, even when it completes in the next.
 
-The spend is one aggregate query on the index (client_key, created_at), run only for keys with a
-budget, in the same thread hop as the key's other checks.
+The spend is one aggregate query, run only for keys with a budget, in the same thread hop as the key's
+other checks. It reads only the index (client_key, created_at, cost_currency, vendor_cost,
+optimizer_cost): about 0.3 ms for a key with 100 rows this month and 1.5 ms with 10,000 on SQLite
+(an index-only scan on PostgreSQL too). No memo: one would let more requests past a reached budget.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
     from imagegen.client_keys import Caller
     from imagegen.client_limits import Admission
 
+LEDGER_PLACES = Decimal("0.00000001")
 MONEY = DecimalField(max_digits=18, decimal_places=8)
 ZERO = Value(Decimal(0), output_field=MONEY)
 # Each known part counts: a row whose optimizer tokens went unreported still spent its images.
@@ -65,7 +69,8 @@ def month_spend(client_key_id: int, now: datetime) -> Decimal:
         created_at__lt=following,
         cost_currency=settings.PRICE_CURRENCY,
     )
-    return rows.aggregate(spent=Sum(KNOWN_SPEND, output_field=MONEY))["spent"] or Decimal(0)
+    spent = rows.aggregate(spent=Sum(KNOWN_SPEND, output_field=MONEY))["spent"] or Decimal(0)
+    return spent.quantize(LEDGER_PLACES)  # SQLite sums in floating point: back to the ledger's 8 places
 
 
 def monthly_budget(caller: Caller, n: int, admission: Admission) -> None:

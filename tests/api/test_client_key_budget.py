@@ -114,3 +114,12 @@ def test_a_zero_budget_refuses_everything_and_gives_back_the_image_the_day_had_r
     key.monthly_budget = None
     key.save()
     assert images(client).status_code == 200  # the day's one image was given back by the refusal
+
+
+def test_a_spend_that_adds_up_exactly_to_the_budget_has_reached_it(client, flux, sf):
+    key = client_key_row(RAW, monthly_budget=Decimal("7.83"))
+    for _ in range(29):
+        spent(key, "0.27")  # SQLite sums these in floating point: 7.82999999999999
+
+    assert "spent 7.83 USD" in refused_for_budget(images(client))
+    assert sf.keys_used() == []

@@ -27,6 +27,12 @@ def images(client, key=RAW, idempotency_key=None):
     return client.post("/v1/images/generations", body, content_type="application/json", **headers)
 
 
+def streamed_chat(client):
+    body = json.dumps({"model": "flux-schnell", "messages": [{"role": "user", "content": "a fox"}], "stream": True})
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {RAW}"}
+    return client.post("/v1/chat/completions", body, content_type="application/json", **headers)
+
+
 def refused_for_budget(response) -> str:
     assert response.status_code == 429, response.content
     error = response.json()["error"]
@@ -62,6 +68,7 @@ def test_once_the_months_spend_reaches_the_budget_the_key_is_refused_and_others_
     next_month = month_bounds(datetime.now(UTC))[1]
     assert abs(int(refused["Retry-After"]) - (next_month - datetime.now(UTC)).total_seconds()) < 5
     assert f"{next_month:%Y-%m-%d} at 00:00 UTC" in message
+    assert "monthly budget" in refused_for_budget(streamed_chat(client))  # a plain JSON 429, no stream
     assert len(sf.keys_used()) == 2 and Generation.objects.filter(client_key=key).count() == 2
     assert images(client, key=OTHER).status_code == 200  # another key spends its own budget
 

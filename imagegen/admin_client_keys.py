@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from imagegen.client_budget import money
 from imagegen.client_keys import invalidate_client_keys
 from imagegen.models import ClientKey, model_names
 from vendors.models import ImageModel
 
-LIMIT_FIELDS = ("allowed_models", "requests_per_minute", "max_in_flight", "images_per_day", "expires_at")
+LIMIT_FIELDS = ("allowed_models", "requests_per_minute", "max_in_flight", "images_per_day", "monthly_budget")
+LIMIT_FIELDS += ("expires_at",)
 
 
 class ClientKeyForm(forms.ModelForm):
     class Meta:
         model = ClientKey
         fields = ("name", "enabled", *LIMIT_FIELDS)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "monthly_budget" in self.fields:
+            self.fields["monthly_budget"].label = f"Monthly budget ({settings.PRICE_CURRENCY})"
 
     def clean_allowed_models(self):
         names = model_names(self.cleaned_data.get("allowed_models", ""))
@@ -55,6 +63,7 @@ class ClientKeyAdmin(admin.ModelAdmin):
             f"{obj.requests_per_minute}/min" if obj.requests_per_minute is not None else "",
             f"{obj.max_in_flight} in flight" if obj.max_in_flight is not None else "",
             f"{obj.images_per_day} images/day" if obj.images_per_day is not None else "",
+            f"{money(obj.monthly_budget)} {settings.PRICE_CURRENCY}/month" if obj.monthly_budget is not None else "",
             f"models: {obj.allowed_models}" if obj.allowed_models else "",
         ]
         return "; ".join(part for part in parts if part) or "none"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
 from django.core.cache import cache
 from django.utils import timezone
@@ -31,6 +32,7 @@ class Caller:
     max_in_flight: int | None = None
     images_per_day: int | None = None
     expires_at: datetime | None = None
+    monthly_budget: Decimal | None = None  # in PRICE_CURRENCY
 
     # DRF's IsAuthenticated reads this off request.user, which is the Caller.
     is_authenticated = True
@@ -44,7 +46,7 @@ class Caller:
 
 
 FIELDS = ("id", "name", "hashed_key", "allowed_models", "requests_per_minute", "max_in_flight")
-FIELDS += ("images_per_day", "expires_at")
+FIELDS += ("images_per_day", "expires_at", "monthly_budget")
 
 
 def caller_of(key: ClientKey) -> Caller:
@@ -56,6 +58,7 @@ def caller_of(key: ClientKey) -> Caller:
         max_in_flight=key.max_in_flight,
         images_per_day=key.images_per_day,
         expires_at=key.expires_at,
+        monthly_budget=key.monthly_budget,
     )
 
 

@@ -13,6 +13,8 @@ the request holds until its generation ends, however it ends, and then releases.
   when the generation ends. A worker that dies stops renewing, so its slots come free within a lease.
 - **Images per day** (UTC): ``n`` is added to the day's count before the call (refused whole if it
   would pass the limit: 429 ``insufficient_quota``), then the images not delivered are given back.
+- **Monthly budget** (``imagegen.client_budget``): refused once the ledger's spend of the UTC month has
+  reached it (429 ``insufficient_quota``); one query, so a key with a budget is checked in a database hop.
 
 Every worker and instance sharing the cache (Redis, or the file cache) sees the same counts.
 """
@@ -32,7 +34,8 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 
-from core.db import run_blocking
+from core.db import run_blocking, run_db
+from imagegen.client_budget import monthly_budget
 from imagegen.client_keys import Caller
 from imagegen.errors import KeyQuotaExceeded, KeyRateLimited
 
@@ -165,16 +168,18 @@ def images_per_day(caller: Caller, n: int, admission: Admission) -> None:
     admission.day_key, admission.images_reserved = key, n
 
 
-# In order; a monthly budget goes after the images of the day.
+# In order: the first refusal gives back what the earlier ones reserved.
 CHECKS: tuple[Callable[[Caller, int, Admission], None], ...] = (
     requests_per_minute,
     generations_in_flight,
     images_per_day,
+    monthly_budget,
 )
 
 
 def _limited(caller: Caller) -> bool:
-    return any(limit is not None for limit in (caller.requests_per_minute, caller.max_in_flight, caller.images_per_day))
+    limits = (caller.requests_per_minute, caller.max_in_flight, caller.images_per_day, caller.monthly_budget)
+    return any(limit is not None for limit in limits)
 
 
 def _check_all(caller: Caller, n: int) -> Admission:
@@ -202,7 +207,8 @@ async def admit(caller: Caller, n: int) -> Admission:
     """The key's checks for a request of ``n`` images, before any vendor call; the admission to release."""
     if not _limited(caller):
         return Admission(caller)
-    checking = asyncio.ensure_future(run_blocking(_check_all, caller, n))
+    hop = run_blocking if caller.monthly_budget is None else run_db  # the budget reads the ledger
+    checking = asyncio.ensure_future(hop(_check_all, caller, n))
     try:
         admission = await asyncio.shield(checking)
     except asyncio.CancelledError:  # the client left while the checks ran: give back what they reserve

@@ -52,7 +52,7 @@ class KeyRateLimited(GatewayError):
 
 
 class KeyQuotaExceeded(GatewayError):
-    """A client key has used its images of the day (or, later, its budget)."""
+    """A client key has used its images of the day, or its spend has reached its monthly budget."""
 
     status, code, error_type = 429, "insufficient_quota", "insufficient_quota"
 

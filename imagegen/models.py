@@ -60,6 +60,15 @@ class ClientKey(models.Model):
     expires_at = models.DateTimeField(
         null=True, blank=True, help_text="From this moment the key is refused (401), as if disabled."
     )
+    monthly_budget = models.DecimalField(
+        max_digits=14,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Money per UTC calendar month, in PRICE_CURRENCY: the ledger's known costs of this key's "
+        "generations; once the month's spend reaches it, requests get 429 insufficient_quota.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -146,6 +155,14 @@ class Generation(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # A client key's spend this month (its monthly budget) is one range scan of this index, which
+        # holds the costs too, so the table is not read (imagegen.client_budget).
+        indexes = [
+            models.Index(
+                fields=["client_key", "created_at", "cost_currency", "vendor_cost", "optimizer_cost"],
+                name="generation_key_spend",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.model} {self.status} {self.created_at:%Y-%m-%d %H:%M:%S}"

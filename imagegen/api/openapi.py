@@ -37,7 +37,8 @@ ERRORS = {
     413: "request_too_large: the body is over MAX_REQUEST_BYTES.",
     415: "unsupported_media_type: the body was sent with a Content-Type other than application/json.",
     429: "rate_limit_exceeded: too many wrong or missing keys from this address, or the key's requests per minute "
-    "or generations in flight are used up; insufficient_quota: the key's images of the day are used up. "
+    "or generations in flight are used up; insufficient_quota: the key's images of the day are used up, or "
+    "its spend this month (UTC) has reached its monthly budget. "
     "Retry-After says when to retry.",
     431: "request_header_too_large: the request line and headers are too large (the connection is closed).",
     500: "internal_error: a bug, logged; the message is generic.",

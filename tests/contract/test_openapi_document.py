@@ -70,6 +70,7 @@ def test_generation_endpoints_list_every_error_status_with_openais_error_shape(d
             if status != "200":
                 assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
         assert responses["429"]["headers"]["Retry-After"]["required"] is True
+        assert "monthly budget" in responses["429"]["description"]
 
 
 def test_requests_are_described_field_by_field_with_bearer_auth(document):

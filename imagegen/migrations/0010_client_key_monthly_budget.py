@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('imagegen', '0007_client_key_limits'),
+        ('imagegen', '0009_alerts_and_dashboard'),
         ('proxy', '0002_retention_and_removal'),
         ('vendors', '0008_vendor_caps'),
     ]

@@ -280,25 +280,7 @@ class OptimizerSettings(models.Model):
             raise ValidationError({"time_budget": "The time budget must be more than 0 seconds."})
 
 
-class EnvImport(models.Model):
-    """What ``manage.py import_env`` last wrote for one vendor it seeds, or for the optimizer.
-
-    The next import compares the environment with it to tell a change in the environment (applied)
-    from an edit made in admin (kept, and reported as drift). Keys are kept as fingerprints.
-    """
-
-    target = models.CharField(max_length=120, unique=True, help_text='"vendor:<name>" or "optimizer".')
-    values = models.JSONField(default=dict, help_text="The environment's values at the last import.")
-    imported_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["target"]
-        verbose_name = "environment import"
-
-    def __str__(self) -> str:
-        return self.target
-
-
-# Registered with the app's models; it lives in a module of its own.
+# Registered with the app's models; each lives in a module of its own.
 from imagegen.alert_record import Alert  # noqa: E402, F401
+from imagegen.env_import_record import EnvImport  # noqa: E402, F401
 from imagegen.idempotency_record import IdempotencyRecord  # noqa: E402, F401

@@ -1,14 +1,3 @@
-import os
+"""The seed variables of the real environment must not leak into these tests."""
 
-import pytest
-
-SEED_FAMILIES = ("FLUX_GEN_", "IMAGE_GEN_", "OPENAI_")
-
-
-@pytest.fixture
-def clean_env(monkeypatch):
-    """The real environment's vendor variables must not leak into the import's tests."""
-    for name in list(os.environ):
-        if name.startswith(SEED_FAMILIES):
-            monkeypatch.delenv(name)
-    return monkeypatch
+from tests.commands.conftest import clean_env  # noqa: F401

@@ -111,10 +111,7 @@ class ModelListApi(GatewayView):
     @openapi.list_models
     async def get(self, request: Request) -> HttpResponse:
         table = await routing_table()
-        data = [
-            {"id": route.name, "object": "model", "created": route.created, "owned_by": route.vendor.name}
-            for route in sorted(table.models.values(), key=lambda route: route.name)
-        ]
+        data = [answers.model_entry(route) for route in sorted(table.models.values(), key=lambda route: route.name)]
         return JsonResponse({"object": "list", "data": data})
 
 

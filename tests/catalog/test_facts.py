@@ -11,6 +11,7 @@ import json
 
 import pytest
 
+from tests.commands.seed_env import run, set_env
 from tests.fakes.profile import profile_of
 from tests.fakes.server import png_bytes
 from vendors.adapters import image_kinds
@@ -106,3 +107,30 @@ def test_dall_e_3_without_the_catalog_is_refused_a_wide_size_and_with_it_gets_on
         assert known.status_code == 200, known.content
         sent = [request.json["size"] for request in fake.requests if request.path == "/v1/images/generations"]
         assert sent == ["1024x576", "1792x1024"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dall_e_3_imported_from_the_seed_makes_16_9_at_1792x1024_and_knows_its_price(client, clean_env):
+    profile = profile_of("openai_images")
+    with profile.fake() as fake:
+        fake.image = png_bytes(16, 9)
+        set_env(
+            clean_env,
+            IMAGE_GEN_API_BASE_1=fake.url + "/v1",
+            IMAGE_GEN_KIND_1="openai_images",
+            IMAGE_GEN_MODEL_1="dall-e-3",
+            IMAGE_GEN_API_KEY_1="sk-openai-seeded-0001",
+        )
+        run()
+
+        response = client.post(
+            "/v1/images/generations",
+            data=json.dumps({"model": "dall-e-3", "prompt": "a harbour at dawn 16:9", "quality": "hd"}),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {CLIENT_KEY}",
+        )
+
+        assert response.status_code == 200, response.content
+        [sent] = [request.json for request in fake.requests if request.path == "/v1/images/generations"]
+        assert (sent["size"], sent["quality"]) == ("1792x1024", "hd")
+        assert response["X-Imagegen-Cost"].startswith("0.12")

@@ -1,9 +1,9 @@
-"""Admin for client keys, the generation ledger (with its CSV export), the prompt optimizer's settings and
-import_env's records. The usage page is in ``imagegen.admin_usage``."""
+"""Admin for the generation ledger (with its CSV export), the prompt optimizer's settings and import_env's
+records. Client keys are in ``imagegen.admin_client_keys``, the usage page in ``imagegen.admin_usage``."""
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
@@ -12,11 +12,10 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from imagegen import admin_idempotency, admin_usage  # noqa: F401  (register their pages)
-from imagegen.client_keys import invalidate_client_keys
+from imagegen import admin_client_keys, admin_idempotency, admin_usage  # noqa: F401  (register their pages)
 from imagegen.costs import shown
 from imagegen.ledger_export import csv_response
-from imagegen.models import ClientKey, EnvImport, Generation, OptimizerSettings, VendorAttempt
+from imagegen.models import EnvImport, Generation, OptimizerSettings, VendorAttempt
 from proxy.admin import TAKE_DOWN_PERMISSION, ReadOnlyModelAdmin, TakedownForm, removal_text, take_down_images
 from proxy.models import StoredImage
 from vendors.adapters import chat_kinds
@@ -27,52 +26,6 @@ THUMBNAIL = '<img src="{}" alt="" style="height:48px;width:auto" height="48" loa
 
 def thumbnail(image) -> str:
     return removal_text(image) if image.removed else format_html(THUMBNAIL, image.path)
-
-
-@admin.register(ClientKey)
-class ClientKeyAdmin(admin.ModelAdmin):
-    list_display = ("name", "masked", "enabled", "created_at", "last_used_at")
-    list_filter = ("enabled",)
-    search_fields = ("name", "prefix", "last4")
-    actions = ("enable_keys", "disable_keys")
-
-    def get_fields(self, request, obj=None):
-        if obj is None:
-            return ["name"]
-        return ["name", "enabled", "masked", "created_at", "last_used_at"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return () if obj is None else ("masked", "created_at", "last_used_at")
-
-    @admin.display(description="key")
-    def masked(self, obj):
-        return obj.masked
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            return super().save_model(request, obj, form, change)
-        key, raw = ClientKey.generate(obj.name)
-        obj.prefix, obj.hashed_key, obj.last4 = key.prefix, key.hashed_key, key.last4
-        super().save_model(request, obj, form, change)
-        # The raw key exists only in this message: it is hashed in the database.
-        self.message_user(
-            request,
-            format_html("The key for {} is <code>{}</code> — Copy it now: it will not be shown again.", obj.name, raw),
-            messages.SUCCESS,
-        )
-
-    def _set_enabled(self, request, queryset, enabled: bool) -> None:
-        count = queryset.update(enabled=enabled)
-        invalidate_client_keys()  # update() sends no post_save signal
-        self.message_user(request, f"{'Enabled' if enabled else 'Disabled'} {count} key(s).", messages.SUCCESS)
-
-    @admin.action(description="Enable selected keys")
-    def enable_keys(self, request, queryset):
-        self._set_enabled(request, queryset, True)
-
-    @admin.action(description="Disable selected keys")
-    def disable_keys(self, request, queryset):
-        self._set_enabled(request, queryset, False)
 
 
 class VendorAttemptInline(admin.TabularInline):

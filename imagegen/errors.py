@@ -40,3 +40,21 @@ class ImageNotStored(GatewayError):
 
 class ModelFailed(GatewayError):
     """No model of the request's chain could make the images: the vendor's failure, told for the model."""
+
+
+class KeyRateLimited(GatewayError):
+    """A client key is over its requests per minute or its generations in flight."""
+
+    status, code = 429, "rate_limit_exceeded"
+
+    def __init__(self, message: str, retry_after: int, headers: dict[str, str] | None = None):
+        super().__init__(message, headers={**(headers or {}), "Retry-After": str(retry_after)})
+
+
+class KeyQuotaExceeded(GatewayError):
+    """A client key has used its images of the day (or, later, its budget)."""
+
+    status, code, error_type = 429, "insufficient_quota", "insufficient_quota"
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message, headers={"Retry-After": str(retry_after)})

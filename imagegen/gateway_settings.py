@@ -9,8 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 from imagegen.env_reading import boolean, env, positive, read
 
 # --- The gateway -------------------------------------------------------------------------------
-# Bootstrap client key from the seed; ClientKey rows made in admin work beside it.
-AUTHORIZED_API_KEY = env.str("AUTHORIZED_API_KEY", default="")
+# AUTHORIZED_API_KEY (the seed's client key) is not a setting: manage.py import_env makes it a ClientKey row.
 # Base for permanent image URLs, e.g. https://img.example.com. Empty: built from the request host,
 # which ALLOWED_HOSTS has checked before anything was generated.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
@@ -20,6 +19,9 @@ DEPENDENCY_CHECK_TIMEOUT = positive("float", "DEPENDENCY_CHECK_TIMEOUT", 1.0)
 # Wrong or missing client keys per address (IPv6: /64) per window of seconds, then 429 (imagegen/api/throttle.py).
 CLIENT_AUTH_FAILURE_LIMIT = positive("int", "CLIENT_AUTH_FAILURE_LIMIT", 20)
 CLIENT_AUTH_FAILURE_WINDOW = positive("int", "CLIENT_AUTH_FAILURE_WINDOW", 60)
+# A client key's in-flight slot is leased for this long and renewed while its generation runs, so the
+# slots of a worker that died come free within it (imagegen/client_limits.py).
+CLIENT_KEY_SLOT_LEASE = positive("int", "CLIENT_KEY_SLOT_LEASE", 60)  # whole seconds: Redis rounds down
 
 # Shared upstream HTTP client (one per worker).
 HTTP_TRANSPORT = env.str("HTTP_TRANSPORT", default="aiohttp")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from imagegen.client_keys import Caller
+from imagegen.client_limits import Admission
 from imagegen.costs import NOT_ASKED, Cost, OptimizerUsage
 from proxy.models import StoredImage
 from proxy.services import PreparedImage
@@ -44,6 +45,8 @@ class GenerationRequest:
     endpoint: str = "chat"  # for the ledger: chat, chat.stream or images
     # Called with short steps ("optimizing the prompt", ...) for streaming clients to show.
     progress: Progress = field(default=_no_progress, compare=False)
+    # What the client key's limits reserved for this request; released when the generation ends.
+    admission: Admission | None = field(default=None, compare=False)
 
     @property
     def model(self) -> str:

@@ -23,6 +23,11 @@ def hash_client_key(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+def model_names(text: str) -> list[str]:
+    """The model names of an allowed-models text (commas or whitespace between them), in order, once each."""
+    return list(dict.fromkeys(text.replace(",", " ").split()))
+
+
 class ClientKey(models.Model):
     name = models.CharField(max_length=100, help_text="Who uses this key (an app, a team).")
     prefix = models.CharField(max_length=16, db_index=True, editable=False)
@@ -31,12 +36,39 @@ class ClientKey(models.Model):
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # Limits: blank is unlimited. Enforced through the shared cache (imagegen.client_limits).
+    allowed_models = models.TextField(
+        blank=True,
+        help_text="Model names this key may use, separated by commas or spaces; blank: all. "
+        "Other models answer 404 model_not_found and are not listed in /v1/models for this key.",
+    )
+    requests_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Requests in each clock minute (UTC); more get 429 rate_limit_exceeded."
+    )
+    max_in_flight = models.PositiveIntegerField(
+        "generations in flight",
+        null=True,
+        blank=True,
+        help_text="Generations this key may have running at once; more get 429 rate_limit_exceeded.",
+    )
+    images_per_day = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Images per UTC day (n of each request, corrected to the images delivered); "
+        "more get 429 insufficient_quota.",
+    )
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="From this moment the key is refused (401), as if disabled."
+    )
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self):
+        self.allowed_models = ", ".join(model_names(self.allowed_models))
 
     @classmethod
     def generate(cls, name: str) -> tuple[ClientKey, str]:
@@ -47,7 +79,9 @@ class ClientKey(models.Model):
         return key, raw
 
     def set_raw(self, raw: str) -> None:
-        self.prefix = raw[: len(CLIENT_KEY_PREFIX) + 6]
+        # Only a key this gateway made shows its first characters; a key chosen by hand (the environment's
+        # AUTHORIZED_API_KEY) may be short, and shows its last 4 alone.
+        self.prefix = raw[: len(CLIENT_KEY_PREFIX) + 6] if raw.startswith(CLIENT_KEY_PREFIX) else ""
         self.hashed_key = hash_client_key(raw)
         self.last4 = raw[-4:]
 

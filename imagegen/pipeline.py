@@ -14,6 +14,7 @@ import asyncio
 from core.errors import GatewayError
 from core.fetch import origin
 from imagegen import image_cache, ledger, prompts
+from imagegen.client_keys import Caller
 from imagegen.costs import UNKNOWN
 from imagegen.errors import ClientClosed, EmptyPrompt, ImageNotStored, ModelNotFound
 from imagegen.fallback import Made, generate_along_chain
@@ -30,15 +31,29 @@ from vendors.size_rules import NegotiatedSize, negotiate
 __all__ = ["GenerationOutcome", "GenerationRequest", "generate", "resolve_route"]
 
 
-async def resolve_route(model: str) -> ModelRoute:
-    """The route of a public model name, or the 404 that names the models there are."""
+async def resolve_route(model: str, caller: Caller | None = None) -> ModelRoute:
+    """The route of a public model name, or the 404 that names the models there are. A model the
+    caller's key may not use is answered exactly as one that does not exist."""
     route = await route_for(model)
-    if route is None:
-        raise ModelNotFound(model, (await routing_table()).model_names())
+    if route is None or (caller is not None and not caller.allows(model)):
+        names = (await routing_table()).model_names()
+        raise ModelNotFound(model, [name for name in names if caller is None or caller.allows(name)])
     return route
 
 
 async def generate(request: GenerationRequest) -> GenerationOutcome:
+    """The outcome of ``request``; whatever happens, the client key's admission is released after."""
+    delivered = 0
+    try:
+        outcome = await _generate_and_record(request)
+        delivered = len(outcome.images)
+        return outcome
+    finally:
+        if request.admission is not None:
+            await request.admission.release(delivered)
+
+
+async def _generate_and_record(request: GenerationRequest) -> GenerationOutcome:
     entry = ledger.LedgerEntry(request=request, route=request.route)
     try:
         outcome = await before_shutdown_deadline(_generate(request, entry))

@@ -8,8 +8,8 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from core.db import run_blocking
 from imagegen.api import throttle
-from imagegen.api.errors import TooManyFailedAttempts
-from imagegen.client_keys import Caller, caller_for
+from imagegen.api.errors import ExpiredApiKey, TooManyFailedAttempts
+from imagegen.client_keys import Caller, caller_for, note_used
 from imagegen.models import hash_client_key
 
 
@@ -21,19 +21,25 @@ def bearer_token(request) -> str:
 
 class ClientKeyAuthentication(BaseAuthentication):
     """``request.user`` becomes the :class:`Caller`; no key leaves the request unauthenticated (DRF's
-    permission check then refuses it), a key that matches nothing is refused at once. Either counts
-    as a failed attempt of the client's address, which may be refused with 429 instead."""
+    permission check then refuses it), a key that matches nothing is refused at once, an expired key
+    too, saying so. Each counts as a failed attempt of the client's address, which may be refused
+    with 429 instead."""
 
     async def authenticate(self, request) -> tuple[Caller, str] | None:
         token = bearer_token(request)
         caller = await caller_for(token) if token else None
+        expired = caller is not None and caller.expired
+        caller = None if expired else caller
         address = throttle.client_address(request)
         key_hash = hash_client_key(token) if token else ""
-        if caller is not None and throttle.worked_lately(address, key_hash):
-            return caller, token
-        verdict = await run_blocking(throttle.judge, address, key_hash, caller is not None)
-        if verdict:
-            raise TooManyFailedAttempts(retry_after=verdict)
+        if caller is None or not throttle.worked_lately(address, key_hash):
+            verdict = await run_blocking(throttle.judge, address, key_hash, caller is not None)
+            if verdict:
+                raise TooManyFailedAttempts(retry_after=verdict)
+        if expired:
+            raise ExpiredApiKey()
         if caller is None and token:
             raise AuthenticationFailed()
+        if caller is not None:
+            await note_used(caller)
         return None if caller is None else (caller, token)

@@ -7,14 +7,19 @@ The parser and content negotiation they use are in ``imagegen.api.parsing``.
 
 from __future__ import annotations
 
+import asyncio
 import io
+from dataclasses import replace
 from inspect import iscoroutinefunction
 
 from adrf.requests import AsyncRequest
 from adrf.views import APIView
 
+from imagegen import client_limits, idempotency
 from imagegen.api import dependencies
 from imagegen.api.errors import MethodNotAllowed
+from imagegen.api.idempotent import Guard
+from imagegen.generation import GenerationRequest
 
 
 class GatewayRequest(AsyncRequest):
@@ -45,6 +50,20 @@ class GatewayView(APIView):
 
     # The health check answers whatever the Host (load balancers ask by address) and makes its own checks.
     checks_edge = True
+    # Set by ``admit``: the client key's x-ratelimit headers, sent with whatever the request is answered.
+    limit_headers: dict[str, str] = {}
+
+    async def admitted(self, generation: GenerationRequest, guard: Guard) -> GenerationRequest:
+        """The generation with the client key's limits checked and reserved, before anything is sent to a
+        vendor. Refused, the request's Idempotency-Key is given back: nothing was generated under it."""
+        try:
+            admission = await client_limits.admit(generation.caller, generation.n)
+        except BaseException:
+            if guard.ticket is not None:
+                await asyncio.shield(idempotency.release(guard.ticket))
+            raise
+        self.limit_headers = admission.headers
+        return replace(generation, admission=admission)
 
     async def check_edge(self, request) -> None:
         """Before anything else: the Host is one the gateway serves (a 400 invalid_host), and the
@@ -82,6 +101,8 @@ class GatewayView(APIView):
         except Exception as exc:
             response = self.handle_exception(exc)
         self.response = self.finalize_response(request, response, *args, **kwargs)
+        for name, value in self.limit_headers.items():
+            self.response.headers.setdefault(name, value)
         return self.response
 
     def http_method_not_allowed(self, request, *args, **kwargs):

@@ -60,6 +60,13 @@ class WrongApiKey(GatewayError):
         super().__init__("Incorrect API key provided.")
 
 
+class ExpiredApiKey(GatewayError):
+    status, code = 401, "invalid_api_key"
+
+    def __init__(self) -> None:
+        super().__init__("This API key has expired; ask the gateway's operator for a new one.")
+
+
 class InvalidHost(GatewayError):
     status, code = 400, "invalid_host"
 

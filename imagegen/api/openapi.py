@@ -26,15 +26,19 @@ ERRORS = {
     "field); invalid_host: the Host header is not one the gateway serves; content_policy_violation or "
     "upstream_bad_request: the vendor refused the prompt or the request; invalid_idempotency_key: the "
     "Idempotency-Key header is empty, too long or has other characters.",
-    401: "invalid_api_key: the bearer key is missing or wrong.",
-    404: "model_not_found: no enabled model has this name (the message lists them).",
+    401: "invalid_api_key: the bearer key is missing, wrong, disabled or expired (the message says which of "
+    "missing or expired).",
+    404: "model_not_found: no enabled model has this name, or the key may not use it (answered alike; the "
+    "message lists the key's models).",
     408: "request_timeout: the request did not arrive in time (the connection is closed).",
     409: "idempotency_key_reused: this Idempotency-Key was used with another body or endpoint; "
     "idempotency_request_in_progress: the first request with it is still running (Retry-After says when to retry).",
     410: "image_removed or image_expired: a base64 replay of an Idempotency-Key whose image was taken down or purged.",
     413: "request_too_large: the body is over MAX_REQUEST_BYTES.",
     415: "unsupported_media_type: the body was sent with a Content-Type other than application/json.",
-    429: "rate_limit_exceeded: too many wrong or missing keys from this address; Retry-After says when to retry.",
+    429: "rate_limit_exceeded: too many wrong or missing keys from this address, or the key's requests per minute "
+    "or generations in flight are used up; insufficient_quota: the key's images of the day are used up. "
+    "Retry-After says when to retry.",
     431: "request_header_too_large: the request line and headers are too large (the connection is closed).",
     500: "internal_error: a bug, logged; the message is generic.",
     502: "upstream_error, upstream_job_lost or image_fetch_failed: the vendor failed; nothing is resubmitted "
@@ -60,7 +64,7 @@ RETRY_AFTER = [
         OpenApiParameter.HEADER,
         response=[429],
         required=True,
-        description="Seconds until this address may try again.",
+        description="Seconds until this address or key may try again.",
     ),
     OpenApiParameter(
         "Retry-After",
@@ -69,6 +73,22 @@ RETRY_AFTER = [
         response=[503],
         description="Seconds until a key or the dependency is expected back.",
     ),
+]
+
+# A client key with a requests-per-minute limit gets OpenAI's headers on its answers (imagegen.client_limits).
+RATE_HEADERS = [
+    OpenApiParameter(
+        name,
+        OpenApiTypes.STR if name.endswith("reset-requests") else OpenApiTypes.INT,
+        OpenApiParameter.HEADER,
+        response=[200, 429],
+        description=f"{text} (only for a key with a requests-per-minute limit).",
+    )
+    for name, text in (
+        ("x-ratelimit-limit-requests", "The key's requests per minute"),
+        ("x-ratelimit-remaining-requests", "Requests left in this minute"),
+        ("x-ratelimit-reset-requests", "Time until the minute ends, as 7s or 1m0s"),
+    )
 ]
 
 # What a generation cost, on plain answers (a stream's headers go out before it is known).
@@ -173,7 +193,7 @@ chat_completions = extend_schema(
     summary="Generate images from the last user message",
     request=bodies.ChatCompletionRequest,
     examples=[CHAT_EXAMPLE],
-    parameters=[*RETRY_AFTER, *COST_HEADERS, *IDEMPOTENCY],
+    parameters=[*RETRY_AFTER, *COST_HEADERS, *IDEMPOTENCY, *RATE_HEADERS],
     responses={
         (200, "application/json"): OpenApiResponse(bodies.ChatCompletion, description="The chat.completion."),
         (200, "text/event-stream"): OpenApiResponse(SSE_EVENT, description=STREAM),
@@ -188,7 +208,7 @@ image_generations = extend_schema(
     summary="Generate images from a prompt (OpenAI's Images API)",
     request=bodies.ImageGenerationRequest,
     examples=[IMAGES_EXAMPLE],
-    parameters=[*RETRY_AFTER, *COST_HEADERS, *IDEMPOTENCY],
+    parameters=[*RETRY_AFTER, *COST_HEADERS, *IDEMPOTENCY, *RATE_HEADERS],
     responses={
         200: OpenApiResponse(bodies.ImagesResponse, description="The stored images, as URLs or base64."),
         **error_responses((*GENERATING, 410)),

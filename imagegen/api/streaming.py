@@ -21,16 +21,20 @@ from imagegen import pipeline
 from imagegen.api import answers
 from imagegen.api.errors import openai_error
 from imagegen.api.idempotent import NO_KEY, Answered, Guard
+from imagegen.client_limits import Admission
 from imagegen.generation import GenerationOutcome
 from proxy.services import public_url
 
 _FINISHED = object()
 
 
-def event_stream(events: AsyncIterator[bytes]) -> StreamingHttpResponse:
+def event_stream(events: AsyncIterator[bytes], admission: Admission | None = None) -> StreamingHttpResponse:
     response = StreamingHttpResponse(events, content_type="text/event-stream; charset=utf-8")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx would otherwise hold the heartbeats back
+    if admission is not None:
+        # The generation gives it back when it ends; this, when the client left before the stream began.
+        response._resource_closers.append(admission.release_unclaimed)
     return response
 
 
@@ -41,6 +45,8 @@ async def chat_events(
     include_usage: bool,
     guard: Guard = NO_KEY,
 ) -> AsyncIterator[bytes]:
+    if generation.admission is not None:
+        generation.admission.claim()  # from here the stream gives it back, not the response's closer
     steps: asyncio.Queue = asyncio.Queue()
     generation = replace(generation, progress=steps.put_nowait)
     writer = answers.ChunkWriter(completion_id, generation.model)
@@ -67,6 +73,8 @@ async def chat_events(
         if not guard.keeps_running:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+            if generation.admission is not None:  # a task cancelled before it began never gave it back
+                await generation.admission.release()
 
 
 async def _generated(

@@ -38,7 +38,7 @@ class ChatCompletionsApi(GatewayView):
     async def post(self, request: Request) -> HttpResponse:
         payload = validated(ChatCompletionSerializer, request)
         generation = pipeline.GenerationRequest(
-            route=await pipeline.resolve_route(payload["model"]),
+            route=await pipeline.resolve_route(payload["model"], request.user),
             idea=payload["prompt"],
             caller=request.user,
             size=payload.get("size") or None,
@@ -50,10 +50,11 @@ class ChatCompletionsApi(GatewayView):
         guard = await idempotent.guard(request, "chat")
         if guard.replay is not None:
             return replays.chat(guard.replay.answer, payload["stream"], include_usage)
+        generation = await self.admitted(generation, guard)
         completion_id = f"chatcmpl-{secrets.token_hex(12)}"
         if payload["stream"]:
             events = streaming.chat_events(request, generation, completion_id, include_usage, guard)
-            return streaming.event_stream(events)
+            return streaming.event_stream(events, generation.admission)
         return await guard.run(chat_answer(request, generation, completion_id))
 
 
@@ -64,7 +65,7 @@ class ImageGenerationsApi(GatewayView):
     async def post(self, request: Request) -> HttpResponse:
         payload = validated(ImageGenerationSerializer, request)
         generation = pipeline.GenerationRequest(
-            route=await pipeline.resolve_route(payload["model"]),
+            route=await pipeline.resolve_route(payload["model"], request.user),
             idea=payload["prompt"],
             caller=request.user,
             size=payload["size"] or None,
@@ -77,6 +78,7 @@ class ImageGenerationsApi(GatewayView):
         guard = await idempotent.guard(request, "images")
         if guard.replay is not None:
             return await replays.images(guard.replay.answer)
+        generation = await self.admitted(generation, guard)
         return await guard.run(images_answer(request, generation, payload["response_format"] == "b64_json"))
 
 
@@ -111,7 +113,11 @@ class ModelListApi(GatewayView):
     @openapi.list_models
     async def get(self, request: Request) -> HttpResponse:
         table = await routing_table()
-        data = [answers.model_entry(route) for route in sorted(table.models.values(), key=lambda route: route.name)]
+        data = [
+            answers.model_entry(route)
+            for route in sorted(table.models.values(), key=lambda route: route.name)
+            if request.user.allows(route.name)
+        ]
         return JsonResponse({"object": "list", "data": data})
 
 

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from imagegen.models import Generation, OptimizerSettings
-from tests.factories import make_client_key, make_key, make_model, make_vendor
+from tests.factories import client_key_row, make_client_key, make_key, make_model, make_vendor
 from tests.fakes.chat_image import ChatImageFake
 from tests.fakes.openai_chat import OpenAIChatFake
 from tests.fakes.server import jpeg_bytes, png_bytes
@@ -23,7 +23,7 @@ IMAGE_LINK = re.compile(r"!\[image\]\((?P<url>[^)]+)\)")
 
 @pytest.fixture(autouse=True)
 def _bootstrap_key(settings):
-    settings.AUTHORIZED_API_KEY = CLIENT_KEY
+    client_key_row(CLIENT_KEY)
 
 
 @pytest.fixture
@@ -369,13 +369,13 @@ def test_a_client_that_goes_away_still_leaves_a_ledger_row(vendor, sf):
     import asyncio
 
     from imagegen import pipeline
-    from imagegen.client_keys import BOOTSTRAP
+    from tests.factories import TEST_CALLER
 
     sf.latency = 2.0
 
     async def disconnect_midway():
         route = await pipeline.resolve_route("flux-schnell")
-        request = pipeline.GenerationRequest(route=route, idea="a cat", caller=BOOTSTRAP)
+        request = pipeline.GenerationRequest(route=route, idea="a cat", caller=TEST_CALLER)
         task = asyncio.create_task(pipeline.generate(request))
         await asyncio.sleep(0.5)
         task.cancel()

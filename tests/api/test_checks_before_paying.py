@@ -10,6 +10,7 @@ import pytest
 
 from imagegen.models import Generation
 from proxy.models import StoredImage
+from tests.factories import client_key_row
 from tests.gateway_process import ROOT
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,7 +21,7 @@ IMAGE_LINK = re.compile(r"!\[image\]\((?P<url>[^)]+)\)")
 
 @pytest.fixture(autouse=True)
 def _bootstrap_key(settings):
-    settings.AUTHORIZED_API_KEY = CLIENT_KEY
+    client_key_row(CLIENT_KEY)
 
 
 def post(client, path, body, **headers):

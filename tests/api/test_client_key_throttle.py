@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from tests.factories import make_client_key, make_model, make_vendor
+from tests.factories import client_key_row, make_client_key, make_model, make_vendor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -15,7 +15,7 @@ LIMIT = 5
 
 @pytest.fixture(autouse=True)
 def _configured(settings):
-    settings.AUTHORIZED_API_KEY = CLIENT_KEY
+    client_key_row(CLIENT_KEY)
     settings.CLIENT_AUTH_FAILURE_LIMIT = LIMIT
     settings.CLIENT_AUTH_FAILURE_WINDOW = 60
     make_model(make_vendor(), name="flux-schnell")

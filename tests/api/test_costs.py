@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from imagegen.models import Generation, OptimizerSettings
-from tests.factories import make_key, make_model, make_vendor
+from tests.factories import client_key_row, make_key, make_model, make_vendor
 from tests.fakes.openai_chat import OpenAIChatFake
 from vendors.models import ModelPrice
 
@@ -21,7 +21,7 @@ CLIENT_KEY = "client-key-for-costs-0001"
 
 @pytest.fixture(autouse=True)
 def _bootstrap_key(settings):
-    settings.AUTHORIZED_API_KEY = CLIENT_KEY
+    client_key_row(CLIENT_KEY)
 
 
 @pytest.fixture

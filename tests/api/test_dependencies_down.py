@@ -18,6 +18,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from imagegen.api import dependencies
 from proxy.models import StoredImage
+from tests.factories import client_key_row
 from tests.gateway_process import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,7 +29,7 @@ BOUND = 5.0  # "about a second", with room for a loaded machine
 
 @pytest.fixture(autouse=True)
 def _bootstrap_key(settings):
-    settings.AUTHORIZED_API_KEY = CLIENT_KEY
+    client_key_row(CLIENT_KEY)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import json
 import pytest
 from django.db import connection
 
-from tests.factories import make_client_key, make_model, make_route, make_vendor
+from tests.factories import client_key_row, make_client_key, make_model, make_route, make_vendor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -14,7 +14,7 @@ CLIENT_KEY = "bootstrap-client-key-1234"
 
 @pytest.fixture(autouse=True)
 def _bootstrap_key(settings):
-    settings.AUTHORIZED_API_KEY = CLIENT_KEY
+    client_key_row(CLIENT_KEY)
 
 
 def auth(key=CLIENT_KEY):
@@ -164,7 +164,7 @@ def test_an_unhandled_error_is_a_generic_logged_500(client, monkeypatch, caplog)
     async def explode(request):
         raise RuntimeError("secret internals")
 
-    async def any_model(name):
+    async def any_model(name, caller=None):
         return make_route(name)
 
     monkeypatch.setattr(pipeline, "resolve_route", any_model)

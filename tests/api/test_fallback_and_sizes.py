@@ -5,7 +5,7 @@ import json
 import pytest
 
 from imagegen.models import Generation
-from tests.factories import make_key, make_model, make_vendor
+from tests.factories import client_key_row, make_key, make_model, make_vendor
 from tests.fakes.server import png_bytes
 from tests.fakes.siliconflow import SiliconFlowFake
 
@@ -16,7 +16,7 @@ CLIENT_KEY = "client-key-for-fallbacks-0001"
 
 @pytest.fixture(autouse=True)
 def _bootstrap_key(settings):
-    settings.AUTHORIZED_API_KEY = CLIENT_KEY
+    client_key_row(CLIENT_KEY)
 
 
 @pytest.fixture

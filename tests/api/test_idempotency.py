@@ -17,11 +17,11 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from imagegen.api.replays import STORED_ERROR_NOTE
-from imagegen.models import Generation, IdempotencyRecord
+from imagegen.models import ClientKey, Generation, IdempotencyRecord, hash_client_key
 from imagegen.recovery import current_worker
 from proxy.models import StoredImage
 from proxy.removal import take_down
-from tests.factories import make_client_key
+from tests.factories import client_key_row, make_client_key
 from vendors.models import ModelPrice
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,8 +31,8 @@ IMAGE_LINK = re.compile(r"!\[image\]\((?P<url>[^)]+)\)")
 
 
 @pytest.fixture(autouse=True)
-def _bootstrap_key(settings):
-    settings.AUTHORIZED_API_KEY = CLIENT_KEY
+def _client_key():
+    return client_key_row(CLIENT_KEY)
 
 
 @pytest.fixture
@@ -296,7 +296,7 @@ def in_flight(body: dict, worker: str) -> IdempotencyRecord:
     from imagegen.idempotency import request_hash
 
     return IdempotencyRecord.objects.create(
-        scope="bootstrap",
+        scope=f"key:{ClientKey.objects.get(hashed_key=hash_client_key(CLIENT_KEY)).pk}",
         key="order-42",
         request_hash=request_hash("images", body),
         endpoint="images",

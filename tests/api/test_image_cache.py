@@ -17,7 +17,7 @@ from imagegen.generation import CACHE_NOTE
 from imagegen.models import Generation, VendorAttempt
 from proxy.models import StoredImage
 from proxy.removal import take_down
-from tests.factories import make_key, make_model, make_vendor
+from tests.factories import client_key_row, make_key, make_model, make_vendor
 from vendors.models import ModelPrice
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,7 +27,7 @@ CLIENT_KEY = "client-key-for-image-cache-0001"
 
 @pytest.fixture(autouse=True)
 def _bootstrap_key(settings):
-    settings.AUTHORIZED_API_KEY = CLIENT_KEY
+    client_key_row(CLIENT_KEY)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from imagegen.models import Generation
-from tests.factories import make_key, make_model, make_vendor
+from tests.factories import client_key_row, make_key, make_model, make_vendor
 from tests.fakes.chat_image import ChatImageFake
 from tests.fakes.server import jpeg_bytes, png_bytes
 from tests.fakes.siliconflow import SiliconFlowFake
@@ -20,7 +20,7 @@ IMAGE_LINK = re.compile(r"!\[image\]\((?P<url>[^)]+)\)")
 
 @pytest.fixture(autouse=True)
 def _bootstrap_key(settings):
-    settings.AUTHORIZED_API_KEY = CLIENT_KEY
+    client_key_row(CLIENT_KEY)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 from imagegen import prompt_cache
 from imagegen.models import Generation, OptimizerSettings
-from tests.factories import make_key, make_vendor
+from tests.factories import client_key_row, make_key, make_vendor
 from tests.fakes.openai_chat import OpenAIChatFake
 from vendors.adapters.base import ChatRequest
 from vendors.models import ModelPrice
@@ -25,7 +25,7 @@ REWRITE = "a cat asleep on a windowsill, watercolour, soft morning light"
 
 @pytest.fixture(autouse=True)
 def _bootstrap_key(settings):
-    settings.AUTHORIZED_API_KEY = CLIENT_KEY
+    client_key_row(CLIENT_KEY)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from proxy.models import StoredImage
-from tests.factories import make_model, make_vendor
+from tests.factories import client_key_row, make_model, make_vendor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,7 +18,7 @@ CLIENT_KEY = "client-key-for-retention-0001"
 
 @pytest.fixture(autouse=True)
 def _bootstrap_key(settings):
-    settings.AUTHORIZED_API_KEY = CLIENT_KEY
+    client_key_row(CLIENT_KEY)
 
 
 def generate(client, model="flux-schnell") -> StoredImage:

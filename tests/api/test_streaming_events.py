@@ -10,12 +10,11 @@ from django.test import RequestFactory
 from core.errors import GatewayError
 from imagegen import pipeline
 from imagegen.api import streaming
-from imagegen.client_keys import BOOTSTRAP
 from imagegen.costs import Cost, OptimizerUsage
 from proxy.models import StoredImage
-from tests.factories import make_route
+from tests.factories import TEST_CALLER, make_route
 
-GENERATION = pipeline.GenerationRequest(route=make_route(), idea="a cat", caller=BOOTSTRAP)
+GENERATION = pipeline.GenerationRequest(route=make_route(), idea="a cat", caller=TEST_CALLER)
 
 
 def collect(monkeypatch, generate, *, include_usage=False, stop_after=None):

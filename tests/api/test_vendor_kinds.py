@@ -12,7 +12,7 @@ import json
 import pytest
 
 from imagegen.models import Generation
-from tests.factories import make_key, make_model, make_vendor
+from tests.factories import client_key_row, make_key, make_model, make_vendor
 from tests.fakes.profile import KindProfile, profile_of
 from tests.fakes.server import png_bytes
 from tests.fakes.siliconflow import VendorFake
@@ -42,15 +42,11 @@ def test_every_registered_kind_has_a_fake_declaring_its_test_profile(kind):
     assert profile.model and profile.bad_key
 
 
-@pytest.fixture(autouse=True)
-def _bootstrap_key(settings):
-    settings.AUTHORIZED_API_KEY = CLIENT_KEY
-
-
 @pytest.fixture(params=IMAGE_KINDS)
 def setup(request, transactional_db):
     kind = request.param
     profile = profile_of(kind)
+    client_key_row(CLIENT_KEY)
     with profile.fake() as fake:
         fake.image = png_bytes(24, 16, (90, 10, 200))
         vendor = make_vendor(name=kind, kind=kind, base_url=fake.url + profile.path, timeout=10.0)

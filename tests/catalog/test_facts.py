@@ -12,6 +12,7 @@ import json
 import pytest
 
 from tests.commands.seed_env import run, set_env
+from tests.factories import client_key_row
 from tests.fakes.profile import profile_of
 from tests.fakes.server import png_bytes
 from vendors.adapters import image_kinds
@@ -26,8 +27,8 @@ BASE_PATHS = {"stability": "/v2beta"}  # one vendor row for all three services, 
 
 
 @pytest.fixture(autouse=True)
-def _client_key(settings, monkeypatch):
-    settings.AUTHORIZED_API_KEY = CLIENT_KEY
+def _client_key(transactional_db, monkeypatch):
+    client_key_row(CLIENT_KEY)
     monkeypatch.setattr(PollingAdapter, "poll_first", 0.005)  # the polling kinds' fakes answer at once
 
 

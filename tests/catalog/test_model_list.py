@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.factories import make_key, make_model, make_vendor
+from tests.factories import client_key_row, make_key, make_model, make_vendor
 from vendors.catalog.fill import fill_fields
 from vendors.models import ImageModel
 
@@ -10,8 +10,8 @@ CLIENT_KEY = "client-key-for-the-catalog-01"
 
 
 @pytest.fixture(autouse=True)
-def _client_key(settings):
-    settings.AUTHORIZED_API_KEY = CLIENT_KEY
+def _client_key(transactional_db):
+    client_key_row(CLIENT_KEY)
 
 
 def catalogued(vendor, name: str, upstream: str) -> ImageModel:

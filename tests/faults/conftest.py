@@ -9,14 +9,22 @@ import socket
 import pytest
 
 from core.redaction import RedactingFilter
+from tests.factories import client_key_row
 from vendors.adapters.polling import PollingAdapter
 
 CLIENT_KEY = "client-key-for-the-fault-matrix-0001"
 
 
 @pytest.fixture(autouse=True)
-def _quick(settings, monkeypatch):
-    settings.AUTHORIZED_API_KEY = CLIENT_KEY
+def _client_key(request):
+    """The matrix's client key, as a row, for the tests that use the database."""
+    if "transactional_db" in request.fixturenames:
+        request.getfixturevalue("transactional_db")
+        client_key_row(CLIENT_KEY)
+
+
+@pytest.fixture(autouse=True)
+def _quick(monkeypatch):
     # Polled jobs: the pauses between polls shrink (the deadline rules stay the same).
     monkeypatch.setattr(PollingAdapter, "poll_first", 0.01)
     monkeypatch.setattr(PollingAdapter, "poll_max", 0.05)

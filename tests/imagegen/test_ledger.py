@@ -12,10 +12,9 @@ import pytest
 
 from core.db import run_db
 from imagegen import pipeline
-from imagegen.client_keys import BOOTSTRAP
 from imagegen.models import Generation, OptimizerSettings, VendorAttempt
 from imagegen.recovery import current_worker
-from tests.factories import make_key, make_model, make_vendor
+from tests.factories import TEST_CALLER, client_key_row, make_key, make_model, make_vendor
 from tests.fakes.openai_chat import OpenAIChatFake
 from tests.fakes.siliconflow import SiliconFlowFake
 
@@ -27,7 +26,7 @@ KEYS = ["sk-ledger-one-1111", "sk-ledger-two-2222", "sk-ledger-three-3333"]
 
 @pytest.fixture(autouse=True)
 def _bootstrap_key(settings):
-    settings.AUTHORIZED_API_KEY = CLIENT_KEY
+    client_key_row(CLIENT_KEY)
 
 
 @pytest.fixture
@@ -61,7 +60,7 @@ def ledger() -> list[tuple[Generation, list[VendorAttempt]]]:
 
 async def generate(idea="a cat 16:9"):
     route = await pipeline.resolve_route("flux-schnell")
-    return await pipeline.generate(pipeline.GenerationRequest(route=route, idea=idea, caller=BOOTSTRAP))
+    return await pipeline.generate(pipeline.GenerationRequest(route=route, idea=idea, caller=TEST_CALLER))
 
 
 async def rows_once_present(timeout=5.0):

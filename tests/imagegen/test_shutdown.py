@@ -11,10 +11,9 @@ import time
 import pytest
 
 from imagegen import pipeline
-from imagegen.client_keys import BOOTSTRAP
 from imagegen.models import Generation
 from imagegen.shutdown import ServerShuttingDown, before_shutdown_deadline, shutdown_clock
-from tests.factories import make_key, make_model, make_vendor
+from tests.factories import TEST_CALLER, client_key_row, make_key, make_model, make_vendor
 from tests.fakes.siliconflow import SiliconFlowFake
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,7 +32,7 @@ def sf():
 
 async def generate():
     route = await pipeline.resolve_route("flux-schnell")
-    return await pipeline.generate(pipeline.GenerationRequest(route=route, idea="a cat", caller=BOOTSTRAP))
+    return await pipeline.generate(pipeline.GenerationRequest(route=route, idea="a cat", caller=TEST_CALLER))
 
 
 async def until_the_vendor_has_it(sf):
@@ -82,7 +81,7 @@ def test_a_generation_that_ends_before_the_deadline_is_answered_and_stored_as_us
 
 
 def test_a_request_that_arrives_after_the_deadline_is_refused_before_paying_any_vendor(client, sf, settings):
-    settings.AUTHORIZED_API_KEY = CLIENT_KEY
+    client_key_row(CLIENT_KEY)
     shutdown_clock().begin(time.monotonic() - 1.0)
 
     response = client.post(

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from imagegen.models import Generation
-from tests.factories import make_key, make_model, make_vendor
+from tests.factories import client_key_row, make_key, make_model, make_vendor
 from tests.fakes.siliconflow import SiliconFlowFake
 from vendors.models import VendorKey
 
@@ -39,7 +39,7 @@ class ProxiedSiliconFlow(SiliconFlowFake):
 
 @pytest.fixture(autouse=True)
 def _bootstrap_key(settings):
-    settings.AUTHORIZED_API_KEY = CLIENT_KEY
+    client_key_row(CLIENT_KEY)
 
 
 @pytest.fixture

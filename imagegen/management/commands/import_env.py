@@ -8,6 +8,8 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, DjangoHelpFormatter
 from django.db import transaction
 
+from imagegen.env_import.client_key import TARGET as CLIENT_KEY_TARGET
+from imagegen.env_import.client_key import apply_client_key
 from imagegen.env_import.memory import OPTIMIZER, ImportMemory, vendor_target
 from imagegen.env_import.optimizer import apply_optimizer
 from imagegen.env_import.rows import apply_vendor
@@ -22,6 +24,7 @@ from imagegen.env_import.specs import (
     openai_set_without_model,
     read_image_vendors,
     read_optimizer,
+    value,
 )
 from vendors.adapters import image_kinds
 
@@ -36,6 +39,9 @@ Seed vendors, image models, vendor keys and the prompt optimizer from environmen
   OPENAI_API_BASE (default {openai_base}), OPENAI_API_KEY, and OPENAI_MODEL (fast mode) or
   OPENAI_MODEL_REASONING (reasoning mode)
       -> vendor "optimizer" (kind {optimizer_kind}) and the prompt optimizer settings.
+  AUTHORIZED_API_KEY
+      -> client key "AUTHORIZED_API_KEY (env)", stored hashed; a new value rotates it; limit or disable it
+      in admin. Once the variable is unset, the row is disabled.
 
 Models and keys are comma-separated lists; spaces around items and empty items are ignored. A model entry
 "public=upstream" publishes the name "public" and sends "upstream" to the vendor.
@@ -81,14 +87,17 @@ class Command(BaseCommand):
 
     def handle(self, *args, dry_run: bool = False, **options):
         vendors, optimizer = self.read_environment()
-        if not vendors:
-            self.stdout.write("No FLUX_GEN_*, IMAGE_GEN_*_n or OPENAI_MODEL* variables are set: nothing to import.")
-            return
         with transaction.atomic():
             memory = ImportMemory()
-            changed = self.write_rows(vendors, optimizer, memory)
+            changed, lines = apply_client_key(value("AUTHORIZED_API_KEY"), memory)
+            self.tell(lines, [])
+            if not vendors:
+                self.stdout.write(
+                    "No FLUX_GEN_*, IMAGE_GEN_*_n or OPENAI_MODEL* variables are set: nothing to import for vendors."
+                )
+            changed |= self.write_rows(vendors, optimizer, memory)
             targets = {vendor_target(spec.name) for spec in vendors} | ({OPTIMIZER} if optimizer else set())
-            memory.forget_all_but(targets)
+            memory.forget_all_but(targets | {CLIENT_KEY_TARGET})
             if dry_run:
                 transaction.set_rollback(True)
         if dry_run:

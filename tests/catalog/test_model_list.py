@@ -1,10 +1,12 @@
 """GET /v1/models: beside OpenAI's fields, each model's capabilities, so clients build pickers without guessing."""
 
 import pytest
+from asgiref.sync import async_to_sync
 
 from tests.factories import client_key_row, make_key, make_model, make_vendor
-from vendors.catalog.fill import fill_fields
+from vendors.catalog.fill import create_prices, fill_fields
 from vendors.models import ImageModel
+from vendors.selectors import routing_table
 
 CLIENT_KEY = "client-key-for-the-catalog-01"
 
@@ -65,3 +67,14 @@ def test_each_model_lists_its_sizes_or_ratios_images_per_call_and_input_images(c
         None,
         10,
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_catalogs_prices_reach_the_routing_table_held_in_memory():
+    vendor = make_vendor(name="openai", kind="openai_images", base_url="https://api.openai.com/v1")
+    model = catalogued(vendor, "dall-e-3", "dall-e-3")
+    assert async_to_sync(routing_table)().models["dall-e-3"].prices == ()  # held without prices
+
+    create_prices(model)
+
+    assert len(async_to_sync(routing_table)().models["dall-e-3"].prices) == 4

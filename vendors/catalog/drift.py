@@ -15,6 +15,7 @@ from django.db import transaction
 from vendors.catalog.entries import FIELDS, CatalogEntry, catalog
 from vendors.catalog.fill import PRICES, catalog_price_rows, is_empty, price_rows, prices_apply
 from vendors.models import ImageModel, ModelPrice
+from vendors.selectors import invalidate_routing_table
 
 FROM_CATALOG, EDITED = "from the catalog", "changed since"
 
@@ -91,6 +92,7 @@ def apply(model: ImageModel, entry: CatalogEntry) -> list[Difference]:
                 )
                 for row in entry.prices
             )
+    invalidate_routing_table()  # bulk_create sends no signal
     return applied
 
 

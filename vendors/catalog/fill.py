@@ -15,6 +15,7 @@ from django.conf import settings
 
 from vendors.catalog.entries import FIELDS, SIZE_FIELDS, CatalogEntry, catalog, price_row
 from vendors.models import ImageModel, ModelPrice
+from vendors.selectors import invalidate_routing_table
 from vendors.validation import size_rule_problems
 
 PRICES = "prices"  # the key of the price rows in ImageModel.catalog_values
@@ -65,6 +66,7 @@ def create_prices(model: ImageModel, entry: CatalogEntry | None = None) -> int:
     ImageModel.objects.filter(pk=model.pk).update(
         catalog_values=model.catalog_values, catalog_entry=model.catalog_entry, catalog_date=model.catalog_date
     )
+    invalidate_routing_table()  # bulk_create and update() send no signal: drop the routing table held here
     return len(entry.prices)
 
 

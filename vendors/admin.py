@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.db.models import Count
 
 from vendors.adapters import image_kinds
+from vendors.admin_catalog import CAPABILITY_FIELDS, CatalogFillMixin, fill_new_inline_models
 from vendors.admin_probes import KeyChecksAdmin, test_button
 from vendors.forms import (
     ImageModelForm,
@@ -70,6 +71,12 @@ class VendorAdmin(admin.ModelAdmin):
             .annotate(model_count=Count("models", distinct=True), key_count=Count("keys", distinct=True))
         )
 
+    def save_formset(self, request, form, formset, change):
+        if formset.model is ImageModel:
+            fill_new_inline_models(request, formset)
+        else:
+            super().save_formset(request, form, formset, change)
+
     @admin.display(description="models", ordering="model_count")
     def model_count(self, obj):
         return obj.model_count
@@ -89,7 +96,7 @@ class ModelPriceInline(admin.TabularInline):
 
 
 @admin.register(ImageModel)
-class ImageModelAdmin(admin.ModelAdmin):
+class ImageModelAdmin(CatalogFillMixin, admin.ModelAdmin):
     form = ImageModelForm
     inlines = (ModelPriceInline,)
     list_display = (
@@ -107,7 +114,7 @@ class ImageModelAdmin(admin.ModelAdmin):
     list_filter = ("vendor", "enabled")
     list_select_related = ("vendor", "fallback")
     search_fields = ("name", "upstream_name")
-    readonly_fields = ("fallback_chain",)
+    readonly_fields = ("fallback_chain", "catalog_provenance")
     fieldsets = (
         (None, {"fields": ("vendor", "name", "upstream_name", "enabled")}),
         (
@@ -124,6 +131,15 @@ class ImageModelAdmin(admin.ModelAdmin):
                     ("size_multiple", "min_side", "max_side"),
                     "max_megapixels",
                 ),
+            },
+        ),
+        ("Capabilities", {"fields": CAPABILITY_FIELDS}),
+        (
+            "Catalog",
+            {
+                "description": "A model is filled from the catalog when it is made; your own values always win. "
+                "manage.py catalog --diff compares it with a newer catalog.",
+                "fields": ("catalog_provenance",),
             },
         ),
         ("Fallback", {"fields": ("fallback", "fallback_on_content_policy", "fallback_chain")}),

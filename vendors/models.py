@@ -13,6 +13,7 @@ from core.redaction import mask
 from vendors import cap_fields, crypto
 from vendors.adapters import adapter_class, kind_choices
 from vendors.adapters.base import SIZE_FORMATS
+from vendors.model_capabilities import CapabilityFields
 from vendors.size_rules import SizeCapability
 
 # Migrations 0001 and 0002 import validate_http_url and validate_size from this module.
@@ -53,7 +54,7 @@ class Vendor(models.Model):
             raise ValidationError({"timeout": "The timeout must be more than 0 seconds."})
 
 
-class ImageModel(models.Model):
+class ImageModel(CapabilityFields):
     vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="models")
     name = models.CharField(
         max_length=200,

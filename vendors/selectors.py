@@ -58,6 +58,11 @@ class ModelRoute:
     prices: tuple[PriceRow, ...] = ()  # the model's rows of the price table; empty: its price is unknown
     retention_days: int | None = None  # None: the gateway's default; 0: forever
     image_cache_seconds: int = 0  # the opt-in image cache keeps an answer this long; 0: off
+    max_images: int | None = None  # most images per call; None: the adapter's own limit
+    input_images: int | None = None  # input images the model takes; None: unknown
+    takes_mask: bool = False
+    qualities: tuple[str, ...] = ()
+    styles: tuple[str, ...] = ()
 
     @property
     def fallback_names(self) -> tuple[str, ...]:
@@ -147,7 +152,16 @@ def _route(model: ImageModel, vendor: VendorRoute, prices: tuple[PriceRow, ...] 
         prices=prices,
         retention_days=model.retention_days,
         image_cache_seconds=model.image_cache_seconds,
+        max_images=model.max_images,
+        input_images=model.input_images,
+        takes_mask=model.takes_mask,
+        qualities=_listed(model.qualities),
+        styles=_listed(model.styles),
     )
+
+
+def _listed(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.replace(";", ",").split(",") if item.strip())
 
 
 def _capability(model: ImageModel) -> SizeCapability:

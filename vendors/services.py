@@ -96,6 +96,16 @@ def _adapter(vendor: VendorRoute) -> Adapter:
     return adapter_class(vendor.kind)(target)
 
 
+def images_per_call(route: ModelRoute) -> int:
+    """The most images one call to ``route``'s model makes: its own limit (the catalog's), within its kind's."""
+    return _per_call(_adapter(route.vendor), route, ImageRequest(prompt="", model=route.upstream_name))
+
+
+def _per_call(adapter: Adapter, route: ModelRoute, request: ImageRequest) -> int:
+    limit = adapter.max_batch(request)
+    return min(limit, route.max_images) if route.max_images else limit
+
+
 def short_reason(exc: errors.UpstreamError) -> str:
     """A few words on why a call failed, e.g. "upstream rate limited"."""
     last = exc.last if isinstance(exc, errors.AllKeysFailed) else None
@@ -117,7 +127,7 @@ async def generate_images(
     each call first has room under the vendor's caps (or raises ``VendorBusy``), as ``queueing`` says.
     """
     adapter = _adapter(route.vendor)
-    per_call = max(1, min(adapter.max_batch(request), request.n))
+    per_call = max(1, min(_per_call(adapter, route, request), request.n))
     batches = [min(per_call, request.n - start) for start in range(0, request.n, per_call)]
     made = GeneratedImages(images=[])
     seen: list[tuple[errors.UpstreamError, int]] = []  # each failed call, with the images it was for

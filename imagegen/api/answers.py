@@ -10,6 +10,8 @@ import time
 
 from imagegen.costs import shown
 from imagegen.generation import GenerationOutcome
+from vendors.selectors import ModelRoute
+from vendors.services import images_per_call
 
 
 def chat_content(outcome: GenerationOutcome, image_urls: list[str]) -> str:
@@ -172,4 +174,29 @@ def images_usage(outcome: GenerationOutcome) -> dict:
         "output_tokens": output_tokens,
         "total_tokens": input_tokens + output_tokens,
         "input_tokens_details": {"text_tokens": input_tokens, "image_tokens": 0},
+    }
+
+
+def model_entry(route: ModelRoute) -> dict:
+    """A model in ``GET /v1/models``: OpenAI's fields, and beside them what the model can do, so a client
+    can build its pickers (sizes or ratios, images per call, input images) without guessing."""
+    capability = route.capability
+    multiple, low, high, megapixels = capability.limits
+    limits = {"multiple_of": multiple, "min_side": low, "max_side": high, "max_megapixels": megapixels}
+    return {
+        "id": route.name,
+        "object": "model",
+        "created": route.created,
+        "owned_by": route.vendor.name,
+        "capabilities": {
+            "sizes": [f"{width}x{height}" for width, height in capability.sizes],
+            "ratios": [f"{width}:{height}" for width, height in capability.ratios],
+            "size_limits": limits if any(value is not None for value in limits.values()) else None,
+            "default_size": route.default_size or None,
+            "images_per_call": images_per_call(route),
+            "input_images": route.input_images,
+            "mask": route.takes_mask,
+            "qualities": list(route.qualities),
+            "styles": list(route.styles),
+        },
     }

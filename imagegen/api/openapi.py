@@ -218,7 +218,9 @@ image_generations = extend_schema(
 
 list_models = extend_schema(
     operation_id="listModels",
-    description="OpenAI's model list of the enabled image models; the prompt optimizer's LLM is never listed.",
+    description="OpenAI's model list of the enabled image models; the prompt optimizer's LLM is never listed. "
+    "Beside OpenAI's fields, each model carries its capabilities: its sizes or ratios (or side limits), the most "
+    "images one call makes, and the input images, mask, qualities and styles it takes.",
     tags=["models"],
     summary="The enabled image models",
     parameters=RETRY_AFTER,

@@ -157,11 +157,45 @@ class ImagesResponse(serializers.Serializer):
     notes = serializers.ListField(child=serializers.CharField(), required=False)
 
 
+class SizeLimits(serializers.Serializer):
+    multiple_of = serializers.IntegerField(allow_null=True, help_text="Sides are rounded to a multiple of this.")
+    min_side = serializers.IntegerField(allow_null=True)
+    max_side = serializers.IntegerField(allow_null=True)
+    max_megapixels = serializers.FloatField(allow_null=True, help_text="1.0 = 1024x1024.")
+
+
+class ModelCapabilities(serializers.Serializer):
+    sizes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The only sizes (WxH) the model makes; a request gets the closest. Empty: see ratios and limits.",
+    )
+    ratios = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The only aspect ratios (W:H) it takes, when it has no size list. Empty: any shape.",
+    )
+    size_limits = SizeLimits(
+        allow_null=True, help_text="Side and area limits; null: none. No sizes, ratios or limits: any size."
+    )
+    default_size = serializers.CharField(allow_null=True, help_text="The size used when a request names none.")
+    images_per_call = serializers.IntegerField(
+        help_text="The most images one vendor call makes; n above it takes more calls."
+    )
+    input_images = serializers.IntegerField(
+        allow_null=True, help_text="How many input images it takes; 0: none; null: unknown."
+    )
+    mask = serializers.BooleanField(help_text="Whether it takes a mask with an input image.")
+    qualities = serializers.ListField(
+        child=serializers.CharField(), help_text="The qualities it knows; empty: unknown."
+    )
+    styles = serializers.ListField(child=serializers.CharField(), help_text="The styles it knows; empty: none known.")
+
+
 class Model(serializers.Serializer):
     id = serializers.CharField()
     object = serializers.ChoiceField(choices=["model"])
     created = serializers.IntegerField()
     owned_by = serializers.CharField(help_text="The vendor's name.")
+    capabilities = ModelCapabilities(help_text="Beside OpenAI's fields: what the model can do.")
 
 
 class ModelList(serializers.Serializer):

@@ -114,7 +114,7 @@ class ModelListApi(GatewayView):
     async def get(self, request: Request) -> HttpResponse:
         table = await routing_table()
         data = [
-            {"id": route.name, "object": "model", "created": route.created, "owned_by": route.vendor.name}
+            answers.model_entry(route)
             for route in sorted(table.models.values(), key=lambda route: route.name)
             if request.user.allows(route.name)
         ]

@@ -2,7 +2,8 @@
 
 A model's two seeded fields follow ``memory.merge``: its vendor (which variable lists it) and its
 upstream name (only when the entry names one: a bare ``name`` says nothing about it). Everything
-else about a model (sizes, fallback, enabled) belongs to admin alone.
+else about a model (sizes, fallback, enabled) belongs to admin alone; a model the import creates
+starts with its catalog entry's values and prices (``vendors.catalog.fill``), as one made in admin does.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from imagegen.env_import.memory import NEVER, ImportMemory, merge
 from imagegen.env_import.outcome import VendorOutcome, drift, replaced
 from imagegen.env_import.specs import ModelSpec, VendorSpec
 from imagegen.env_import.validation import validate
+from vendors.catalog.fill import create_prices, fill_fields, summary
 from vendors.models import ImageModel, Vendor
 
 
@@ -30,9 +32,12 @@ def _apply_model(model: ModelSpec, vendor: Vendor, memory: ImportMemory, outcome
             outcome.models_deleted.append(model.name)
         else:
             row = ImageModel(vendor=vendor, name=model.name, upstream_name=model.upstream or "")
+            filled = fill_fields(row)
             validate(row, model.source)
             row.save()
             outcome.models["created"] += 1
+            if line := summary(row, filled, create_prices(row)):
+                outcome.catalog.append(line)
         return True
     if imported_by is None and row.vendor_id != vendor.pk:
         outcome.warnings.append(

@@ -38,6 +38,7 @@ class VendorOutcome:
     other_models: int = 0
     other_keys: int = 0
     warnings: list[str] = field(default_factory=list)
+    catalog: list[str] = field(default_factory=list)  # what the catalog gave each model created
 
     @property
     def changed(self) -> bool:
@@ -55,7 +56,7 @@ class VendorOutcome:
             lines.append(
                 f"  {' and '.join(others)} of {self.spec.name!r} not in the environment were left as they are."
             )
-        return lines + self._deleted_in_admin()
+        return lines + [f"  {line}" for line in self.catalog] + self._deleted_in_admin()
 
     def _deleted_in_admin(self) -> list[str]:
         lines = []

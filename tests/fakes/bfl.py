@@ -11,7 +11,8 @@
     fake.keys_used()                      # the x-key of every API call (submit and polls), in order
 
 Routes: ``POST /v1/{endpoint}`` (``flux-pro-1.1`` checks width/height are multiples of 32 in 256-1440; the
-ultra and kontext endpoints want ``aspect_ratio``), ``GET /v1/get_result?id=``, files at ``/files/<name>``.
+ultra and kontext endpoints want ``aspect_ratio``, between 21:9 and 9:21), ``GET /v1/get_result?id=``, files at
+``/files/<name>``.
 
 Behaviours: ``ok``; ``request_moderated`` / ``content_moderated`` (the poll's final status); ``error`` (final
 status ``Error``); ``never`` (``Pending`` forever); ``lost`` (``Task not found`` forever); ``no_credits``
@@ -131,6 +132,9 @@ def _validate(endpoint: str, payload: dict) -> list[dict]:
     if endpoint in RATIO_ENDPOINTS:
         if "width" in payload or "height" in payload:
             problems.append({"loc": ["body", "width"], "msg": "Extra inputs are not permitted", "type": "extra"})
+        if not _ratio_within(str(payload.get("aspect_ratio", "16:9")), 9 / 21, 21 / 9):
+            message = "Aspect ratio must be between 21:9 and 9:21"
+            problems.append({"loc": ["body", "aspect_ratio"], "msg": message, "type": "value_error"})
         return problems
     for field in ("width", "height"):
         value = payload.get(field, 1024)
@@ -147,3 +151,11 @@ PROFILE = KindProfile(
     moderated="request_moderated",
     bad_key="forbidden",
 )
+
+
+def _ratio_within(ratio: str, low: float, high: float) -> bool:
+    width, _, height = ratio.partition(":")
+    try:
+        return low - 1e-9 <= int(width) / int(height) <= high + 1e-9
+    except (ValueError, ZeroDivisionError):
+        return False

@@ -20,7 +20,8 @@ Behaviours: ``ok``; ``nsfw`` (ends ``failed`` with the safety checker's text); `
 an out-of-memory error); ``canceled`` (ends ``canceled``); ``empty`` (``succeeded`` with no output); ``never``
 (stays ``processing``); ``invalid`` (401); ``no_credit`` (402); ``invalid_input`` (422 with invalid_fields);
 ``throttled`` (429 "Expected available in N seconds", N = ``fake.retry_after``); ``server_error`` (503 problem).
-Model owner ``missing`` answers 404.
+Model owner ``missing`` answers 404. The FLUX models in ``ASPECT_RATIOS`` refuse (422, as Replicate's schema
+does) an ``aspect_ratio`` outside their enum.
 """
 
 from __future__ import annotations
@@ -96,6 +97,9 @@ class ReplicateFake(VendorFake):
         if "owner" not in request.match_info and not (isinstance(version, str) and VERSION.match(version)):
             return problem(422, "Invalid version or not permitted", "The specified version does not exist.")
         model_input = payload.get("input") if isinstance(payload.get("input"), dict) else {}
+        refused = _refused_ratio(request.match_info, model_input)
+        if refused:
+            return refused
         if not model_input.get("prompt"):
             return problem(
                 422,
@@ -227,3 +231,27 @@ PROFILE = KindProfile(
     moderated="nsfw",
     bad_key="invalid",
 )
+
+
+_FLUX_RATIOS = ("1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3", "9:16", "9:21")
+# Each model's aspect_ratio enum on its Replicate schema ("custom" takes width/height instead).
+ASPECT_RATIOS = {
+    "black-forest-labs/flux-schnell": _FLUX_RATIOS,
+    "black-forest-labs/flux-dev": (*_FLUX_RATIOS, "custom"),
+    "black-forest-labs/flux-1.1-pro": ("1:1", "16:9", "3:2", "2:3", "4:5", "5:4", "9:16", "3:4", "4:3", "custom"),
+    "black-forest-labs/flux-1.1-pro-ultra": _FLUX_RATIOS,
+}
+
+
+def _refused_ratio(match_info, model_input: dict) -> web.Response | None:
+    allowed = ASPECT_RATIOS.get(f"{match_info.get('owner')}/{match_info.get('name')}")
+    ratio = model_input.get("aspect_ratio")
+    if allowed is None or ratio is None or ratio in allowed:
+        return None
+    description = f"aspect_ratio must be one of the following: {', '.join(allowed)}"
+    return problem(
+        422,
+        "Input validation failed",
+        f"- input.aspect_ratio: {description}",
+        invalid_fields=[{"type": "enum", "field": "input.aspect_ratio", "description": description}],
+    )

@@ -127,6 +127,10 @@ def models_list(*names: str) -> web.Response:
     return _json(200, {"object": "list", "data": data})
 
 
+# Kolors' image_size enum on SiliconFlow's API reference; the fake refuses other sizes for it as the API does.
+KOLORS_SIZES = ("1024x1024", "960x1280", "768x1024", "720x1440", "720x1280")
+
+
 class SiliconFlowFake(VendorFake):
     api_paths = ("/v1/images/generations",)
 
@@ -152,6 +156,9 @@ class SiliconFlowFake(VendorFake):
             return _json(400, {"code": 20015, "message": "Invalid JSON body.", "data": None})
         if not payload.get("model") or not payload.get("prompt"):
             return _json(400, {"code": 20015, "message": "Parameter invalid: model and prompt are required."})
+        size = payload.get("image_size")
+        if str(payload["model"]).lower().endswith("kolors") and size is not None and size not in KOLORS_SIZES:
+            return _json(400, {"code": 20015, "message": f"Parameter invalid: image_size {size} is not supported."})
         count = {"empty": 0, "single": 1}.get(behaviour, int(payload.get("batch_size") or 1))
         images = [{"url": self.host()} for _ in range(count)]
         return _json(200, {"images": images, "timings": {"inference": 0.42}, "seed": random.randrange(10**9)})

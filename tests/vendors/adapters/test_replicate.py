@@ -35,14 +35,14 @@ def adapter(fake):
 
 
 def test_an_official_model_is_created_on_its_model_route_with_bearer_wait_and_aspect_ratio(fake, adapter):
-    call(adapter, ImageRequest(prompt="a lantern", model="black-forest-labs/flux-schnell", width=1344, height=768), KEY)
+    call(adapter, ImageRequest(prompt="a lantern", model="black-forest-labs/flux-schnell", width=1344, height=756), KEY)
 
     create = fake.creates()[0]
     assert create.path == "/v1/models/black-forest-labs/flux-schnell/predictions"
     assert create.headers["Authorization"] == f"Bearer {KEY}"
     assert create.headers["Prefer"] == "wait=7"  # at most 60 s, and time left within the 10 s budget
     assert create.headers["Cancel-After"] == "10s"
-    assert create.json == {"input": {"prompt": "a lantern", "aspect_ratio": "7:4"}}
+    assert create.json == {"input": {"prompt": "a lantern", "aspect_ratio": "16:9"}}
 
 
 def test_the_wait_is_capped_at_60_seconds_and_left_out_when_the_budget_is_tiny(fake):

@@ -1,0 +1,3 @@
+"""The seed variables of the real environment must not leak into these tests."""
+
+from tests.commands.conftest import clean_env  # noqa: F401

@@ -20,6 +20,7 @@ from django.utils import timezone
 from vendors import errors
 from vendors.key_evidence import Verdict, all_entries
 from vendors.key_models import OPERATOR_OFF, KeyStateChange, VendorKey
+from vendors.selectors import invalidate_routing_table
 
 Status = VendorKey.Status
 
@@ -95,6 +96,7 @@ def reinstate(key: VendorKey, reason: str) -> None:
     for name, value in changes.items():
         setattr(key, name, value)
     cache.delete_many(all_entries(key.pk))
+    invalidate_routing_table()
 
 
 def record_switch(key: VendorKey, was_enabled: bool) -> None:

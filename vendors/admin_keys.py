@@ -37,31 +37,28 @@ def _clock(moment: datetime) -> str:
     return f"{timezone.localtime(moment):%H:%M}"
 
 
-def _badge(state: str, text: str):
+def _badge(state: str, head: str, why: str = ""):
     return format_html(
-        '<span class="key-state key-state-{}" style="color:{};font-weight:bold">● {}</span>',
+        '<span class="key-state key-state-{}" style="color:{}"><b>● {}</b>{}</span>',
         state,
         COLOURS[state],
-        text,
+        head,
+        f": {why}" if why else "",
     )
 
 
-def state_words(key: VendorKey, now: datetime | None = None, *, limit: int | None = None) -> str:
-    """The key's state as the operator reads it: "cooling until 14:05 (rate limited ...)" and the like."""
+def state_words(key: VendorKey, now: datetime | None = None, *, limit: int | None = None) -> tuple[str, str]:
+    """The key's state as the operator reads it, and why: ("cooling until 14:05", "rate limited (...)")."""
     state = key.state_now(now)
-    words = WORDS[state]
-    if state == Status.COOLING:
-        words = f"cooling until {_clock(key.cooling_until)}"
+    head = f"cooling until {_clock(key.cooling_until)}" if state == Status.COOLING else WORDS[state]
     why = key.status_reason if state in (Status.SUSPECT, Status.COOLING, Status.AUTO_DISABLED) else ""
-    if why:
-        if limit is not None and len(why) > limit:
-            why = why[: limit - 1] + "…"
-        words = f"{words}: {why}"
-    return words
+    if limit is not None and len(why) > limit:
+        why = why[: limit - 1] + "…"
+    return head, why
 
 
 def state_badge(key: VendorKey, *, limit: int | None = 80):
-    return _badge(key.state_now(), state_words(key, limit=limit))
+    return _badge(key.state_now(), *state_words(key, limit=limit))
 
 
 def verdict_words(key: VendorKey) -> str:

@@ -85,6 +85,9 @@ def _usable(ordered: list[KeyRef]) -> tuple[list[KeyRef], float | None]:
     now, longest = time.time(), settings.KEY_MAX_COOLDOWN + CLOCK_SKEW
     # A rest ending past the ceiling was set before there was one (or before it was lowered): it is over.
     entries = cache.get_many([cooldown_key(key.id) for key in ordered])
+    # A rest on the row counts too (another instance's, with a cache of its own), as of the routing table.
+    on_rows = {cooldown_key(key.id): key.resting_until for key in ordered if (key.resting_until or 0) > now}
+    entries = on_rows | entries
     cooling = {name: end for name, end in entries.items() if not end or end - now <= longest}
     usable = [key for key in ordered if cooldown_key(key.id) not in cooling]
     ends = [end for end in cooling.values() if end]

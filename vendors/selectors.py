@@ -31,6 +31,7 @@ class KeyRef:
     label: str
     secret: str
     state: str = "active"  # the verdict on the row when the table was built (VendorKey.Status)
+    resting_until: float | None = None  # the end of the rest on the row then (a Unix time), if any
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,8 @@ def _usable_keys() -> dict[int, list[KeyRef]]:
             # One unreadable key must not take every model down: skip it and say why.
             log.error("vendor %s key %s skipped: %s", key.vendor.name, key.display_label, exc)
             continue
-        ref = KeyRef(id=key.id, label=key.display_label, secret=secret, state=key.status)
+        resting = key.cooling_until.timestamp() if key.status == key.Status.COOLING and key.cooling_until else None
+        ref = KeyRef(id=key.id, label=key.display_label, secret=secret, state=key.status, resting_until=resting)
         keys.setdefault(key.vendor_id, []).append(ref)
     return keys
 

@@ -1,6 +1,7 @@
 """Every change of a key's state, as the key loop makes it: the verdict on the row, the rest's end, the
 history row (time, from, to, why), and the evidence a key is auto-disabled on."""
 
+import asyncio
 import contextlib
 import time
 from dataclasses import replace
@@ -14,6 +15,7 @@ from tests.vendors.keys_helpers import Upstream, failing, vendor_with_keys
 from vendors import errors
 from vendors.key_evidence import calls_key, cooldown_key
 from vendors.models import KeyStateChange, VendorKey
+from vendors.selectors import invalidate_routing_table, vendor_route
 from vendors.services import reset_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -194,3 +196,22 @@ def test_a_failure_leaves_a_disabled_key_disabled():
     cache.delete(cooldown_key(route.keys[0].id))  # as if its rest in the cache were gone
     Upstream(a=failing(errors.UpstreamUnavailable)).failure(route)
     assert row("a").status == Status.AUTO_DISABLED and history("a") == [("active", "auto_disabled")]
+
+
+def rest_on_the_row(label: str, seconds: float):
+    """A rest written to the row by another instance, whose cache this one does not share."""
+    until = timezone.now() + timedelta(seconds=seconds)
+    VendorKey.objects.filter(label=label).update(status=Status.COOLING, cooling_until=until)
+    invalidate_routing_table()
+
+
+def test_a_rest_on_the_row_keeps_the_key_out_where_the_cache_never_heard_of_it():
+    vendor, _ = keys("a", "b")
+    rest_on_the_row("a", 60)
+    upstream = Upstream()
+
+    assert {upstream.call(asyncio.run(vendor_route(vendor.id))).key_label for _ in range(4)} == {"b"}
+    rest_on_the_row("b", 30)
+    exc = upstream.failure(asyncio.run(vendor_route(vendor.id)))
+
+    assert isinstance(exc, errors.NoAvailableKey) and exc.retry_after == pytest.approx(30, abs=2)

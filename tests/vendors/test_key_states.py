@@ -215,3 +215,27 @@ def test_a_rest_on_the_row_keeps_the_key_out_where_the_cache_never_heard_of_it()
     exc = upstream.failure(asyncio.run(vendor_route(vendor.id)))
 
     assert isinstance(exc, errors.NoAvailableKey) and exc.retry_after == pytest.approx(30, abs=2)
+
+
+def test_a_key_back_from_a_rest_after_failures_is_still_suspect_until_its_failures_are_old(settings):
+    settings.KEY_FAILURES_BEFORE_COOLDOWN = 2
+    _, route = keys("a", window=4)
+    upstream = Upstream(a=failing(errors.UpstreamUnavailable))
+    for _ in range(2):
+        upstream.failure(route)
+    cache.delete(cooldown_key(route.keys[0].id))  # the rest is over
+    VendorKey.objects.filter(label="a").update(cooling_until=timezone.now() - timedelta(seconds=1))
+    upstream.answers = {}
+
+    upstream.call(route)
+    back = row("a")
+    assert back.status == Status.SUSPECT and back.cooling_until is None
+    assert back.status_reason.startswith("its rest ended at ")
+    assert back.status_reason.endswith("; a failure is still among its last calls")
+    for _ in range(2):
+        upstream.call(route)
+    assert row("a").status == Status.SUSPECT  # calls 3-5 of its life: the failures of calls 1-2 are among its last 4
+    upstream.call(route)
+
+    steps = [("active", "suspect"), ("suspect", "cooling"), ("cooling", "suspect"), ("suspect", "active")]
+    assert history("a") == steps

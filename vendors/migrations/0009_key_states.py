@@ -6,6 +6,15 @@ import django.utils.timezone
 from django.db import migrations, models
 
 
+def explain_earlier_verdicts(apps, schema_editor):
+    """Keys auto-disabled before verdicts had reasons get their last error as the reason."""
+    VendorKey = apps.get_model("vendors", "VendorKey")
+    for key in VendorKey.objects.filter(status="auto_disabled", status_reason=""):
+        key.status_reason = f"rejected ({key.last_error})" if key.last_error else "rejected"
+        key.status_changed_at = key.last_failed_at
+        key.save(update_fields=["status_reason", "status_changed_at"])
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -63,4 +72,5 @@ class Migration(migrations.Migration):
                 'ordering': ['-at', '-id'],
             },
         ),
+        migrations.RunPython(explain_earlier_verdicts, migrations.RunPython.noop),
     ]

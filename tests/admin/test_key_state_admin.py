@@ -111,6 +111,10 @@ def test_the_vendor_list_shows_usable_over_total_keys_and_the_worst_state(admin_
     assert "2 / 5 " in text and "● auto-disabled (1)" in text  # a and b serve; d is the worst
     assert "1 / 1 " in text and "● active (1)" in text
     assert "0 / 0 " in text and "● no keys" in text
+    vendor_page = words(
+        admin_client.get(reverse("admin:vendors_vendor_change", args=[Vendor.objects.get(name="acme").pk]))
+    )
+    assert "● cooling until " in vendor_page and "● disabled by the operator" in vendor_page  # each key inline
 
 
 def test_the_vendor_page_edits_the_evidence_a_key_is_disabled_on(admin_client):

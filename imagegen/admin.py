@@ -27,6 +27,10 @@ from proxy.models import StoredImage
 from vendors.adapters import chat_kinds
 from vendors.models import Vendor
 
+admin.site.site_header = "imagegen"
+admin.site.site_title = "imagegen admin"
+admin.site.index_title = "Gateway administration"
+
 THUMBNAIL = '<img src="{}" alt="" style="height:48px;width:auto" height="48" loading="lazy">'
 
 

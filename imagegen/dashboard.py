@@ -19,19 +19,23 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Count, F, Q, Sum, Window
 from django.db.models.functions import Ceil, RowNumber, TruncDate
 
 from imagegen.alert_checks import NOT_VENDOR_ERRORS
 from imagegen.models import Generation, VendorAttempt
-from vendors.keys import cooldown_key
-from vendors.models import VendorKey
+from vendors.key_census import key_states as census_key_states
 
 DAYS = 30
 TOP = 6  # series drawn per chart; the rest are summed as "other"
 DIMENSIONS = {"model": "served_model", "vendor": "vendor_name", "client": "client_label"}
-KEY_STATES = ("active", "cooling down", "auto-disabled", "disabled by the operator")
+KEY_STATES = {  # the census's states, in words
+    "active": "active",
+    "suspect": "suspect",
+    "cooling": "cooling down",
+    "auto_disabled": "auto-disabled",
+    "disabled": "disabled by the operator",
+}
 
 
 def dashboard(now: datetime | None = None) -> dict:
@@ -129,17 +133,8 @@ def _latency_percentiles(since: datetime) -> dict[str, tuple[float, float]]:
 
 
 def key_states() -> list[dict]:
-    """Vendor keys by state: active, cooling down (a rest in the shared cache), auto-disabled, disabled."""
-    counts = dict.fromkeys(KEY_STATES, 0)
-    active = []
-    for key_id, enabled, status in VendorKey.objects.values_list("id", "enabled", "status"):
-        if not enabled:
-            counts["disabled by the operator"] += 1
-        elif status == VendorKey.Status.AUTO_DISABLED:
-            counts["auto-disabled"] += 1
-        else:
-            active.append(key_id)
-    resting = cache.get_many([cooldown_key(key_id) for key_id in active]) if active else {}
-    counts["cooling down"] = len(resting)
-    counts["active"] = len(active) - len(resting)
+    """Vendor keys by state, counted as ``/metrics`` counts them (``vendors.key_census``), all vendors together."""
+    counts = dict.fromkeys(KEY_STATES.values(), 0)
+    for (_vendor, state), count in census_key_states().items():
+        counts[KEY_STATES[state]] += count
     return [{"state": state, "count": count} for state, count in counts.items()]

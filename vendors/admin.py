@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import Count
+from django.db.models import Count, Prefetch
 
+from vendors import admin_keys
 from vendors.adapters import image_kinds
 from vendors.admin_catalog import CAPABILITY_FIELDS, CatalogFillMixin, fill_new_inline_models
 from vendors.admin_probes import KeyChecksAdmin, test_button
@@ -23,7 +24,7 @@ from vendors.forms import (
 from vendors.models import ImageModel, ModelPrice, Vendor, VendorKey
 from vendors.services import reset_key
 
-KEY_STATE_FIELDS = ("masked", "status", "failure_count", "last_error", "last_used_at")
+KEY_STATE_FIELDS = ("masked", "state", "failure_count", "last_error", "last_used_at")
 
 
 class ImageModelInline(admin.TabularInline):
@@ -52,23 +53,34 @@ class VendorKeyInline(admin.TabularInline):
     def test_key_button(self, obj):
         return test_button(obj)
 
+    @admin.display(description="state")
+    def state(self, obj):
+        return admin_keys.state_badge(obj) if obj.pk else "—"
+
 
 CAP_FIELDS = ("requests_per_minute", "max_concurrent_calls")
+EVIDENCE_FIELDS = ("failures_to_disable", "failure_window")
+KEY_HEALTH_FIELDS = ("enabled", "status", "status_reason", "cooling_until", "vendor_id")
 
 
 @admin.register(Vendor)
 class VendorAdmin(admin.ModelAdmin):
-    list_display = ("name", "kind", "base_url", "enabled", "model_count", "key_count", *CAP_FIELDS)
+    list_display = ("name", "kind", "base_url", "enabled", "model_count", "key_count", "key_health", *CAP_FIELDS)
     list_filter = ("kind", "enabled")
     search_fields = ("name",)
-    fields = ("name", "kind", "base_url", "enabled", "timeout", *CAP_FIELDS)
+    fieldsets = (
+        (None, {"fields": ("name", "kind", "base_url", "enabled", "timeout", *CAP_FIELDS)}),
+        ("Key health", {"fields": (EVIDENCE_FIELDS,)}),
+    )
     inlines = (ImageModelInline, VendorKeyInline)
 
     def get_queryset(self, request):
+        keys = Prefetch("keys", queryset=VendorKey.objects.only(*KEY_HEALTH_FIELDS), to_attr="key_rows")
         return (
             super()
             .get_queryset(request)
             .annotate(model_count=Count("models", distinct=True), key_count=Count("keys", distinct=True))
+            .prefetch_related(keys)
         )
 
     def save_formset(self, request, form, formset, change):
@@ -76,6 +88,10 @@ class VendorAdmin(admin.ModelAdmin):
             fill_new_inline_models(request, formset)
         else:
             super().save_formset(request, form, formset, change)
+
+    @admin.display(description="keys usable / total, worst state")
+    def key_health(self, obj):
+        return admin_keys.key_health(obj.key_rows)
 
     @admin.display(description="models", ordering="model_count")
     def model_count(self, obj):
@@ -197,11 +213,34 @@ class ImageModelAdmin(CatalogFillMixin, admin.ModelAdmin):
 @admin.register(VendorKey)
 class VendorKeyAdmin(KeyChecksAdmin, admin.ModelAdmin):
     form = VendorKeyForm
-    list_display = ("__str__", "vendor", "masked", "enabled", "status", "failure_count", "short_error", "last_used_at")
+    list_display = (
+        "__str__",
+        "vendor",
+        "masked",
+        "state",
+        "switch",
+        "verdict",
+        "failure_count",
+        "short_error",
+        "last_used_at",
+    )
     list_filter = ("vendor", "status", "enabled")
     list_select_related = ("vendor",)
     search_fields = ("label", "vendor__name", "last4")
-    readonly_fields = (*KEY_STATE_FIELDS, "last_failed_at", "created_at", "test_key_button")
+    readonly_fields = (
+        "masked",
+        "state",
+        "verdict",
+        "status_reason",
+        "status_changed_at",
+        "failure_count",
+        "last_error",
+        "last_used_at",
+        "last_failed_at",
+        "created_at",
+        "history",
+        "test_key_button",
+    )
     actions = ("reset_keys", "test_keys", "paid_test_generation")
 
     def get_fields(self, request, obj=None):
@@ -214,16 +253,32 @@ class VendorKeyAdmin(KeyChecksAdmin, admin.ModelAdmin):
     def masked(self, obj):
         return obj.masked
 
+    @admin.display(description="state", ordering="status")
+    def state(self, obj):
+        return admin_keys.state_badge(obj)
+
+    @admin.display(description="operator's switch", boolean=True, ordering="enabled")
+    def switch(self, obj):
+        return obj.enabled
+
+    @admin.display(description="gateway's verdict", ordering="status")
+    def verdict(self, obj):
+        return admin_keys.verdict_words(obj)
+
+    @admin.display(description="changes of state (newest first)")
+    def history(self, obj):
+        return admin_keys.history_table(obj)
+
     @admin.display(description="last error")
     def short_error(self, obj):
         return obj.last_error if len(obj.last_error) <= 80 else obj.last_error[:79] + "…"
 
-    @admin.action(description="Reset auto-disabled keys (back into rotation, failure count cleared)")
+    @admin.action(description="Reset keys (back into rotation as active, failure count and evidence cleared)")
     def reset_keys(self, request, queryset):
         was_disabled = 0
         for key in queryset:
             was_disabled += key.status == VendorKey.Status.AUTO_DISABLED
-            reset_key(key)
+            reset_key(key, reason=f"reset by the operator ({request.user.get_username()})")
         self.message_user(
             request,
             f"Reset {queryset.count()} key(s); {was_disabled} had been auto-disabled and are back in rotation.",

@@ -2,12 +2,12 @@
 
 | class               | key                         | request                                  |
 |---------------------|-----------------------------|------------------------------------------|
-| KeyRejected         | auto-disabled               | next key                                 |
+| KeyRejected         | auto-disabled at once       | next key                                 |
 | RateLimited         | cooldown (Retry-After)      | next key                                 |
-| UpstreamUnavailable | cooldown after N in a row   | next key                                 |
-| GenerationFailed    | cooldown after N in a row   | next key (a new attempt may succeed)     |
-| UpstreamTimeout     | cooldown after N in a row   | stop: the vendor may already have billed |
-| JobLost             | cooldown after N in a row   | stop: a polled job's outcome is unknown  |
+| UpstreamUnavailable | suspect, rests, disabled*   | next key                                 |
+| GenerationFailed    | suspect, rests, disabled*   | next key (a new attempt may succeed)     |
+| UpstreamTimeout     | suspect, rests, disabled*   | stop: the vendor may already have billed |
+| JobLost             | suspect, rests, disabled*   | stop: a polled job's outcome is unknown  |
 | BadRequest          | none                        | stop, 400 with the vendor's reason       |
 | ContentPolicy       | none                        | stop, 400 with the vendor's reason       |
 | VendorBusy (caps)   | none (nothing was sent)     | stop, 503 after the cap's queue          |
@@ -35,7 +35,8 @@ the same way, with the status it names or its own. A polled job's states after i
 here: ``vendors.adapters.polling`` never lets them start a second job. The wording and code lists that steps
 2, 5 and 6 read are the data below (``MODERATION_*``, ``KEY_*``, ``BALANCE_*``).
 
-A timeout counts against its key like a 5xx (a key that hangs rests), but is never sent again. Every rest is
+* after failures in a row it rests; on evidence (``vendors.key_evidence``) it is auto-disabled. A timeout
+counts against its key like a 5xx (a key that hangs rests), but is never sent again. Every rest is
 bounded by ``KEY_MAX_COOLDOWN`` (``vendors.keys``).
 
 Each error has two texts. ``message`` is what the client reads: short, plain, with no HTML, URL, key, host

@@ -1,9 +1,10 @@
 """How many keys each vendor has in each state, counted when Prometheus scrapes (``imagegen_vendor_keys``).
 
-A key is ``disabled`` when the operator switched it off, ``auto_disabled`` when the gateway took it out
-of rotation, ``cooling`` while it rests after a 429 or a failure streak (the rest lives in the shared
-cache, ``vendors.keys``), else ``active``. Every state of every vendor is reported, zeros included, so
-an alert on "no active key" fires on a zero rather than on a missing series.
+A key is ``disabled`` when the operator switched it off, ``auto_disabled`` when the gateway took it
+out of rotation, ``cooling`` while it rests after a 429 or a failure streak, ``suspect`` after a recent
+failure (the key's own verdict, ``VendorKey.state_now``), else ``active``. Every state of every vendor
+is reported, zeros included, so an alert on "no active key" fires on a zero rather than on a missing
+series.
 """
 
 from __future__ import annotations
@@ -13,32 +14,32 @@ from collections.abc import Iterator
 
 from django.core.cache import cache
 from django.db import DatabaseError
+from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from vendors.key_models import OPERATOR_OFF
 from vendors.keys import cooldown_key
 from vendors.models import Vendor, VendorKey
 
 log = logging.getLogger(__name__)
 
-STATES = ("active", "cooling", "auto_disabled", "disabled")
+STATES = ("active", "suspect", "cooling", "auto_disabled", "disabled")
 
 
 def key_states() -> dict[tuple[str, str], int]:
     """(vendor name, state) -> number of keys, for every vendor and state. Queries the database and the cache."""
     counts = {(name, state): 0 for name in Vendor.objects.values_list("name", flat=True) for state in STATES}
-    keys = list(VendorKey.objects.values_list("pk", "vendor__name", "enabled", "status"))
-    resting = _resting([pk for pk, *_ in keys])
-    for pk, vendor, enabled, status in keys:
-        if not enabled:
+    keys = list(VendorKey.objects.select_related("vendor"))
+    resting = _resting([key.pk for key in keys])
+    now = timezone.now()
+    for key in keys:
+        state = key.state_now(now)
+        if state == OPERATOR_OFF:
             state = "disabled"
-        elif status == VendorKey.Status.AUTO_DISABLED:
-            state = "auto_disabled"
-        elif cooldown_key(pk) in resting:
-            state = "cooling"
-        else:
-            state = "active"
-        counts[vendor, state] += 1
+        elif state in (VendorKey.Status.ACTIVE, VendorKey.Status.SUSPECT) and cooldown_key(key.pk) in resting:
+            state = "cooling"  # a rest only the shared cache knows of yet
+        counts[key.vendor.name, state] += 1
     return counts
 
 

@@ -6,8 +6,10 @@ whatever the vendor asked for: a ``Retry-After`` of 31 years rests a key for the
 times out counts toward its failure streak like one that answers 5xx, so a hanging key rests too,
 while the request that timed out is never sent again. Disabled state, failure counts, the last
 error (the operator's text, ``detail``) and the last use live on the ``VendorKey`` row, where the
-admin shows them. What this process remembers between calls (which keys are on a failing streak,
-when it last wrote a key's last use) is its :class:`KeyBook`, kept in the process state. Each call
+admin shows them, with the gateway's verdict on the key (``vendors.key_evidence`` decides it from the
+cache, ``vendors.key_state`` writes it when it changes). What this process remembers between calls
+(which keys are on a failing streak, the verdicts it last saw, when it last wrote a key's last use) is
+its :class:`KeyBook`, kept in the process state. Each call
 first has room under the vendor's caps (``vendors.caps``), once the keys say it can be tried. Callers
 outside ``vendors`` use ``vendors.services``.
 """
@@ -15,7 +17,6 @@ outside ``vendors`` use ``vendors.services``.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,27 +24,23 @@ from typing import Generic, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import F
 from django.utils import timezone
 
 from core import metrics
 from core.db import run_blocking, run_db
 from core.redaction import admin_text, client_text
 from core.state import process_state
-from vendors import caps, errors
+from vendors import caps, errors, key_state
 from vendors.key_events import key_auto_disabled
+from vendors.key_evidence import bounded_rest, cooldown_key, failures_key, verdict_after_success, weigh
 from vendors.models import VendorKey
 from vendors.selectors import KeyRef, VendorRoute, invalidate_routing_table
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# An auto-disabled key stays out of rotation in every worker until their routing tables reload.
-DISABLED_COOLDOWN = 3600.0
 # The admin needs a key's last use to the minute, not a write per request.
 LAST_USE_RESOLUTION = 30.0
-# The shortest rest: a Retry-After of 0, or a date already past, still lets the vendor breathe.
-MIN_REST = 1.0
 # How far apart the clocks of workers on different hosts may be when they compare a rest's end.
 CLOCK_SKEW = 60.0
 
@@ -54,6 +51,7 @@ class KeyBook:
 
     failing: set[int] = field(default_factory=set)  # last call failed: the next success ends the streak
     last_use_written: dict[int, float] = field(default_factory=dict)  # key id -> monotonic time
+    verdicts: dict[int, str] = field(default_factory=dict)  # key id -> the verdict this process last wrote or saw
 
 
 def _book() -> KeyBook:
@@ -64,30 +62,6 @@ def _book() -> KeyBook:
 class KeyedResult(Generic[T]):
     value: T
     key_label: str
-
-
-def cooldown_key(key_id: int) -> str:
-    return f"vendorkey:{key_id}:cooldown"
-
-
-def failures_key(key_id: int) -> str:
-    return f"vendorkey:{key_id}:failures"
-
-
-def bounded_rest(seconds: float) -> float:
-    """``seconds`` within ``[MIN_REST, KEY_MAX_COOLDOWN]`` (infinity is the ceiling, NaN the floor)."""
-    if math.isnan(seconds):
-        return MIN_REST
-    return min(max(seconds, MIN_REST), settings.KEY_MAX_COOLDOWN)
-
-
-def _cool(key_id: int, seconds: float, *, disabled: bool = False) -> None:
-    """Rest a key (at most ``KEY_MAX_COOLDOWN``); the entry holds when it ends (0: disabled, no end known)."""
-    if disabled:
-        cache.set(cooldown_key(key_id), 0.0, timeout=seconds)
-        return
-    seconds = bounded_rest(seconds)
-    cache.set(cooldown_key(key_id), time.time() + seconds, timeout=seconds)
 
 
 def _keys_in_turn(vendor: VendorRoute) -> tuple[list[KeyRef], float | None]:
@@ -113,6 +87,9 @@ def _usable(ordered: list[KeyRef]) -> tuple[list[KeyRef], float | None]:
     now, longest = time.time(), settings.KEY_MAX_COOLDOWN + CLOCK_SKEW
     # A rest ending past the ceiling was set before there was one (or before it was lowered): it is over.
     entries = cache.get_many([cooldown_key(key.id) for key in ordered])
+    # A rest on the row counts too (another instance's, with a cache of its own), as of the routing table.
+    on_rows = {cooldown_key(key.id): key.resting_until for key in ordered if (key.resting_until or 0) > now}
+    entries = on_rows | entries
     cooling = {name: end for name, end in entries.items() if not end or end - now <= longest}
     usable = [key for key in ordered if cooldown_key(key.id) not in cooling]
     ends = [end for end in cooling.values() if end]
@@ -189,6 +166,14 @@ def _no_available_key(vendor: VendorRoute, back_in: float | None) -> errors.NoAv
 
 async def _record_success(key: KeyRef) -> None:
     book, now = _book(), time.monotonic()
+    known = book.verdicts.get(key.id, key.state)
+    if known != VendorKey.Status.ACTIVE:  # under suspicion, or back from a rest: count the call
+        verdict = await run_blocking(verdict_after_success, key.id)
+        book.failing.discard(key.id)
+        if verdict != known:
+            book.last_use_written[key.id] = now
+            book.verdicts[key.id] = await run_db(key_state.record_recovery, key.id, verdict) or verdict
+            return
     if key.id in book.failing or now - book.last_use_written.get(key.id, -LAST_USE_RESOLUTION) >= LAST_USE_RESOLUTION:
         book.last_use_written[key.id] = now
         book.failing.discard(key.id)
@@ -197,46 +182,22 @@ async def _record_success(key: KeyRef) -> None:
 
 async def _record_failure(vendor: VendorRoute, key: KeyRef, exc: errors.UpstreamError) -> None:
     log.warning("vendor %s key %s: %s (%s)", vendor.name, key.label, exc.code, exc.detail)
-    if exc.disables_key:
-        await run_blocking(_cool, key.id, DISABLED_COOLDOWN, disabled=True)
-        await run_db(_mark_failed, key.id, exc, disable=True)
+    verdict = await run_blocking(weigh, vendor, key, exc)
+    if verdict is None:
+        return  # bad requests and content policy say nothing about the key
+    if exc.counts_as_failure and not exc.disables_key:
+        _book().failing.add(key.id)
+    state = await run_db(key_state.record_failure, key.id, exc, verdict)
+    if state is not None:
+        _book().verdicts[key.id] = state
+    if state == VendorKey.Status.AUTO_DISABLED:
         invalidate_routing_table()
         key_auto_disabled(vendor.id, vendor.name, key.id, key.label, exc.code, exc.message)
-        return
-    if exc.cools_key:
-        asked = exc.retry_after
-        await run_blocking(_cool, key.id, settings.KEY_RATE_LIMIT_COOLDOWN if asked is None else asked)
-    elif exc.counts_as_failure:
-        _book().failing.add(key.id)
-        streak = failures_key(key.id)
-        await run_blocking(cache.add, streak, 0, timeout=settings.KEY_FAILURE_COOLDOWN * 10)
-        try:
-            in_a_row = await run_blocking(cache.incr, streak)
-        except ValueError:
-            in_a_row = 1
-        if in_a_row >= settings.KEY_FAILURES_BEFORE_COOLDOWN:
-            await run_blocking(_cool, key.id, settings.KEY_FAILURE_COOLDOWN)
-            await run_blocking(cache.delete, streak)
-    else:
-        return  # bad requests and content policy say nothing about the key
-    await run_db(_mark_failed, key.id, exc, disable=False)
 
 
 def _mark_used(key_id: int) -> None:
     cache.delete(failures_key(key_id))  # a success ends a streak of failures
     VendorKey.objects.filter(pk=key_id).update(last_used_at=timezone.now())
-
-
-def _mark_failed(key_id: int, exc: errors.UpstreamError, *, disable: bool) -> None:
-    changes = {
-        "failure_count": F("failure_count") + 1,
-        "last_error": f"{exc.code}: {exc.detail}"[:1000],
-        "last_failed_at": timezone.now(),
-        "last_used_at": timezone.now(),
-    }
-    if disable:
-        changes["status"] = VendorKey.Status.AUTO_DISABLED
-    VendorKey.objects.filter(pk=key_id).update(**changes)
 
 
 def usable_now(keys: list[KeyRef]) -> tuple[list[KeyRef], float | None]:

@@ -9,10 +9,10 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F
 
-from core.redaction import mask
-from vendors import cap_fields, crypto
+from vendors import cap_fields, key_models
 from vendors.adapters import adapter_class, kind_choices
 from vendors.adapters.base import SIZE_FORMATS
+from vendors.key_models import KeyStateChange, VendorKey  # noqa: F401  (the app's models, defined there)
 from vendors.model_capabilities import CapabilityFields
 from vendors.size_rules import SizeCapability
 
@@ -40,6 +40,9 @@ class Vendor(models.Model):
     # Caps on what every worker together sends this vendor (vendors.caps).
     requests_per_minute = cap_fields.requests_per_minute()
     max_concurrent_calls = cap_fields.concurrent_calls()
+    # Evidence before a key is auto-disabled (vendors.key_evidence).
+    failures_to_disable = key_models.failures_to_disable()
+    failure_window = key_models.failure_window()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -52,6 +55,8 @@ class Vendor(models.Model):
     def clean(self):
         if self.timeout is not None and self.timeout <= 0:
             raise ValidationError({"timeout": "The timeout must be more than 0 seconds."})
+        if (self.failures_to_disable or 0) > (self.failure_window or 0) > 0:
+            raise ValidationError({"failures_to_disable": "At most as many failures as the calls they are counted in."})
 
 
 class ImageModel(CapabilityFields):
@@ -246,54 +251,3 @@ class ModelPrice(models.Model):
     def save(self, *args, **kwargs):
         self.quality = self.quality.strip().lower()
         super().save(*args, **kwargs)
-
-
-class VendorKey(models.Model):
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        AUTO_DISABLED = "auto_disabled", "Auto-disabled"
-
-    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="keys")
-    label = models.CharField(max_length=100, blank=True, help_text="A name for logs and the ledger.")
-    secret_encrypted = models.TextField(editable=False)
-    fingerprint = models.CharField(max_length=64, editable=False)
-    last4 = models.CharField(max_length=4, editable=False)
-    enabled = models.BooleanField(default=True)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
-    failure_count = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    last_failed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["vendor__name", "id"]
-        constraints = [
-            models.UniqueConstraint(fields=["vendor", "fingerprint"], name="vendor_key_unique_secret"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.vendor.name} {self.display_label}"
-
-    @property
-    def display_label(self) -> str:
-        return self.label or f"key {mask('****' + self.last4)}"
-
-    @property
-    def secret(self) -> str:
-        return crypto.decrypt(self.secret_encrypted)
-
-    @secret.setter
-    def secret(self, value: str) -> None:
-        value = value.strip()
-        self.secret_encrypted = crypto.encrypt(value)
-        self.fingerprint = crypto.fingerprint(value)
-        self.last4 = value[-4:]
-
-    @property
-    def masked(self) -> str:
-        return mask("****" + self.last4)
-
-    @property
-    def usable(self) -> bool:
-        return self.enabled and self.status == self.Status.ACTIVE

@@ -12,16 +12,14 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 
 from core.http import close_client, get_client
+from vendors import key_state
 from vendors.adapters import adapter_class
 from vendors.adapters.base import VendorTarget
 from vendors.adapters.probing import ProbeAnswer, probe
-from vendors.keys import cooldown_key, failures_key
 from vendors.models import VendorKey
-from vendors.selectors import invalidate_routing_table
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +57,12 @@ def probe_keys(keys: Iterable[VendorKey], *, heal: bool = True) -> list[KeyProbe
 
 
 def restore_key(key_id: int, reason: str) -> bool:
-    """Put an auto-disabled key back into rotation (its failure count cleared, its rests ended); False when it
-    is not auto-disabled. The operator's own switch (``enabled``) is left as it is."""
-    back = VendorKey.objects.filter(pk=key_id, status=VendorKey.Status.AUTO_DISABLED).update(
-        status=VendorKey.Status.ACTIVE, failure_count=0
-    )
-    if not back:
+    """Put an auto-disabled key back into rotation (its failure count cleared, its rests ended, the change
+    recorded in its history); False when it is not auto-disabled. The operator's own switch is left as it is."""
+    key = VendorKey.objects.filter(pk=key_id, status=VendorKey.Status.AUTO_DISABLED).first()
+    if key is None:
         return False
-    cache.delete_many([cooldown_key(key_id), failures_key(key_id)])
-    invalidate_routing_table()
+    key_state.reinstate(key, reason)
     log.info("vendor key %s is back in rotation: %s", key_id, reason)
     return True
 

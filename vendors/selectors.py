@@ -30,6 +30,8 @@ class KeyRef:
     id: int
     label: str
     secret: str
+    state: str = "active"  # the verdict on the row when the table was built (VendorKey.Status)
+    resting_until: float | None = None  # the end of the rest on the row then (a Unix time), if any
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class VendorRoute:
     keys: tuple[KeyRef, ...]
     requests_per_minute: int | None = None  # caps (vendors.caps); None: none
     max_concurrent_calls: int | None = None
+    failures_to_disable: int | None = 5  # evidence before a key is auto-disabled (vendors.key_evidence)
+    failure_window: int = 20
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,8 @@ def build_routing_table() -> RoutingTable:
             keys=tuple(keys.get(vendor.id, ())),
             requests_per_minute=vendor.requests_per_minute,
             max_concurrent_calls=vendor.max_concurrent_calls,
+            failures_to_disable=vendor.failures_to_disable,
+            failure_window=vendor.failure_window,
         )
     # Every model, disabled ones too: a chain runs on through them to the next enabled one.
     models = {model.id: model for model in ImageModel.objects.all()}
@@ -118,7 +124,8 @@ def build_routing_table() -> RoutingTable:
 
 def _usable_keys() -> dict[int, list[KeyRef]]:
     keys: dict[int, list[KeyRef]] = {}
-    usable = VendorKey.objects.filter(enabled=True, status=VendorKey.Status.ACTIVE, vendor__enabled=True)
+    # Resting keys too: the shared cache keeps them out until their rest ends.
+    usable = VendorKey.objects.filter(enabled=True, vendor__enabled=True).exclude(status=VendorKey.Status.AUTO_DISABLED)
     for key in usable.select_related("vendor").order_by("id"):
         try:
             secret = key.secret
@@ -126,7 +133,9 @@ def _usable_keys() -> dict[int, list[KeyRef]]:
             # One unreadable key must not take every model down: skip it and say why.
             log.error("vendor %s key %s skipped: %s", key.vendor.name, key.display_label, exc)
             continue
-        keys.setdefault(key.vendor_id, []).append(KeyRef(id=key.id, label=key.display_label, secret=secret))
+        resting = key.cooling_until.timestamp() if key.status == key.Status.COOLING and key.cooling_until else None
+        ref = KeyRef(id=key.id, label=key.display_label, secret=secret, state=key.status, resting_until=resting)
+        keys.setdefault(key.vendor_id, []).append(ref)
     return keys
 
 

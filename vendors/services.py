@@ -15,14 +15,13 @@ from datetime import datetime
 from typing import Protocol, TypeVar
 
 import httpx
-from django.core.cache import cache
 from django.utils import timezone
 
 from core.http import get_client
-from vendors import caps, errors
+from vendors import caps, errors, key_state
 from vendors.adapters import adapter_class
 from vendors.adapters.base import Adapter, ChatReply, ChatRequest, ImageRequest, UpstreamImage, VendorTarget
-from vendors.keys import call_with_keys, cooldown_key, failures_key
+from vendors.keys import call_with_keys
 from vendors.models import VendorKey
 from vendors.selectors import KeyRef, ModelRoute, VendorRoute, vendor_route
 from vendors.transport import dropped_connection
@@ -194,9 +193,6 @@ async def complete_chat(vendor_id: int | None, request: ChatRequest) -> ChatRepl
     return result.value
 
 
-def reset_key(key: VendorKey) -> None:
-    """Put an auto-disabled key back into rotation (admin action)."""
-    key.status = VendorKey.Status.ACTIVE
-    key.failure_count = 0
-    key.save(update_fields=["status", "failure_count"])
-    cache.delete_many([cooldown_key(key.id), failures_key(key.id)])
+def reset_key(key: VendorKey, reason: str = "reset by the operator") -> None:
+    """Put a key back into rotation, active, its failure count and evidence cleared (admin action, a probe)."""
+    key_state.reinstate(key, reason)

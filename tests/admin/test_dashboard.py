@@ -98,7 +98,7 @@ def test_keys_by_state_read_the_rows_and_the_cooldowns():
 
     states = {row["state"]: row["count"] for row in dashboard(NOW)["keys"]}
 
-    assert states == {"active": 1, "cooling down": 1, "auto-disabled": 1, "disabled by the operator": 1}
+    assert states == {"active": 1, "suspect": 0, "cooling down": 1, "auto-disabled": 1, "disabled by the operator": 1}
 
 
 def test_the_dashboard_page_is_linked_from_the_index_and_carries_its_data(admin_client):

@@ -26,6 +26,7 @@ def formset(prefix, rows, initial=0):
 
 def vendor_post(name="flux", kind="siliconflow", models=(), keys=(), initial_models=0, initial_keys=0):
     data = {"name": name, "kind": kind, "base_url": "https://api.example.com/v1", "enabled": "on", "timeout": "120"}
+    data.update(failures_to_disable="5", failure_window="20")
     data.update(formset("models", list(models), initial_models))
     data.update(formset("keys", list(keys), initial_keys))
     return data

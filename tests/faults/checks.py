@@ -49,7 +49,8 @@ def assert_keys(keys: list[VendorKey], tried: list[str], expect: Expect) -> None
         if state == "disabled":
             assert key.status == VendorKey.Status.AUTO_DISABLED, key.label
             continue
-        assert key.status == VendorKey.Status.ACTIVE, (key.label, key.last_error)
+        verdict = {"cooling": VendorKey.Status.COOLING, "failing": VendorKey.Status.SUSPECT}
+        assert key.status == verdict.get(state, VendorKey.Status.ACTIVE), (key.label, key.status, key.last_error)
         if state == "cooling":
             low, high = expect.rest
             assert rest_ends and low <= rest_ends - time.time() <= high, (

@@ -43,7 +43,7 @@ from imagegen.models import Generation
 from vendors.models import Vendor, VendorKey
 print(json.dumps({
     "ledger": [[(a.outcome, a.sent) for a in g.attempts.all()] for g in Generation.objects.order_by("created_at")],
-    "disabled": VendorKey.objects.exclude(status=VendorKey.Status.ACTIVE).count(),
+    "disabled": VendorKey.objects.filter(status=VendorKey.Status.AUTO_DISABLED).count(),
 }))
 """
 

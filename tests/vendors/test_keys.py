@@ -109,7 +109,7 @@ def test_a_rate_limited_key_rests_for_its_retry_after():
     assert "back in 42 s" in exc.message
     assert upstream.tried == ["a"]
     limited = row("a")
-    assert (limited.status, limited.failure_count) == (VendorKey.Status.ACTIVE, 1)
+    assert (limited.status, limited.failure_count) == (VendorKey.Status.COOLING, 1)
     assert limited.last_error.startswith("upstream_rate_limited: ")
 
 
@@ -229,7 +229,7 @@ def test_a_key_that_made_no_image_hands_the_request_to_the_next_key_and_stays_in
 
     assert {result.key_label for result in results} == {"b"}
     assert upstream.tried.count("a") == 2  # tried again at its next turn: no cooldown
-    assert row("a").status == VendorKey.Status.ACTIVE
+    assert row("a").status == VendorKey.Status.SUSPECT
 
 
 @pytest.mark.usefixtures("three_strikes")
@@ -265,7 +265,7 @@ def test_a_timeout_stops_at_once_without_another_key_and_counts_against_the_key_
     assert (type(exc), exc.status) == (errors.UpstreamTimeout, 504)
     assert len(upstream.tried) == 1  # the vendor may be generating (and billing): never sent again
     hung = row(upstream.tried[0])
-    assert (hung.status, hung.failure_count) == (VendorKey.Status.ACTIVE, 1)
+    assert (hung.status, hung.failure_count) == (VendorKey.Status.SUSPECT, 1)
     assert hung.last_error.startswith("upstream_timeout: ")
 
 
@@ -295,7 +295,7 @@ def test_a_lost_job_stops_at_once_and_counts_against_its_key():
 
     assert isinstance(exc, errors.JobLost) and len(upstream.tried) == 1
     lost = row(upstream.tried[0])
-    assert (lost.status, lost.failure_count) == (VendorKey.Status.ACTIVE, 1)
+    assert (lost.status, lost.failure_count) == (VendorKey.Status.SUSPECT, 1)
     assert lost.last_error.startswith("upstream_job_lost: ")
 
 

@@ -106,7 +106,7 @@ def test_a_hanging_key_rests_after_a_few_timeouts_and_no_timed_out_request_is_se
     assert sf.keys_used().count(KEYS[0]) == 2  # two timeouts in a row, then it rests: its third turn is skipped
     assert len(sf.keys_used()) == 10  # one call per request: a timed-out request never went to another key
     hung = VendorKey.objects.get(label="k1")
-    assert (hung.status, hung.failure_count) == (VendorKey.Status.ACTIVE, 2)
+    assert (hung.status, hung.failure_count) == (VendorKey.Status.COOLING, 2)
     assert hung.last_error.startswith("upstream_timeout: ")
 
 

@@ -53,7 +53,7 @@
     },
     options: { scales: { y: { beginAtZero: true, title: { display: true, text: "seconds" } } } },
   });
-  const keyColors = { "active": "#2e7d32", "cooling down": "#f9a825", "auto-disabled": "#c62828", "disabled by the operator": "#757575" };
+  const keyColors = { "active": "#2e7d32", "suspect": "#ffb300", "cooling down": "#ef6c00", "auto-disabled": "#c62828", "disabled by the operator": "#757575" };
   new Chart(document.getElementById("key-states"), {
     type: "doughnut",
     data: {

@@ -1,4 +1,5 @@
-"""The dashboard and the alert list in a real browser (headless Chromium): they render, the charts draw from the
+"""The dashboard, the alert list, the Vendors list and the key pages in a real browser (headless Chromium): they
+render, the charts draw from the
 gateway's own Chart.js file with no JavaScript error and nothing failing to load, and screenshots are saved.
 
 Screenshots go to $SCREENSHOT_DIR when it is set, else to the test's tmp_path. Skipped without Chromium."""
@@ -89,3 +90,42 @@ def test_the_dashboard_and_the_alert_list_render_in_chromium(admin_client, live_
     assert dashboard.errors == [] and dashboard.value == 9  # six per-day charts, two vendor charts, the keys
     assert alerts.errors == [] and alerts.value == 2
     assert (shots / "dashboard.png").stat().st_size > 20_000 and (shots / "alerts.png").stat().st_size > 5_000
+
+
+def test_the_vendor_and_key_pages_show_key_health_in_chromium(admin_client, live_server, shots, tmp_path):
+    some_traffic()
+    key = make_key(
+        make_vendor(name="fal", kind="fal"),
+        "sk-dashboard-key-fal1",
+        label="resting",
+        status="cooling",
+        status_reason="upstream_rate_limited: slow down",
+        cooling_until=datetime.now(UTC) + timedelta(minutes=10),
+    )
+    cookies = {django_settings.SESSION_COOKIE_NAME: admin_client.cookies[django_settings.SESSION_COOKIE_NAME].value}
+
+    with Browser.start(tmp_path / "profile") as browser:
+        vendors = browser.visit(
+            f"{live_server.url}/admin/vendors/vendor/",
+            cookies=cookies,
+            png=shots / "vendors.png",
+            evaluate="document.querySelector('#result_list').innerText",
+        )
+        keys = browser.visit(
+            f"{live_server.url}/admin/vendors/vendorkey/",
+            cookies=cookies,
+            png=shots / "vendor_keys.png",
+            evaluate="document.querySelector('#result_list').innerText",
+        )
+        page = browser.visit(
+            f"{live_server.url}/admin/vendors/vendorkey/{key.pk}/change/",
+            cookies=cookies,
+            png=shots / "vendor_key.png",
+            evaluate="document.querySelector('#content').innerText",
+        )
+
+    assert vendors.errors == [] and "2 / 3" in vendors.value and "auto-disabled (1)" in vendors.value
+    assert keys.errors == [] and "auto-disabled" in keys.value.lower() and "sk-dashboard" not in keys.value
+    assert page.errors == [] and "Test key" in page.value and "sk-dashboard-key-fal1" not in page.value
+    assert "cooling until" in page.value and "slow down" in page.value
+    assert "0 / 1" in vendors.value  # the fal key is resting: none of its keys is usable now

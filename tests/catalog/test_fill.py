@@ -132,6 +132,8 @@ def test_a_model_added_on_the_vendor_page_is_filled_too(admin_client):
         "base_url": "https://api.bfl.ai",
         "enabled": "on",
         "timeout": "120",
+        "failures_to_disable": "5",
+        "failure_window": "20",
         "models-TOTAL_FORMS": "1",
         "models-INITIAL_FORMS": "0",
         "models-0-name": "pro",

@@ -55,11 +55,16 @@ async def vendor_keys_left(vendor_id: int, vendor_name: str) -> None:
     if usable:
         return
     for model in models:
-        model_without_key(model, f"vendor {vendor_name!r} has no enabled, active key left")
+        model_without_key(model, f"vendor {vendor_name!r} has no enabled key left that is not auto-disabled")
 
 
 def _usable_keys_and_models(vendor_id: int) -> tuple[int, list[str]]:
-    usable = VendorKey.objects.filter(vendor_id=vendor_id, enabled=True, status=VendorKey.Status.ACTIVE).count()
+    # Suspect and resting keys still serve, or will: only keys taken out for good leave a model without one.
+    usable = (
+        VendorKey.objects.filter(vendor_id=vendor_id, enabled=True)
+        .exclude(status=VendorKey.Status.AUTO_DISABLED)
+        .count()
+    )
     models = list(ImageModel.objects.filter(vendor_id=vendor_id, enabled=True).values_list("name", flat=True))
     return usable, models
 

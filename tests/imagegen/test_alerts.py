@@ -96,7 +96,7 @@ def test_the_last_key_dying_leaves_the_model_without_a_key_said_once(ask, sf, ho
     kinds = sorted((alert.kind, alert.subject) for alert in settled())
     assert kinds == [("key_auto_disabled", "sf / k1"), ("model_no_key", "flux-schnell")]
     (model_alert,) = [text for text in hook.texts() if "model 'flux-schnell'" in text]
-    assert "has no usable key: vendor 'sf' has no enabled, active key left" in model_alert
+    assert "has no usable key: vendor 'sf' has no enabled key left that is not auto-disabled" in model_alert
     assert ask().json()["error"]["code"] == "no_available_key"
     assert ask().json()["error"]["code"] == "no_available_key"
     assert len(settled()) == 2 and len(hook.posts()) == 2  # the model's alert again: not sent twice

@@ -17,8 +17,8 @@ import httpx
 import openai
 import pytest
 
+from tests.e2e.shared_caches import VARIANTS, cache_url
 from tests.e2e.test_removal_reaches_workers import _worker_with_peer_port
-from tests.e2e.test_shared_state import reachable_redis
 from tests.fakes.openai_chat import OpenAIChatFake
 from tests.fakes.server import png_bytes
 from tests.fakes.siliconflow import SiliconFlowFake
@@ -53,9 +53,9 @@ def fakes():
         fake.stop()
 
 
-@pytest.fixture(scope="module", params=["file cache", "redis"])
+@pytest.fixture(scope="module", params=VARIANTS)
 def gateway(request, fakes, tmp_path_factory):
-    redis_url = "" if request.param == "file cache" else reachable_redis()
+    redis_url = cache_url(request.param)
     sf, llm = fakes
     env = {
         "AUTHORIZED_API_KEY": CLIENT_KEY,

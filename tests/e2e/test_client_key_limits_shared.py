@@ -19,8 +19,8 @@ import time
 
 import psutil
 import pytest
-import redis
 
+from tests.e2e.shared_caches import VARIANTS, cache_url
 from tests.fakes.siliconflow import SiliconFlowFake
 from tests.gateway_process import GatewayProcess
 
@@ -30,18 +30,7 @@ CLIENT_KEY = "e2e-limits-client-key-5555"
 LEASE = 3
 
 
-def reachable_redis() -> str:
-    url = os.environ.get("REDIS_URL", "")
-    if not url:
-        pytest.skip("REDIS_URL is not set")
-    try:
-        redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        pytest.skip("Redis at REDIS_URL does not answer")
-    return url
-
-
-@pytest.fixture(params=["file cache", "redis"])
+@pytest.fixture(params=VARIANTS)
 def gateway(request, tmp_path):
     fake = SiliconFlowFake().start()
     env = {
@@ -50,7 +39,7 @@ def gateway(request, tmp_path):
         "FLUX_GEN_MODEL": "flux-schnell",
         "FLUX_GEN_API_KEY": "sk-limits-vendor-1111",
         "CLIENT_KEY_SLOT_LEASE": str(LEASE),
-        "REDIS_URL": "" if request.param == "file cache" else reachable_redis(),
+        "REDIS_URL": cache_url(request.param),
     }
     try:
         with GatewayProcess(tmp_path / "gateway", env, workers=2, server="gunicorn") as process:

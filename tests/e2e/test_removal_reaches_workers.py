@@ -15,7 +15,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.e2e.test_shared_state import reachable_redis
+from tests.e2e.shared_caches import VARIANTS, cache_url
 from tests.fakes.server import png_bytes
 from tests.fakes.siliconflow import SiliconFlowFake
 from tests.gateway_process import GatewayProcess
@@ -26,9 +26,9 @@ CLIENT_KEY = "e2e-removal-client-4321"
 PROMPTLY = 3.0  # seconds; IMAGE_REMOVAL_CHECK_SECONDS is 1
 
 
-@pytest.fixture(scope="module", params=["file cache", "redis"])
+@pytest.fixture(scope="module", params=VARIANTS)
 def gateway(request, tmp_path_factory):
-    redis_url = "" if request.param == "file cache" else reachable_redis()
+    redis_url = cache_url(request.param)
     fake = SiliconFlowFake(image=png_bytes(48, 32, (30, 60, 90))).start()
     env = {
         "AUTHORIZED_API_KEY": CLIENT_KEY,

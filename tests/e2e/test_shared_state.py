@@ -8,15 +8,14 @@ looks up which of the gateway's processes holds the socket the call came in on.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 
 import httpx
 import psutil
 import pytest
-import redis
 
+from tests.e2e.shared_caches import VARIANTS, cache_url
 from tests.fakes.server import bearer
 from tests.fakes.siliconflow import SiliconFlowFake
 from tests.gateway_process import GatewayProcess
@@ -55,18 +54,7 @@ class WorkerNotingFake(SiliconFlowFake):
         return 0
 
 
-def reachable_redis() -> str:
-    url = os.environ.get("REDIS_URL", "")
-    if not url:
-        pytest.skip("REDIS_URL is not set")
-    try:
-        redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        pytest.skip("Redis at REDIS_URL does not answer")
-    return url
-
-
-@pytest.fixture(params=["file cache", "redis"])
+@pytest.fixture(params=VARIANTS)
 def gateway(request, tmp_path):
     fake = WorkerNotingFake().start()
     env = {
@@ -74,7 +62,7 @@ def gateway(request, tmp_path):
         "FLUX_GEN_API_BASE": fake.url + "/v1",
         "FLUX_GEN_MODEL": "flux-schnell",
         "FLUX_GEN_API_KEY": ",".join(KEYS),
-        "REDIS_URL": "" if request.param == "file cache" else reachable_redis(),
+        "REDIS_URL": cache_url(request.param),
     }
     try:
         with GatewayProcess(tmp_path / "gateway", env, workers=2, server="gunicorn") as process:

@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from tests.e2e.ledger_rows import ledger
-from tests.e2e.test_shared_state import WorkerNotingFake, reachable_redis
+from tests.e2e.shared_caches import VARIANTS, cache_url
+from tests.e2e.test_shared_state import WorkerNotingFake
 from tests.fakes.siliconflow import SiliconFlowFake
 from tests.gateway_process import GatewayProcess
 
@@ -220,10 +221,10 @@ def test_a_fallback_model_on_another_vendor_serves_at_once_instead_of_waiting(ga
     assert took < 2.0 and image_calls(spare) == spare_before + 1
 
 
-@pytest.fixture(params=["file cache", "redis"])
+@pytest.fixture(params=VARIANTS)
 def two_workers(request, tmp_path):
     fake = HoldingFake().start()
-    redis_url = "" if request.param == "file cache" else reachable_redis()
+    redis_url = cache_url(request.param)
     env = gateway_env(fake, VENDOR_QUEUE_WAIT="15", REDIS_URL=redis_url)
     try:
         with GatewayProcess(tmp_path / "gateway", env, workers=2, server="gunicorn") as process:

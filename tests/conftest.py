@@ -4,6 +4,7 @@ from django.core.cache import cache
 from django.test import override_settings
 
 from core.state import reset_process_state
+from imagegen.alerts import Courier, courier
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -32,3 +33,14 @@ def _isolated_state(settings, tmp_path):
     yield
     cache.clear()
     reset_process_state()
+
+
+@pytest.fixture(autouse=True)
+def _alerts_only_where_asked(request, monkeypatch):
+    """The alerts' courier writes its rows from a thread of its own, on its own connection: in a test
+    that is not about alerts it would race the test's own writes (SQLite's shared in-memory database
+    answers "table is locked" at once) and outlive the test's rows. Only tests marked ``alerts`` get it."""
+    if request.node.get_closest_marker("alerts") is None:
+        monkeypatch.setattr(Courier, "submit", lambda self, work: None)
+    yield
+    courier().close()

@@ -18,16 +18,10 @@ from tests.factories import make_client_key, make_key, make_model, make_vendor
 from tests.fakes.siliconflow import SiliconFlowFake
 from tests.fakes.webhook import TOKEN, WebhookFake
 
-pytestmark = pytest.mark.django_db(transaction=True)  # the alerts' thread writes its rows on its own connection
+# The alerts' thread writes its rows on its own connection.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.alerts]
 
 GOOD, BAD = "sk-good-key-aaaa1111", "sk-rejected-key-bbbb2222"
-
-
-@pytest.fixture(autouse=True)
-def _closed_courier():
-    """The alerts' thread of each test ends with it, its HTTP client closed."""
-    yield
-    courier().close()
 
 
 @pytest.fixture

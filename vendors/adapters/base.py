@@ -12,6 +12,7 @@ polling kinds override ``call`` instead. How answers are read (JSON, messages, c
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from dataclasses import dataclass
 from math import gcd
@@ -47,6 +48,22 @@ SIZE_FORMATS: dict[str, str] = {
 
 
 @dataclass(frozen=True)
+class InputImage:
+    """An image the client sent in (to edit, restyle or follow): bytes already verified, their type and size."""
+
+    data: bytes
+    content_type: str  # image/png, image/jpeg or image/webp
+    width: int
+    height: int
+
+    def b64(self) -> str:
+        return base64.b64encode(self.data).decode("ascii")
+
+    def data_url(self) -> str:
+        return f"data:{self.content_type};base64,{self.b64()}"
+
+
+@dataclass(frozen=True)
 class ImageRequest:
     prompt: str
     model: str  # the upstream model name
@@ -57,6 +74,9 @@ class ImageRequest:
     size_format: str = ""  # one of SIZE_FORMATS; "" = the adapter's default_size_format
     quality: str | None = None  # OpenAI Images' quality and style, passed on when the client sent them
     style: str | None = None
+    images: tuple[InputImage, ...] = ()  # input images in the client's order: image-to-image, edit, references
+    mask: InputImage | None = None  # an edit's mask (OpenAI's convention: transparent = change here); only with images
+    negative_prompt: str | None = None  # what to keep out, for kinds that take one (a style preset's)
 
     @property
     def size(self) -> str:
@@ -195,6 +215,10 @@ class ImageAdapter(Adapter[ImageRequest, list[UpstreamImage]]):
 
     purpose = "image"
     default_size_format: ClassVar[str] = "size"  # used when the model's size_format is ""
+    # The most input images this kind's wire format carries in one call (0: it takes none), and whether it
+    # carries a mask; each model's own ``input_images`` / ``takes_mask`` (from the catalog) say what it accepts.
+    input_image_limit: ClassVar[int] = 0
+    carries_mask: ClassVar[bool] = False
     size_field: ClassVar[str] = "size"  # the JSON field a "size" format is sent in
 
     def size_fields(self, request: ImageRequest) -> dict[str, Json]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 
 from PIL import Image
 
@@ -37,3 +38,10 @@ def white_on_the_left(data: bytes) -> bool:
 
 def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def noisy_png(width: int, height: int) -> InputImage:
+    """A PNG of random pixels: it does not compress, so its size in bytes is about 3 x width x height."""
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (width, height), os.urandom(width * height * 3)).save(buffer, format="PNG")
+    return InputImage(buffer.getvalue(), "image/png", width, height)

@@ -51,6 +51,8 @@ MAX_IMAGE_BYTES = 20 * 1024 * 1024  # the fake's ceiling for one decoded input i
 
 
 class BFLFake(VendorFake):
+    edit_only_models = ("flux-pro-1.0-fill",)  # catalog models that need an input image (tests/catalog/test_facts.py)
+
     def __init__(self, keys: dict[str, str] | None = None, **kwargs):
         super().__init__(keys, **kwargs)
         self.pending_polls = 2

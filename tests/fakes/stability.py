@@ -90,6 +90,7 @@ def parse_form(content_type: str, body: bytes) -> dict | None:
 
 
 class StabilityFake(VendorFake):
+    edit_only_models = ("inpaint",)  # catalog models that need an input image (tests/catalog/test_facts.py)
     api_paths = tuple(f"/v2beta/stable-image/generate/{service}" for service in SERVICES)
 
     def __init__(self, keys: dict[str, str] | None = None, *, latency: float = 0.0):

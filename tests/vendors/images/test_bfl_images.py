@@ -1,14 +1,16 @@
 """BFL image input: Kontext's input_image fields, FLUX1.1 [pro]'s image_prompt, the fill endpoint's image + mask."""
 
 import base64
+import io
 
 import pytest
+from PIL import Image
 
 from tests.fakes.bfl import BFLFake
 from tests.vendors.adapters import call, failure_of
 from tests.vendors.images.helpers import digest, input_image, openai_mask, white_on_the_left
 from vendors import errors
-from vendors.adapters.base import ImageRequest, VendorTarget
+from vendors.adapters.base import ImageRequest, InputImage, VendorTarget
 from vendors.adapters.bfl import BFLAdapter
 
 KEY = "bfl-images-key-0001"
@@ -86,3 +88,16 @@ def test_a_gif_is_refused_by_the_vendor(fake, adapter):
 )
 def test_what_an_endpoint_cannot_take_is_refused_before_any_call(fake, adapter, request_):
     assert type(failure_of(adapter, request_, KEY)) is errors.BadRequest and fake.requests == []
+
+
+def test_a_mask_already_black_and_white_arrives_with_the_same_pixels(fake, adapter):
+    grey = input_image(color=(0, 0, 0))
+    with Image.open(io.BytesIO(grey.data)) as canvas:
+        canvas.paste((255, 255, 255), (0, 0, grey.width // 2, grey.height))
+        buffer = io.BytesIO()
+        canvas.convert("L").save(buffer, format="PNG")
+    mask = InputImage(buffer.getvalue(), "image/png", grey.width, grey.height)
+
+    assert call(adapter, ImageRequest(prompt="p", model="flux-pro-1.0-fill", images=(input_image(),), mask=mask), KEY)
+
+    assert white_on_the_left(fake.received_masks[0])

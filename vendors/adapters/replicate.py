@@ -138,22 +138,26 @@ class ReplicateAdapter(PollingAdapter):
     async def _upload_large(
         self, client: httpx.AsyncClient, request: ImageRequest, key: str, deadline: float
     ) -> dict[int, str]:
-        """Upload each input file of 1 MB or more to the files API; their URLs by index (see build_request)."""
-        files = list(request.images) + ([_mask_file(request.mask)] if request.mask is not None else [])
+        """Upload each input file of 1 MB or more to the files API; their URLs by index (see build_request).
+        A mask is converted only when it goes this way (its black-and-white PNG is never larger)."""
+        files = list(enumerate(request.images))
+        if request.mask is not None and len(request.mask.data) >= DATA_URL_LIMIT:
+            files.append((len(request.images), _mask_file(request.mask)))
         uploaded = {}
-        for index, image in enumerate(files):
+        for index, image in files:
             if len(image.data) >= DATA_URL_LIMIT:
-                name = f"input-{index}.{image.content_type.split('/')[1]}"
-                upload = httpx.Request(
-                    "POST", self.api("files"), headers=self.auth_headers(key),
-                    files={"content": (name, image.data, image.content_type)},
-                )  # fmt: skip
-                answer = as_dict(json_body(await self.send_submit(client, upload, deadline)))
-                url = as_dict(answer.get("urls")).get("get")
-                if not isinstance(url, str) or not url:
-                    raise errors.UpstreamUnavailable("the vendor stored an input file but gave no URL for it")
-                uploaded[index] = url
+                uploaded[index] = await self._upload(client, image, f"input-{index}", key, deadline)
         return uploaded
+
+    async def _upload(self, client: httpx.AsyncClient, image: InputImage, name: str, key: str, deadline: float) -> str:
+        """One file stored by the files API (free: no prediction yet), and the URL a model input takes it by."""
+        content = (f"{name}.{image.content_type.split('/')[1]}", image.data, image.content_type)
+        upload = httpx.Request("POST", self.api("files"), headers=self.auth_headers(key), files={"content": content})
+        answer = as_dict(json_body(await self.send_submit(client, upload, deadline)))
+        url = as_dict(answer.get("urls")).get("get")
+        if not isinstance(url, str) or not url:
+            raise errors.UpstreamUnavailable("the vendor stored an input file but gave no URL for it")
+        return url
 
     def _create_target(self, model: str) -> tuple[str, str | None]:
         model = model.strip()

@@ -34,9 +34,10 @@ if IMAGE_PUBLIC_BASE_URL and not IMAGE_PUBLIC_BASE_URL.startswith(("https://", "
 IMAGE_CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 
-def _s3_options() -> dict:
+def s3_options() -> dict:
     """django-storages' S3Storage options, from its own setting names in the environment."""
-    from botocore.config import Config  # only with IMAGE_STORAGE=s3
+    from boto3.s3.transfer import TransferConfig  # only with IMAGE_STORAGE=s3
+    from botocore.config import Config
 
     bucket = env.str("AWS_STORAGE_BUCKET_NAME", default="").strip()
     if not bucket:
@@ -64,7 +65,7 @@ def _s3_options() -> dict:
         "file_overwrite": True,
         "object_parameters": {"CacheControl": IMAGE_CACHE_CONTROL},
         # Images are small: one PUT from the worker thread already writing, no transfer thread pool.
-        "use_threads": False,
+        "transfer_config": TransferConfig(use_threads=False),
         "client_config": Config(
             connect_timeout=timeout, read_timeout=timeout, retries={"mode": "standard", "max_attempts": 2}
         ),
@@ -75,4 +76,4 @@ def image_storage_backend() -> dict:
     """``STORAGES["default"]``: where every stored image (and the readiness probe's file) goes."""
     if IMAGE_STORAGE == "local":
         return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
-    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": _s3_options()}
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": s3_options()}

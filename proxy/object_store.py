@@ -10,6 +10,7 @@ signature, so it is never logged nor shown; a failure names only its kind.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import httpx
@@ -21,6 +22,7 @@ from core.db import run_blocking
 from core.errors import GatewayError
 from core.fetch import ImageFetchFailed
 from core.http import get_client
+from core.state import process_state
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,18 @@ class StorageWriteFailed(ImageFetchFailed):
     """The image could not be written to storage: the gateway's own failure, not the vendor's."""
 
     status, code, error_type = 503, "image_storage_unavailable", "server_error"
+
+
+@dataclass
+class StorageWrites:
+    """Whether this process's last image write failed. While it has, every request first asks storage
+    (``imagegen.api.dependencies.preflight``): a vendor is not paid for an image that cannot be kept."""
+
+    failing: bool = False
+
+
+def storage_writes() -> StorageWrites:
+    return process_state().slot(StorageWrites)
 
 
 def uses_s3() -> bool:

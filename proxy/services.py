@@ -26,7 +26,7 @@ from core.db import run_blocking, run_db
 from core.fetch import ImageFetchFailed, fetch_image_bytes, too_large
 from proxy.file_lock import file_lock
 from proxy.models import StoredImage
-from proxy.object_store import StorageWriteFailed, describe, open_stored, public_link, read_stored
+from proxy.object_store import StorageWriteFailed, describe, open_stored, public_link, read_stored, storage_writes
 
 __all__ = ["ImageFetchFailed", "open_stored", "public_url", "read_stored", "store_image", "storage_name"]
 
@@ -169,9 +169,11 @@ def _verify_and_write(data: bytes, content_type: str | None, vendor: str) -> Pre
     try:
         stored_name, reused = _save(name, data, verified.content_type)
     except Exception as exc:  # local disk or an S3-compatible backend: each has its own errors
+        storage_writes().failing = True
         # The kind only: botocore's text can name the endpoint and bucket, never needed by a client.
         log.error("could not write image %s to storage (%s)", name, describe(exc))
         raise StorageWriteFailed("the image could not be written to storage") from None
+    storage_writes().failing = False
     return PreparedImage(
         sha256=verified.sha256,
         file=stored_name,

@@ -60,6 +60,30 @@ def test_an_s3_that_is_down_when_storing_gives_a_503_and_a_failed_ledger_row_wit
     assert "could not write image" in logs.text
 
 
+def vendor_calls(fake) -> int:
+    return sum(1 for request in fake.requests if request.method == "POST")
+
+
+def test_after_a_failed_write_requests_ask_the_bucket_before_paying_a_vendor_until_it_answers(
+    client, flux, s3_server, s3_bucket, settings, monkeypatch
+):
+    point_storage_at(settings, monkeypatch, nothing_listens(s3_server, s3_bucket))
+    assert generate(client).status_code == 503
+    paid = vendor_calls(flux)
+
+    refused = generate(client)
+
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == "service_unavailable"
+    assert "image storage" in refused.json()["error"]["message"]
+    assert vendor_calls(flux) == paid  # refused before any vendor call
+
+    point_storage_at(settings, monkeypatch, s3_server.gateway_env(s3_bucket))
+    settings.DEPENDENCY_CHECK_TIMEOUT = 15.0  # the check makes a new S3 client; this machine is shared
+    assert generate(client).status_code == 200
+    assert vendor_calls(flux) == paid + 1
+
+
 def test_an_s3_that_is_down_when_serving_gives_a_503_with_retry_after(
     client, flux, s3_server, s3_storage, settings, monkeypatch, logs
 ):

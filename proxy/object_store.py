@@ -9,6 +9,7 @@ signature, so it is never logged nor shown; a failure names only its kind.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -104,7 +105,7 @@ async def read_image(name: str, size: int = 0) -> bytes:
     when the bucket does not answer. ``size`` is the stored byte count (the cap is the larger of it
     and IMAGE_MAX_BYTES)."""
     if not uses_s3():
-        return await run_blocking(read_stored, name)
+        return await asyncio.to_thread(read_stored, name)  # a short file read, as before S3 existed
     try:
         url = await run_blocking(_signed_get, name)
     except Exception as exc:  # credentials that cannot be found or refreshed

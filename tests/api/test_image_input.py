@@ -10,10 +10,11 @@ import json
 import pytest
 from PIL import Image
 
-from imagegen.models import Generation
+from imagegen.models import Generation, OptimizerSettings
 from tests.factories import client_key_row, make_key, make_model, make_vendor
 from tests.fakes.chat_image import ChatImageFake
 from tests.fakes.image_host import FakeImageHost
+from tests.fakes.openai_chat import OpenAIChatFake
 from tests.fakes.openai_images import OpenAIImagesFake
 from tests.fakes.server import jpeg_bytes, png_bytes
 
@@ -282,3 +283,25 @@ def test_an_idempotency_key_is_held_to_the_image_content(client, gemini, relay, 
     assert replayed.headers.get("Idempotent-Replayed") == "true"
     assert changed.status_code == 409 and error_of(changed)["code"] == "idempotency_key_reused"
     assert relay.received_images == [[sha(first)]]
+
+
+@pytest.fixture
+def optimizer():
+    with OpenAIChatFake() as fake:
+        fake.reply = "turn the scene to night, keep the composition"
+        vendor = make_vendor(name="optimizer", kind="openai_chat", base_url=fake.url + "/v1")
+        make_key(vendor, "sk-llm-key-0001")
+        OptimizerSettings(mode="fast", vendor=vendor, model="deepseek-chat").save()
+        yield fake
+
+
+def test_the_optimizer_cache_keys_on_the_input_image_and_the_optimizer_knows_of_it(client, gemini, relay, optimizer):
+    red, blue = picture_with((200, 0, 0)), picture_with((0, 0, 200))
+
+    for image in (red, blue, red):
+        assert chat(client, "gemini-image", parts("night", data_url(image, "webp"))).status_code == 200
+
+    asked = [r.json for r in optimizer.requests if r.path == "/v1/chat/completions"]
+    assert len(asked) == 2  # the third rewrite came from the optimizer cache
+    assert "input image" in asked[0]["messages"][0]["content"]
+    assert relay.received_images == [[sha(red)], [sha(blue)], [sha(red)]]

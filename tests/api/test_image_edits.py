@@ -9,7 +9,6 @@ import pytest
 
 from imagegen.models import Generation
 from tests.factories import client_key_row, make_key, make_model, make_vendor
-from tests.fakes.openai_images import OpenAIImagesFake
 from tests.fakes.server import jpeg_bytes, png_bytes
 from vendors.models import ImageModel, ModelPrice
 
@@ -21,12 +20,6 @@ CLIENT_KEY = "client-key-for-image-edits-01"
 @pytest.fixture(autouse=True)
 def _bootstrap_key(settings):
     client_key_row(CLIENT_KEY)
-
-
-@pytest.fixture
-def openai_fake():
-    with OpenAIImagesFake() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from tests.factories import client_key_row, make_key, make_model, make_vendor
 from tests.fakes.chat_image import ChatImageFake
 from tests.fakes.image_host import FakeImageHost
 from tests.fakes.openai_chat import OpenAIChatFake
-from tests.fakes.openai_images import OpenAIImagesFake
 from tests.fakes.server import jpeg_bytes, png_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,12 +25,6 @@ CLIENT_KEY = "client-key-for-image-input-01"
 @pytest.fixture(autouse=True)
 def _bootstrap_key(settings):
     client_key_row(CLIENT_KEY)
-
-
-@pytest.fixture
-def openai_fake():
-    with OpenAIImagesFake() as fake:
-        yield fake
 
 
 @pytest.fixture

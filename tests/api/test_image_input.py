@@ -8,6 +8,7 @@ import io
 import json
 
 import pytest
+from django.urls import reverse
 from PIL import Image
 
 from imagegen.models import Generation, OptimizerSettings
@@ -298,3 +299,16 @@ def test_the_optimizer_cache_keys_on_the_input_image_and_the_optimizer_knows_of_
     assert len(asked) == 2  # the third rewrite came from the optimizer cache
     assert "input image" in asked[0]["messages"][0]["content"]
     assert relay.received_images == [[sha(red)], [sha(blue)], [sha(red)]]
+
+
+def test_inputs_are_linked_even_when_the_vendor_fails_and_shown_on_the_admin_page(client, gemini, relay, admin_client):
+    relay.default_behaviour = "invalid"
+    picture = png_bytes(20, 20, (7, 7, 7))
+
+    response = chat(client, "gemini-image", parts("make it night", data_url(picture)))
+
+    assert response.status_code == 502, response.content  # the only key was refused
+    row = Generation.objects.get()
+    assert row.status == "failed" and [image.sha256 for image in row.input_images.all()] == [sha(picture)]
+    page = admin_client.get(reverse("admin:imagegen_generation_change", args=[row.pk])).content.decode()
+    assert "Input images" in page and row.input_images.get().path in page and "input 1 of generation" in page

@@ -12,6 +12,7 @@ from django.urls import reverse
 from PIL import Image
 
 from imagegen.models import Generation, OptimizerSettings
+from tests.api.test_idempotency import sse
 from tests.factories import client_key_row, make_key, make_model, make_vendor
 from tests.fakes.chat_image import ChatImageFake
 from tests.fakes.image_host import FakeImageHost
@@ -240,7 +241,7 @@ def test_a_fallback_that_takes_no_image_is_skipped(client, relay, sf):
     with_image = chat(client, "gemini-image", parts("make it night", data_url(png_bytes())))
     text_only = chat(client, "gemini-image", "a cat at night")
 
-    assert with_image.status_code != 200 and "flux-schnell" not in error_of(with_image)["message"]
+    assert with_image.status_code == 502 and "flux-schnell" not in error_of(with_image)["message"]
     assert text_only.status_code == 200, text_only.content
     assert len([r for r in sf.requests if r.method == "POST"]) == 1  # the text-only request's fallback
 
@@ -312,3 +313,24 @@ def test_inputs_are_linked_even_when_the_vendor_fails_and_shown_on_the_admin_pag
     assert row.status == "failed" and [image.sha256 for image in row.input_images.all()] == [sha(picture)]
     page = admin_client.get(reverse("admin:imagegen_generation_change", args=[row.pk])).content.decode()
     assert "Input images" in page and row.input_images.get().path in page and "input 1 of generation" in page
+
+
+def test_a_streamed_chat_with_an_image_part_streams_the_edit(client, gemini, relay):
+    picture = png_bytes(12, 12, (3, 3, 3))
+    body = {
+        "model": "gemini-image",
+        "stream": True,
+        "messages": [{"role": "user", "content": parts("night", data_url(picture))}],
+    }
+
+    response = client.post(
+        "/v1/chat/completions",
+        data=json.dumps(body),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {CLIENT_KEY}",
+    )
+    events = "\n\n".join(sse(response))
+
+    assert response.status_code == 200 and "![image](" in events and events.rstrip().endswith("data: [DONE]")
+    assert relay.received_images == [[sha(picture)]]
+    assert Generation.objects.get().endpoint == "chat.stream"

@@ -85,7 +85,7 @@ def test_a_chat_image_part_reaches_the_chat_image_model_intact_and_is_kept_on_th
     response = chat(client, "gemini-image", parts("make it night", data_url(first), data_url(second, "jpeg")))
 
     assert response.status_code == 200, response.content
-    assert relay.received_images == [[sha(first), sha(second)]]
+    assert relay.received_images == [[first, second]]
     sent = [r.json for r in relay.requests if r.path == "/v1/chat/completions"][0]
     assert sent["messages"][0]["content"][0] == {"type": "text", "text": "make it night"}
     row = Generation.objects.get()
@@ -206,7 +206,7 @@ def test_an_image_url_is_fetched_and_sent_on_as_bytes(client, gemini, relay, set
         response = chat(client, "gemini-image", parts("make it night", host.url_for("/image.png")))
 
     assert response.status_code == 200, response.content
-    assert relay.received_images == [[sha(picture)]]
+    assert relay.received_images == [[picture]]
 
 
 def test_the_image_of_the_last_user_message_only_is_sent(client, gemini, relay):
@@ -226,7 +226,7 @@ def test_the_image_of_the_last_user_message_only_is_sent(client, gemini, relay):
         HTTP_AUTHORIZATION=f"Bearer {CLIENT_KEY}",
     )
 
-    assert relay.received_images == [[sha(new)]]
+    assert relay.received_images == [[new]]
 
 
 def test_a_fallback_that_takes_no_image_is_skipped(client, relay, sf):
@@ -260,7 +260,7 @@ def test_the_image_cache_keys_on_the_input_image(client, gemini, relay):
     answers = [chat(client, "gemini-image", parts("same words", data_url(image, "webp"))) for image in (red, blue, red)]
 
     assert [answer.status_code for answer in answers] == [200, 200, 200]
-    assert relay.received_images == [[sha(red)], [sha(blue)]]  # the third came from the cache
+    assert relay.received_images == [[red], [blue]]  # the third came from the cache
     assert answers[2].headers.get("X-Imagegen-Cache") == "hit"
 
 
@@ -277,7 +277,7 @@ def test_an_idempotency_key_is_held_to_the_image_content(client, gemini, relay, 
     assert answered.status_code == 200 and replayed.status_code == 200
     assert replayed.headers.get("Idempotent-Replayed") == "true"
     assert changed.status_code == 409 and error_of(changed)["code"] == "idempotency_key_reused"
-    assert relay.received_images == [[sha(first)]]
+    assert relay.received_images == [[first]]
 
 
 @pytest.fixture
@@ -299,7 +299,7 @@ def test_the_optimizer_cache_keys_on_the_input_image_and_the_optimizer_knows_of_
     asked = [r.json for r in optimizer.requests if r.path == "/v1/chat/completions"]
     assert len(asked) == 2  # the third rewrite came from the optimizer cache
     assert "input image" in asked[0]["messages"][0]["content"]
-    assert relay.received_images == [[sha(red)], [sha(blue)], [sha(red)]]
+    assert relay.received_images == [[red], [blue], [red]]
 
 
 def test_inputs_are_linked_even_when_the_vendor_fails_and_shown_on_the_admin_page(client, gemini, relay, admin_client):
@@ -332,5 +332,17 @@ def test_a_streamed_chat_with_an_image_part_streams_the_edit(client, gemini, rel
     events = "\n\n".join(sse(response))
 
     assert response.status_code == 200 and "![image](" in events and events.rstrip().endswith("data: [DONE]")
-    assert relay.received_images == [[sha(picture)]]
+    assert relay.received_images == [[picture]]
     assert Generation.objects.get().endpoint == "chat.stream"
+
+
+def test_chat_images_reach_the_other_kinds_too(client, sf):
+    vendor = make_vendor(name="sf", kind="siliconflow", base_url=sf.url + "/v1", timeout=3.0)
+    make_key(vendor, "sk-sf-key-aaaa1111")
+    make_model(vendor, name="qwen-edit", upstream_name="Qwen/Qwen-Image-Edit-2509", input_images=3, size_format="none")
+    first, second = png_bytes(20, 20, (1, 2, 3)), jpeg_bytes(16, 16)
+
+    response = chat(client, "qwen-edit", parts("put them side by side", data_url(first), data_url(second, "jpeg")))
+
+    assert response.status_code == 200, response.content
+    assert sf.received_images == [[first, second]]

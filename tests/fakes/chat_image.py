@@ -27,7 +27,6 @@ Behaviours: ``ok``, ``slow`` and every name in ``tests.fakes.openai_chat.OPENAI_
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 
 from aiohttp import web
@@ -63,7 +62,7 @@ class ChatImageFake(VendorFake):
         self.error_code = 502
         self.error_message = "Provider returned error"
         self.max_input_images = 3  # Gemini 2.5 Flash Image's; more is a 400
-        self.received_images: list[list[str]] = []  # per call: the SHA-256s of the image parts it brought
+        self.received_images: list[list[bytes]] = []  # per call: the bytes of the image parts it brought
 
     def setup_routes(self, app: web.Application) -> None:
         super().setup_routes(app)
@@ -115,7 +114,7 @@ class ChatImageFake(VendorFake):
         if any(match is None for match in found) or len(found) > self.max_input_images:
             message = f"Send at most {self.max_input_images} images as PNG, JPEG or WebP data URLs."
             return _json(400, {"error": {"code": 400, "message": message}})
-        self.received_images.append([hashlib.sha256(base64.b64decode(match[1])).hexdigest() for match in found])
+        self.received_images.append([base64.b64decode(match[1]) for match in found])
         return None
 
     def _answer(self) -> dict:

@@ -38,15 +38,7 @@ class MultipartRequest(GatewayRequest):
 class ImageEditsApi(GatewayView):
     http_method_names = ["post"]
     parser_classes = [MultiPartParser]
-
-    def initialize_request(self, request, *args, **kwargs):
-        return MultipartRequest(
-            request,
-            parsers=self.get_parsers(),
-            authenticators=self.get_authenticators(),
-            negotiator=self.get_content_negotiator(),
-            parser_context=self.get_parser_context(request),
-        )
+    request_class = MultipartRequest
 
     @openapi_edits.image_edits
     async def post(self, request: Request) -> HttpResponse:

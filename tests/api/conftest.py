@@ -1,5 +1,5 @@
 """Shared by API tests that count vendor calls: a SiliconFlow fake, and flux-schnell served by it; an OpenAI
-Images fake (with its edits endpoint).
+Images fake (with its edits endpoint); a chat image model (OpenRouter's answer shape).
 
 Modules that define their own ``sf`` or ``flux`` use theirs (pytest takes the nearest fixture).
 """
@@ -7,8 +7,9 @@ Modules that define their own ``sf`` or ``flux`` use theirs (pytest takes the ne
 import pytest
 
 from tests.factories import make_key, make_model, make_vendor
+from tests.fakes.chat_image import ChatImageFake
 from tests.fakes.openai_images import OpenAIImagesFake
-from tests.fakes.server import png_bytes
+from tests.fakes.server import jpeg_bytes, png_bytes
 from tests.fakes.siliconflow import SiliconFlowFake
 
 
@@ -28,4 +29,11 @@ def flux(sf):
 @pytest.fixture
 def openai_fake():
     with OpenAIImagesFake() as fake:
+        yield fake
+
+
+@pytest.fixture
+def relay():
+    with ChatImageFake(mode="images_array") as fake:
+        fake.image = jpeg_bytes(30, 40)
         yield fake

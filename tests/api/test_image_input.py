@@ -14,7 +14,6 @@ from PIL import Image
 from imagegen.models import Generation, OptimizerSettings
 from tests.api.test_idempotency import sse
 from tests.factories import client_key_row, make_key, make_model, make_vendor
-from tests.fakes.chat_image import ChatImageFake
 from tests.fakes.image_host import FakeImageHost
 from tests.fakes.openai_chat import OpenAIChatFake
 from tests.fakes.server import jpeg_bytes, png_bytes
@@ -27,13 +26,6 @@ CLIENT_KEY = "client-key-for-image-input-01"
 @pytest.fixture(autouse=True)
 def _bootstrap_key(settings):
     client_key_row(CLIENT_KEY)
-
-
-@pytest.fixture
-def relay():
-    with ChatImageFake(mode="images_array") as fake:
-        fake.image = jpeg_bytes(30, 40)
-        yield fake
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -114,6 +114,7 @@ class GenerationAdmin(ReadOnlyModelAdmin):
         "prompt",
         "worker",
         "thumbnails",
+        "input_thumbnails",
     )
     readonly_fields = fields
     actions = ("take_down_images",)
@@ -156,7 +157,8 @@ class GenerationAdmin(ReadOnlyModelAdmin):
         permissions=("take_down",),
     )
     def take_down_images(self, request, queryset):
-        images = StoredImage.objects.filter(generations__in=queryset).values_list("pk", flat=True).distinct()
+        made_or_sent = Q(generations__in=queryset) | Q(input_to__in=queryset)  # the results and the client's inputs
+        images = StoredImage.objects.filter(made_or_sent).values_list("pk", flat=True).distinct()
         take_down_images(self, request, list(images))
 
     @admin.display(description="attempts", ordering="attempt_total")
@@ -181,6 +183,20 @@ class GenerationAdmin(ReadOnlyModelAdmin):
         links = ((image.path, image.path) for image in images if not image.removed)
         served = format_html_join(" ", '<a href="{}">' + THUMBNAIL + "</a>", links)
         return format_html("{} {}", served, "; ".join(removed)) if removed else served
+
+    @admin.display(description="input images")
+    def input_thumbnails(self, obj):
+        """What the client sent in (chat image parts, an edit's images and mask), in order, each linked."""
+        inputs = obj.inputs.select_related("image")
+        if not inputs:
+            return "—"
+        labelled = (
+            format_html('<a href="{}" title="{}">{}</a>', link.image.path, str(link), thumbnail(link.image))
+            if not link.image.removed
+            else format_html("{}: {}", str(link), removal_text(link.image))
+            for link in inputs
+        )
+        return format_html_join(" ", "{}", ((item,) for item in labelled))
 
 
 @admin.register(OptimizerSettings)

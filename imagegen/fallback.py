@@ -11,6 +11,7 @@ import logging
 import math
 from dataclasses import dataclass
 
+from imagegen import input_images
 from imagegen.errors import ModelFailed
 from imagegen.generation import GenerationRequest
 from imagegen.ledger import LedgerEntry
@@ -36,7 +37,7 @@ class Made:
 
 async def generate_along_chain(request: GenerationRequest, choice: SizeChoice, prompt: str, entry: LedgerEntry) -> Made:
     """The images from the first model of the request's chain that can make them."""
-    chain, fallback_note = request.route.chain, ""
+    chain, fallback_note = _taking_the_images(request), ""
     for position, candidate in enumerate(chain):
         entry.route = candidate
         fitted = negotiate(choice.width, choice.height, candidate.capability)
@@ -62,6 +63,15 @@ async def generate_along_chain(request: GenerationRequest, choice: SizeChoice, p
     raise AssertionError("unreachable: the last model of the chain returns or raises")
 
 
+def _taking_the_images(request: GenerationRequest) -> tuple[ModelRoute, ...]:
+    """The chain without the fallbacks that cannot take the request's input images (the edge checked the first)."""
+    chain = request.route.chain
+    if not request.images:
+        return chain
+    count, mask = len(request.images), request.mask is not None
+    return (chain[0], *(route for route in chain[1:] if input_images.takes(route, count, mask)))
+
+
 def _image_request(request: GenerationRequest, route: ModelRoute, fitted: NegotiatedSize, prompt: str) -> ImageRequest:
     return ImageRequest(
         prompt=prompt,
@@ -73,6 +83,8 @@ def _image_request(request: GenerationRequest, route: ModelRoute, fitted: Negoti
         size_format=route.size_format,
         quality=request.quality,
         style=request.style,
+        images=request.images,
+        mask=request.mask,
     )
 
 

@@ -67,6 +67,11 @@ IDEMPOTENCY_WAIT_SECONDS = positive("float", "IDEMPOTENCY_WAIT_SECONDS", 60.0)
 # Stored images.
 IMAGE_MAX_BYTES = positive("int", "IMAGE_MAX_BYTES", 20 * 1024 * 1024)
 IMAGE_FETCH_TIMEOUT = positive("float", "IMAGE_FETCH_TIMEOUT", 60.0)
+# Images a client sends in (chat image parts, POST /v1/images/edits): most per request, bytes of one, bytes
+# of all of them together (imagegen/input_images.py). A chat body is also bounded by MAX_REQUEST_BYTES.
+INPUT_IMAGES_MAX_COUNT = positive("int", "INPUT_IMAGES_MAX_COUNT", 16)
+INPUT_IMAGE_MAX_BYTES = positive("int", "INPUT_IMAGE_MAX_BYTES", 20 * 1024 * 1024)
+INPUT_IMAGES_MAX_TOTAL_BYTES = positive("int", "INPUT_IMAGES_MAX_TOTAL_BYTES", 50 * 1024 * 1024)
 IMAGE_FETCH_MAX_REDIRECTS = read("int", "IMAGE_FETCH_MAX_REDIRECTS", 3)
 IMAGE_FETCH_ALLOW_PRIVATE = boolean("IMAGE_FETCH_ALLOW_PRIVATE", False)
 # Days an image is kept when its model sets no retention of its own (0, the default: forever);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -11,6 +12,7 @@ from imagegen.client_limits import Admission
 from imagegen.costs import NOT_ASKED, Cost, OptimizerUsage
 from proxy.models import StoredImage
 from proxy.services import PreparedImage
+from vendors.adapters.base import InputImage
 from vendors.selectors import ModelRoute
 
 Progress = Callable[[str], None]
@@ -42,7 +44,9 @@ class GenerationRequest:
     quality: str | None = None
     style: str | None = None
     end_user: str = ""
-    endpoint: str = "chat"  # for the ledger: chat, chat.stream or images
+    endpoint: str = "chat"  # for the ledger: chat, chat.stream, images or images.edits
+    images: tuple[InputImage, ...] = ()  # the client's input images, verified (imagegen.input_images)
+    mask: InputImage | None = None
     # Called with short steps ("optimizing the prompt", ...) for streaming clients to show.
     progress: Progress = field(default=_no_progress, compare=False)
     # What the client key's limits reserved for this request; released when the generation ends.
@@ -51,6 +55,14 @@ class GenerationRequest:
     @property
     def model(self) -> str:
         return self.route.name
+
+    @property
+    def input_digests(self) -> list[str]:
+        """The SHA-256 of each input image, then of the mask (as ``mask:<sha>``): what the caches key on."""
+        digests = [hashlib.sha256(image.data).hexdigest() for image in self.images]
+        if self.mask is not None:
+            digests.append("mask:" + hashlib.sha256(self.mask.data).hexdigest())
+        return digests
 
 
 @dataclass

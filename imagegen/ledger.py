@@ -33,7 +33,7 @@ from core.text import storable
 from imagegen import alert_checks
 from imagegen.costs import NOT_ASKED, Cost, OptimizerUsage, cost_of
 from imagegen.generation import GenerationRequest, distinct_sizes
-from imagegen.models import Generation, VendorAttempt
+from imagegen.models import Generation, GenerationInput, VendorAttempt
 from imagegen.recovery import current_worker
 from proxy.models import StoredImage
 from proxy.services import PreparedImage, record_images
@@ -65,6 +65,7 @@ class LedgerEntry:
     optimizer_usage: OptimizerUsage = NOT_ASKED
     cost: Cost | None = None  # set when the row is completed
     cached_images: list[StoredImage] = field(default_factory=list)  # the answer's images, from the image cache
+    inputs: list[PreparedImage] = field(default_factory=list)  # the client's input images (then mask), in storage
     generation_id: int | None = None
     attempt_ids: dict[Attempt, int] = field(default_factory=dict)
     _opening: asyncio.Future | None = None
@@ -139,10 +140,23 @@ def _complete(
     else:
         Generation.objects.filter(pk=entry.generation_id).update(**values)
     _record_outcomes(entry)
+    _link_inputs(entry)
     if images:
         links = Generation.images.through
         links.objects.bulk_create([links(generation_id=entry.generation_id, storedimage=image) for image in images])
     return images
+
+
+def _link_inputs(entry: LedgerEntry) -> None:
+    """The client's input images recorded as stored images, and linked to the row in their order."""
+    if not entry.inputs:
+        return
+    rows = record_images(entry.inputs, model=entry.request.model, keep_days=keep_days(entry.request.route))
+    mask_at = len(entry.request.images) if entry.request.mask is not None else None
+    GenerationInput.objects.bulk_create(
+        GenerationInput(generation_id=entry.generation_id, image=row, position=index, is_mask=index == mask_at)
+        for index, row in enumerate(rows)
+    )
 
 
 def _count_cost(entry: LedgerEntry) -> None:

@@ -134,6 +134,7 @@ class Generation(models.Model):
     user_prompt = models.TextField(blank=True)
     prompt = models.TextField(blank=True, help_text="The prompt sent to the vendor.")
     images = models.ManyToManyField(StoredImage, blank=True, related_name="generations")
+    input_images = models.ManyToManyField(StoredImage, through="GenerationInput", blank=True, related_name="input_to")
     image_count = models.PositiveSmallIntegerField(default=0, help_text="Images delivered.")
     # The optimizer's tokens as its LLM reported them: 0 when it was not asked, null when it was and said nothing.
     optimizer_prompt_tokens = models.PositiveIntegerField(null=True, blank=True, default=0)
@@ -283,4 +284,5 @@ class OptimizerSettings(models.Model):
 # Registered with the app's models; each lives in a module of its own.
 from imagegen.alert_record import Alert  # noqa: E402, F401
 from imagegen.env_import_record import EnvImport  # noqa: E402, F401
+from imagegen.generation_input import GenerationInput  # noqa: E402, F401
 from imagegen.idempotency_record import IdempotencyRecord  # noqa: E402, F401

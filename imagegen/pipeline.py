@@ -14,7 +14,7 @@ import asyncio
 from core import metrics, request_context
 from core.errors import GatewayError
 from core.fetch import origin
-from imagegen import image_cache, ledger, prompts
+from imagegen import image_cache, input_images, ledger, prompts
 from imagegen.client_keys import Caller
 from imagegen.costs import UNKNOWN
 from imagegen.errors import ClientClosed, EmptyPrompt, ImageNotStored, ModelNotFound
@@ -83,6 +83,8 @@ async def _generate_and_record(request: GenerationRequest) -> GenerationOutcome:
 
 
 async def _generate(request: GenerationRequest, entry: ledger.LedgerEntry) -> GenerationOutcome:
+    if request.images:  # kept before anything is sent: the ledger shows what went in, whatever comes out
+        entry.inputs = await input_images.keep(request.images, request.mask)
     choice = choose_size(request.idea, requested=request.size, model_default=request.route.default_size)
     entry.requested_size = entry.size = choice.size
     if not choice.prompt:
@@ -118,7 +120,7 @@ async def _optimize(request: GenerationRequest, idea: str, entry: ledger.LedgerE
         entry.optimizer_usage = UNKNOWN  # until its answer says otherwise
 
     with metrics.stage("optimize"):
-        optimized = await prompts.optimize(idea, request.progress, before_call)
+        optimized = await prompts.optimize(idea, request.progress, before_call, inputs=request.input_digests)
     entry.prompt, entry.optimizer_usage = optimized.prompt, optimized.usage
     if optimized.cached:
         entry.notes.append("optimizer: cached (no LLM call, no tokens)")

@@ -2,7 +2,8 @@
 
 A rewrite is found again by a hash of everything that shapes it: the idea, the mode, the optimizer's
 vendor and model, the request sent to it (its instructions, so the word limit and any change of them,
-and its token limit) and a style (there is none yet: an empty slot). The raw text is never a key.
+and its token limit), a style (there is none yet: an empty slot) and the input images' SHA-256s.
+The raw text is never a key.
 Only real rewrites are kept, never a fallback to the user's own words. OPTIMIZER_CACHE_SECONDS (0:
 off) is how long one is kept; Django's cache shares it between every worker and every instance. A
 cache that fails is a miss (or a rewrite not kept), never a failed request.
@@ -26,8 +27,12 @@ log = logging.getLogger(__name__)
 PREFIX = "optimizer:rewrite:v1:"
 
 
-def cache_key(idea: str, mode: str, vendor_id: int | None, request: ChatRequest, style: str = "") -> str:
+def cache_key(
+    idea: str, mode: str, vendor_id: int | None, request: ChatRequest, style: str = "", inputs: list[str] = ()
+) -> str:
     parts = [idea, mode, vendor_id, request.model, request.system, request.max_tokens, request.temperature, style]
+    if inputs:  # the input images' SHA-256s; absent, the key is the one it always was
+        parts.append(list(inputs))
     digest = hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
     return PREFIX + digest
 

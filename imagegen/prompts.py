@@ -39,6 +39,11 @@ REASONING_INSTRUCTIONS = (
     "phrases, {max_words} words at most, keeping every detail the user asked for. The final answer "
     "holds the prompt alone, with no quotation marks, labels or commentary."
 )
+# Added when the request brings input images: the prompt then says what to do with them, not a new scene.
+WITH_IMAGES_NOTE = (
+    " The user also sends {count} input image(s) that the image model will see: write the prompt as an "
+    "instruction about those images (what to change, keep or restyle), and do not describe a new scene."
+)
 
 # Closing tags of inline thinking; the answer is what follows the last one.
 _THINK_CLOSE = re.compile(r"</(?:think|thinking|reasoning)>", re.IGNORECASE)
@@ -111,10 +116,15 @@ async def _nothing() -> None:
 
 
 async def optimize(
-    idea: str, progress: Callable[[str], None], before_call: Callable[[], Awaitable[None]] = _nothing, style: str = ""
+    idea: str,
+    progress: Callable[[str], None],
+    before_call: Callable[[], Awaitable[None]] = _nothing,
+    style: str = "",
+    inputs: list[str] = (),
 ) -> OptimizedPrompt:
     """The idea rewritten by the configured LLM (or as rewritten before, from the optimizer cache), or as
-    given when the optimizer is off or fails; with its tokens. ``before_call`` runs just before the LLM is asked."""
+    given when the optimizer is off or fails; with its tokens. ``before_call`` runs just before the LLM is asked.
+    ``inputs`` are the digests of the request's input images: the rewrite of one image's edit is not another's."""
     config = await optimizer_config()
     as_given = OptimizedPrompt(prompt=idea, optimized=False)
     if config.mode == OptimizerSettings.Mode.OFF:
@@ -123,8 +133,8 @@ async def optimize(
     if config.vendor_id is None or not config.model:
         log.warning("prompt optimizer is on but its vendor is missing or disabled; using the user's words")
         return as_given
-    request = _chat_request(config, idea)
-    key = prompt_cache.cache_key(idea, config.mode, config.vendor_id, request, style)
+    request = _chat_request(config, idea, len(inputs))
+    key = prompt_cache.cache_key(idea, config.mode, config.vendor_id, request, style, inputs)
     if cached := await prompt_cache.cached_rewrite(key):
         progress("The optimized prompt was found in the cache.")
         return OptimizedPrompt(prompt=cached, optimized=True, cached=True)
@@ -153,9 +163,11 @@ async def _ask(config: OptimizerConfig, request: ChatRequest, as_given: Optimize
     return OptimizedPrompt(prompt=answer, optimized=True, usage=usage)
 
 
-def _chat_request(config: OptimizerConfig, idea: str) -> ChatRequest:
+def _chat_request(config: OptimizerConfig, idea: str, images: int = 0) -> ChatRequest:
     reasoning = config.mode == OptimizerSettings.Mode.REASONING
     instructions = REASONING_INSTRUCTIONS if reasoning else FAST_INSTRUCTIONS
+    if images:
+        instructions += WITH_IMAGES_NOTE.format(count=images)
     return ChatRequest(
         model=config.model,
         system=instructions.format(max_words=config.max_words),

@@ -1,12 +1,13 @@
 from django.contrib import admin
 from django.urls import path
 
-from imagegen.api import contract, image_files, metrics
+from imagegen.api import contract, edits, image_files, metrics
 from imagegen.api import views as api
 
 urlpatterns = [
     path("v1/chat/completions", api.chat_completions, name="chat-completions"),
     path("v1/images/generations", api.image_generations, name="image-generations"),
+    path("v1/images/edits", edits.image_edits, name="image-edits"),
     path("v1/models", api.list_models, name="models"),
     path("v1/openapi.json", contract.document, name="openapi"),
     path("v1/health", api.health),

@@ -54,6 +54,7 @@ class GatewayView(APIView):
     checks_edge = True
     # Set by ``admit``: the client key's x-ratelimit headers, sent with whatever the request is answered.
     limit_headers: dict[str, str] = {}
+    request_class: type[GatewayRequest] = GatewayRequest  # how the body is read (the edits form: MultipartRequest)
 
     async def admitted(self, generation: GenerationRequest, guard: Guard) -> GenerationRequest:
         """The generation with the client key's limits checked and reserved, before anything is sent to a
@@ -75,7 +76,7 @@ class GatewayView(APIView):
             await dependencies.preflight()
 
     def initialize_request(self, request, *args, **kwargs):
-        return GatewayRequest(
+        return self.request_class(
             request,
             parsers=self.get_parsers(),
             authenticators=self.get_authenticators(),

@@ -101,10 +101,19 @@ class Guard:
 NO_KEY = Guard()  # a request without an Idempotency-Key
 
 
-async def guard(request, endpoint: str) -> Guard:
-    """No key: a plain guard. Else the key is claimed, or its stored answer returned (see ``imagegen.idempotency``)."""
+def body_with_inputs(body: object, generation) -> object:
+    """The body a key is held to, with the input images' SHA-256s when there are any: an image URL whose
+    content changed, or another upload, is another request."""
+    if not generation.images and generation.mask is None:
+        return body
+    return {"body": body, "input_images": generation.input_digests}
+
+
+async def guard(request, endpoint: str, body: object = None) -> Guard:
+    """No key: a plain guard. Else the key is claimed, or its stored answer returned (see ``imagegen.idempotency``).
+    ``body`` is what the key is held to (the request's parsed body when not given)."""
     key = header_key(request)
     if key is None:
         return NO_KEY
-    found = await idempotency.claim(request.user, key, endpoint, request.data)
+    found = await idempotency.claim(request.user, key, endpoint, request.data if body is None else body)
     return Guard(replay=found) if isinstance(found, Replay) else Guard(ticket=found)

@@ -37,7 +37,9 @@ TEXT_PART = {
 
 @extend_schema_field({"oneOf": [{"type": "string"}, {"type": "array", "items": TEXT_PART}], "nullable": True})
 class MessageContent(serializers.JSONField):
-    """A string, or an array of content parts: parts of type text or input_text are drawn, others ignored."""
+    """A string, or an array of content parts: parts of type text or input_text are drawn; image_url parts
+    ({"type": "image_url", "image_url": {"url": "data:image/png;base64,..." or "https://..."}}) of the last user
+    message are its input images, for models that take them; other parts are ignored."""
 
 
 class ChatMessage(serializers.Serializer):
@@ -45,7 +47,8 @@ class ChatMessage(serializers.Serializer):
     content = MessageContent(
         required=False,
         allow_null=True,
-        help_text="A string, or an array of content parts; the text of the last user message is the prompt.",
+        help_text="A string, or an array of content parts; the text of the last user message is the prompt, its "
+        "image_url parts (data:image/...;base64 or http(s) URLs) the input images for models that take them.",
     )
 
 

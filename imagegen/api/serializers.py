@@ -6,10 +6,12 @@ from django.conf import settings
 from rest_framework import serializers
 
 from imagegen.api.text import SafeText, error_at, long_prompt, reject_long_prompt, unsafe_text
+from imagegen.input_images import ImageSource, check_count
 from imagegen.size_from_text import parse_size
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 TEXT_PARTS = ("text", "input_text")  # a tuple: a part's "type" may be anything, even unhashable
+IMAGE_PARTS = ("image_url", "input_image")
 # Chat apps send the whole conversation; only the last user message is drawn, the rest is read
 # for its shape alone. A bound all the same, so a body cannot be 100,000 tiny messages.
 MAX_MESSAGES = 1000
@@ -61,7 +63,8 @@ class ChatCompletionSerializer(serializers.Serializer):
         data["stream"] = bool(data.get("stream"))
         data["n"] = data.get("n") or 1
         data["user"] = data.get("user") or ""
-        data["prompt"] = prompt_of(data["messages"])
+        data["image_sources"] = image_sources(data["messages"])
+        data["prompt"] = prompt_of(data["messages"], bool(data["image_sources"]))
         return data
 
 
@@ -112,7 +115,7 @@ class ImageGenerationSerializer(serializers.Serializer):
         return data
 
 
-def prompt_of(messages: list[dict]) -> str:
+def prompt_of(messages: list[dict], has_images: bool = False) -> str:
     """The text of the last user message, refused when it is empty, too long, or holds characters
     that cannot be sent or stored (the error names the message, and the part, at fault)."""
     where, pieces = last_user_message(messages)
@@ -120,6 +123,13 @@ def prompt_of(messages: list[dict]) -> str:
         if (problem := unsafe_text(text)) is not None:
             raise error_at(param, problem)
     prompt = "\n".join(text.strip() for _, text in pieces if text.strip())
+    if not prompt and has_images:
+        # Never a guess at what an image alone means (a variation? a restyle?): the client says it, and pays for that.
+        raise error_at(
+            where,
+            "The last user message has an image but no text: say what to do with it "
+            "(for example 'the same scene as a watercolour').",
+        )
     if not prompt:
         raise serializers.ValidationError({"messages": "The last user message has no text to draw."})
     if (problem := long_prompt(prompt)) is not None:
@@ -144,3 +154,27 @@ def last_user_message(messages: list[dict]) -> tuple[str, list[tuple[str, str]]]
             ]
         return where, []
     return "messages", []
+
+
+def image_sources(messages: list[dict]) -> list[ImageSource]:
+    """The ``image_url`` parts of the last user message, in order (images of earlier messages are history)."""
+    index = next((i for i in range(len(messages) - 1, -1, -1) if messages[i]["role"] == "user"), None)
+    content = messages[index].get("content") if index is not None else None
+    if not isinstance(content, list):
+        return []
+    found = []
+    for number, part in enumerate(content):
+        if part.get("type") not in IMAGE_PARTS:
+            continue
+        where = f"messages.{index}.content.{number}.image_url"
+        value = part.get("image_url")
+        url = value.get("url") if isinstance(value, dict) else value
+        if not isinstance(url, str) or not url.strip():
+            raise error_at(where, 'An image_url part needs {"url": "data:image/png;base64,..." or "https://..."}.')
+        found.append(ImageSource(param=where, url=url))
+    check_count(len(found), f"messages.{index}.content")
+    return found
+
+
+class ImageEditSerializer(ImageGenerationSerializer):
+    """POST /v1/images/edits form fields; its files (``image`` / ``image[]``, ``mask``) are read by the view."""

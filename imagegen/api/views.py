@@ -15,13 +15,15 @@ import secrets
 from django.http import HttpResponse, JsonResponse
 from rest_framework.request import Request
 
-from imagegen import pipeline
+from imagegen import input_images, pipeline
 from imagegen.api import answers, dependencies, idempotent, openapi, readiness, replays, streaming
 from imagegen.api.drf import GatewayView
 from imagegen.api.idempotent import Answered
 from imagegen.api.serializers import ChatCompletionSerializer, ImageGenerationSerializer
+from imagegen.input_images import ImageSource
 from proxy.object_store import read_image
 from proxy.services import public_url
+from vendors.adapters.base import InputImage
 from vendors.selectors import routing_table
 
 
@@ -37,17 +39,20 @@ class ChatCompletionsApi(GatewayView):
     @openapi.chat_completions
     async def post(self, request: Request) -> HttpResponse:
         payload = validated(ChatCompletionSerializer, request)
+        route = await pipeline.resolve_route(payload["model"], request.user)
+        images, _ = await read_input_images(request, route, payload["image_sources"])
         generation = pipeline.GenerationRequest(
-            route=await pipeline.resolve_route(payload["model"], request.user),
+            route=route,
             idea=payload["prompt"],
             caller=request.user,
             size=payload.get("size") or None,
             n=payload["n"],
             end_user=payload["user"],
             endpoint="chat.stream" if payload["stream"] else "chat",
+            images=images,
         )
         include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
-        guard = await idempotent.guard(request, "chat")
+        guard = await idempotent.guard(request, "chat", idempotent.body_with_inputs(request.data, generation))
         if guard.replay is not None:
             return replays.chat(guard.replay.answer, payload["stream"], include_usage)
         generation = await self.admitted(generation, guard)
@@ -64,22 +69,39 @@ class ImageGenerationsApi(GatewayView):
     @openapi.image_generations
     async def post(self, request: Request) -> HttpResponse:
         payload = validated(ImageGenerationSerializer, request)
-        generation = pipeline.GenerationRequest(
-            route=await pipeline.resolve_route(payload["model"], request.user),
-            idea=payload["prompt"],
-            caller=request.user,
-            size=payload["size"] or None,
-            n=payload["n"],
-            quality=payload["quality"],
-            style=payload["style"],
-            end_user=payload["user"],
-            endpoint="images",
-        )
+        route = await pipeline.resolve_route(payload["model"], request.user)
+        generation = image_generation(request, payload, route, "images")
         guard = await idempotent.guard(request, "images")
         if guard.replay is not None:
             return await replays.images(guard.replay.answer)
         generation = await self.admitted(generation, guard)
         return await guard.run(images_answer(request, generation, payload["response_format"] == "b64_json"))
+
+
+async def read_input_images(
+    request: Request, route, sources: list[ImageSource], mask: ImageSource | None = None
+) -> tuple[tuple[InputImage, ...], InputImage | None]:
+    """The request's input images, once the model is known to take them (a 400 before anything is fetched)."""
+    if not sources and mask is None:
+        return (), None
+    await input_images.check_model_takes(route, len(sources), mask is not None, request.user.allows)
+    return await input_images.read_all(sources, mask)
+
+
+def image_generation(request: Request, payload: dict, route, endpoint: str, **inputs) -> pipeline.GenerationRequest:
+    """What an Images endpoint (generations, edits) asks for; ``inputs`` are its ``images`` and ``mask``."""
+    return pipeline.GenerationRequest(
+        route=route,
+        idea=payload["prompt"],
+        caller=request.user,
+        size=payload["size"] or None,
+        n=payload["n"],
+        quality=payload["quality"],
+        style=payload["style"],
+        end_user=payload["user"],
+        endpoint=endpoint,
+        **inputs,
+    )
 
 
 async def chat_answer(

@@ -8,8 +8,7 @@ import pytest
 
 from imagegen.models import Generation
 from tests.factories import client_key_row, make_key, make_model, make_vendor
-from tests.fakes.chat_image import ChatImageFake
-from tests.fakes.server import jpeg_bytes, png_bytes
+from tests.fakes.server import png_bytes
 from tests.fakes.siliconflow import SiliconFlowFake
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,13 +25,6 @@ def _bootstrap_key(settings):
 @pytest.fixture
 def sf():
     with SiliconFlowFake(image=png_bytes(40, 30, (10, 200, 90))) as fake:
-        yield fake
-
-
-@pytest.fixture
-def relay():
-    with ChatImageFake(mode="images_array") as fake:
-        fake.image = jpeg_bytes(30, 40)
         yield fake
 
 

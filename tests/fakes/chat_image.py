@@ -14,6 +14,10 @@ Modes: ``images_array`` (OpenRouter ``message.images[]`` data URL); ``markdown_d
 ``text_refusal`` (an apology citing the content policy); ``content_filter`` (no content, finish_reason
 content_filter); ``http200_error`` (HTTP 200 with ``{"error": {"code": fake.error_code, ...}}``).
 
+Input images: ``image_url`` data-URL parts after the text part of the user message; their SHA-256s are recorded
+in ``fake.received_images`` (one list per call); more than ``fake.max_input_images`` (3), another format, an http
+URL or the text not first is a 400.
+
 Behaviours: ``ok``, ``slow`` and every name in ``tests.fakes.openai_chat.OPENAI_ERRORS``: ``invalid`` (401),
 ``no_credits`` (402), ``moderated`` (403 OpenRouter moderation), ``forbidden_key`` (403 naming the key),
 ``rate_limited`` / ``quota`` (the two 429s), ``policy``, ``xai_invalid``, ``gemini_invalid``,
@@ -23,12 +27,15 @@ Behaviours: ``ok``, ``slow`` and every name in ``tests.fakes.openai_chat.OPENAI_
 from __future__ import annotations
 
 import base64
+import re
 
 from aiohttp import web
 
 from tests.fakes.openai_chat import completion, openai_error
 from tests.fakes.profile import KindProfile
 from tests.fakes.siliconflow import VendorFake, _json, image_mime, models_list
+
+DATA_URL = re.compile(r"data:image/(?:png|jpeg|webp);base64,([A-Za-z0-9+/=]+)")
 
 MODES = (
     "images_array",
@@ -54,6 +61,8 @@ class ChatImageFake(VendorFake):
         self.key_endpoint = True  # OpenRouter's GET /v1/key; False: a relay that has only /v1/models
         self.error_code = 502
         self.error_message = "Provider returned error"
+        self.max_input_images = 3  # Gemini 2.5 Flash Image's; more is a 400
+        self.received_images: list[list[bytes]] = []  # per call: the bytes of the image parts it brought
 
     def setup_routes(self, app: web.Application) -> None:
         super().setup_routes(app)
@@ -88,8 +97,25 @@ class ChatImageFake(VendorFake):
             return web.Response(body=self.image, content_type=image_mime(self.image))
         if self.mode == "http200_error":
             return web.json_response({"error": {"code": self.error_code, "message": self.error_message}})
-        model = (await request.json()).get("model", "")
-        return web.json_response(completion(model, **self._answer()))
+        body = await request.json()
+        refused = self._take_images(body)
+        if refused is not None:
+            return refused
+        return web.json_response(completion(body.get("model", ""), **self._answer()))
+
+    def _take_images(self, body: dict) -> web.Response | None:
+        """Records the image parts of the user message; refuses (400) what OpenRouter's Gemini refuses."""
+        content = body["messages"][-1].get("content")
+        parts = content if isinstance(content, list) else []
+        urls = [part["image_url"]["url"] for part in parts if part.get("type") == "image_url"]
+        if parts and parts[0].get("type") != "text":
+            return _json(400, {"error": {"code": 400, "message": "The text part must come first."}})
+        found = [DATA_URL.fullmatch(url) for url in urls]
+        if any(match is None for match in found) or len(found) > self.max_input_images:
+            message = f"Send at most {self.max_input_images} images as PNG, JPEG or WebP data URLs."
+            return _json(400, {"error": {"code": 400, "message": message}})
+        self.received_images.append([base64.b64decode(match[1]) for match in found])
+        return None
 
     def _answer(self) -> dict:
         mode = self.mode

@@ -21,6 +21,8 @@ Flavours, all on ``POST /v1/images/generations``:
   ``quality`` or ``style``**; URL items with ``revised_prompt``.
 - ``relay``: any model, ``response_format`` accepted, answers with URLs even for GPT image models.
 
+``POST /v1/images/edits`` (multipart, OpenAI's refusals of each model): ``tests.fakes.openai_edits``.
+
 Behaviours: ``ok``; ``slow`` (sleeps ``fake.slow_seconds`` more); ``empty`` (200 with ``data: []``);
 ``rate_limited_reset`` (429 ``rate_limit_exceeded`` without Retry-After, with OpenAI's ``x-ratelimit-*``
 headers: requests spent, reset ``1m30s``); ``billing_limit`` (400 ``billing_hard_limit_reached``);
@@ -39,6 +41,7 @@ import time
 from aiohttp import web
 
 from tests.fakes.openai_chat import openai_error
+from tests.fakes.openai_edits import edit
 from tests.fakes.profile import KindProfile
 from tests.fakes.siliconflow import VendorFake, _json, models_list
 
@@ -97,15 +100,17 @@ def _xai_400(message: str) -> web.Response:
 
 
 class OpenAIImagesFake(VendorFake):
-    api_paths = ("/v1/images/generations",)
+    api_paths = ("/v1/images/generations", "/v1/images/edits")
 
     def __init__(self, keys: dict[str, str] | None = None, *, flavour: str = "openai", latency: float = 0.0):
         super().__init__(keys, latency=latency)
         self.flavour = flavour
+        self.edits: list[dict] = []  # what each /images/edits call brought (tests.fakes.openai_edits)
 
     def setup_routes(self, app: web.Application) -> None:
         super().setup_routes(app)
         app.router.add_post("/v1/images/generations", self.generate)
+        app.router.add_post("/v1/images/edits", lambda request: edit(self, request))
         app.router.add_get("/v1/models", self.models)
 
     async def models(self, request: web.Request) -> web.Response:

@@ -3,6 +3,9 @@
 Request: ``POST {base}/chat/completions`` (or the base itself when it is that endpoint already), Bearer key,
 JSON ``{model, messages: [{role: user, content: prompt}], modalities: ["image", "text"],
 image_config: {aspect_ratio: "W:H"}, stream: false}``. Relays that do not know ``image_config`` ignore it.
+Input images (https://openrouter.ai/docs/features/multimodal/images) go in the same user message as
+``image_url`` parts with base64 data URLs, after the text part (OpenRouter recommends the text first); how many a
+model takes is its own (the catalog's ``input_images``); there is no mask.
 
 Answer, searched in this order (vendor-protocols §4.4): ``message.images[].image_url.url`` (OpenRouter, Vercel);
 ``content`` parts of type ``image_url``; in a string ``content`` Markdown ``![..](url)``, then a bare
@@ -45,11 +48,14 @@ class ChatImageAdapter(ImageAdapter):
     label = "Chat-completions image model"
     default_size_format = "aspect_ratio"
     error_table = ErrorTable(forbidden=errors.ContentPolicy)  # OpenRouter's 403 is its moderation flag
+    # Image parts beside the text; how many a model takes is its own (Gemini 2.5 Flash Image: 3), no mask.
+    input_image_limit = 16
+    carries_mask = False
 
     def build_request(self, request: ImageRequest, key: str) -> httpx.Request:
         payload = {
             "model": request.model,
-            "messages": [{"role": "user", "content": request.prompt}],
+            "messages": [{"role": "user", "content": _content(request)}],
             "modalities": ["image", "text"],
             "stream": False,
         }
@@ -89,6 +95,16 @@ class ChatImageAdapter(ImageAdapter):
         if images:
             return images
         raise _no_image(texts, reasons)
+
+
+def _content(request: ImageRequest) -> str | list[dict[str, Json]]:
+    """The prompt alone, or (with input images) a text part then one ``image_url`` data-URL part per image:
+    OpenRouter asks for the text first."""
+    if not request.images:
+        return request.prompt
+    parts: list[dict[str, Json]] = [{"type": "text", "text": request.prompt}]
+    parts += [{"type": "image_url", "image_url": {"url": image.data_url()}} for image in request.images]
+    return parts
 
 
 def _read_answer(body: dict[str, Json]) -> tuple[list[UpstreamImage], list[str], list[str]]:

@@ -14,6 +14,13 @@ JSON ``{model, prompt}`` plus:
 ``response_format`` is **never** sent: GPT image models answer 400 ``unknown_parameter`` to it, and without it
 DALL-E answers with a URL (valid 60 minutes) that the caller downloads at once.
 
+With input images (vendor-protocols-style notes, from OpenAI's API reference): ``POST {base}/images/edits`` as
+multipart/form-data: ``image`` (one file) or ``image[]`` (several: GPT image models take up to 16 PNG, WebP or
+JPEG files, each under 50 MB in today's reference, 25 MB in earlier ones; DALL-E 2 takes one square PNG under 4 MB),
+an optional ``mask`` (a PNG, under 4 MB, the same size as the first image: its transparent pixels are where to
+edit), ``prompt``, ``model``, ``n``, ``size``, ``quality``. No ``style``, no ``response_format`` (as above).
+What each model takes is the catalog's ``input_images`` / ``mask``; the vendor refuses the rest with a 400.
+
 Answer: ``{"data": [{"url": ...} | {"b64_json": ...}, ...]}``; every item is checked for both fields (relays
 return URLs even for GPT image models, some as data URLs; when an item has both, the inline base64 wins).
 ``revised_prompt`` is kept when present. A GPT image answer's ``output_format`` names the base64's type. A 200
@@ -36,7 +43,7 @@ from __future__ import annotations
 import httpx
 
 from vendors import errors
-from vendors.adapters.base import ImageAdapter, ImageRequest, UpstreamImage, bearer_headers
+from vendors.adapters.base import ImageAdapter, ImageRequest, InputImage, UpstreamImage, bearer_headers
 from vendors.adapters.openai_chat import OPENAI_ERRORS
 from vendors.adapters.probing import model_count
 from vendors.adapters.reading import Json, clean_message, error_codes, json_body
@@ -52,11 +59,15 @@ class OpenAIImagesAdapter(ImageAdapter):
     size_field = "size"
     batch_limit = 10  # n 1-10 (dall-e-2, GPT image, xAI); DALL-E 3 takes n=1 only, see max_batch
     error_table = OPENAI_ERRORS
+    input_image_limit = 16  # /images/edits: GPT image models take up to 16 images, DALL-E 2 one (the catalog's)
+    carries_mask = True
 
     def max_batch(self, request: ImageRequest) -> int:
         return 1 if is_dall_e_3(request.model) else self.batch_limit
 
     def build_request(self, request: ImageRequest, key: str) -> httpx.Request:
+        if request.images:
+            return self.edit_request(request, key)
         payload: dict[str, Json] = {"model": request.model, "prompt": request.prompt, **self.size_fields(request)}
         n = min(request.n, self.max_batch(request))
         if n > 1:
@@ -67,6 +78,24 @@ class OpenAIImagesAdapter(ImageAdapter):
             payload["style"] = request.style
         url = self.url("images/generations")
         return httpx.Request("POST", url, headers=bearer_headers(key), json=payload)
+
+    def edit_request(self, request: ImageRequest, key: str) -> httpx.Request:
+        """``POST {base}/images/edits``, multipart: the image as ``image`` (several as ``image[]``), the mask,
+        and the text fields (``style`` is not one of them)."""
+        fields: dict[str, str] = {"model": request.model, "prompt": request.prompt}
+        fields |= {name: str(value) for name, value in self.size_fields(request).items()}
+        n = min(request.n, self.max_batch(request))
+        if n > 1:
+            fields["n"] = str(n)
+        if request.quality:
+            fields["quality"] = request.quality
+        name = "image" if len(request.images) == 1 else "image[]"
+        files = [(name, _upload(image, f"image-{i}")) for i, image in enumerate(request.images, 1)]
+        if request.mask is not None:
+            files.append(("mask", _upload(request.mask, "mask")))
+        headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}  # httpx sets the multipart type
+        url = self.root("images/generations", "images/edits") + "/images/edits"
+        return httpx.Request("POST", url, headers=headers, data=fields, files=files)
 
     def probe_requests(self, key: str) -> list[httpx.Request]:
         # The models list: OpenAI, Together, xAI, DeepInfra and the relays all answer it for a key.
@@ -92,6 +121,11 @@ class OpenAIImagesAdapter(ImageAdapter):
         if isinstance(body.get("message"), str) and body["message"]:
             message = clean_message(response, body)
         raise errors.classify(ErrorFacts(response.status_code, message, error_codes(body)), self.error_table)
+
+
+def _upload(image: InputImage, stem: str) -> tuple[str, bytes, str]:
+    extension = image.content_type.split("/")[-1].replace("jpeg", "jpg")
+    return (f"{stem}.{extension}", image.data, image.content_type)
 
 
 def is_dall_e_3(model: str) -> bool:

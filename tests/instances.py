@@ -89,7 +89,8 @@ class GatewayPair:
         """Both servers, each on its own port."""
         try:
             for instance in self.instances:
-                instance._serve()
+                if not instance.running():
+                    instance._serve()
         except BaseException:
             self.stop()
             raise

@@ -4,13 +4,14 @@ Python imports ``sitecustomize`` at start when it is on the path: generation_loa
 the gateway's PYTHONPATH, and nothing else does, so the gateway's own code is not changed. After
 ``django.setup()`` every SQL statement Django sends (execute wrappers on each new connection) and every
 call of the cache API (the outermost one: ``get_or_set`` counts once, not as its inner get and add) is
-counted by its verb. On SIGUSR1 the counts are written to BENCH_COUNTS_FILE as JSON.
+counted by its verb (SQL: and its first table). On SIGUSR1 the counts are written to BENCH_COUNTS_FILE as JSON.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import threading
 from collections import Counter
@@ -23,8 +24,13 @@ CACHE_METHODS += ("touch", "has_key", "get_or_set", "clear")
 _depth = threading.local()
 
 
+TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE)\s+"?(\w+)', re.IGNORECASE)
+
+
 def _count_sql(execute, sql, params, many, context):
-    COUNTS["sql"][str(sql).split(None, 1)[0].upper()] += 1
+    verb = str(sql).split(None, 1)[0].upper()
+    table = TABLE.search(str(sql))
+    COUNTS["sql"][f"{verb} {table[1]}" if table else verb] += 1
     return execute(sql, params, many, context)
 
 

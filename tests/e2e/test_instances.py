@@ -79,9 +79,14 @@ def pair(fakes, tmp_path_factory):
         f" ('per day', {PER_DAY_KEY!r}, dict(images_per_day=2))]:\n"
         "    key = ClientKey(name=name, **limits); key.set_raw(raw); key.save()\n"
     )
-    with gateways.serve():
+    try:
+        gateways.serve()
+        for instance in gateways.instances:  # each instance's first generation builds its snapshots and clients
+            assert generate(instance, "stored-flux").status_code == 200
         yield gateways
-        logs = gateways.logs()
+    finally:
+        gateways.stop()
+    logs = gateways.logs()
     secrets = [*ROTATION_KEYS, *COOLING_KEYS, PLAIN_KEY, CLIENT_KEY, PER_MINUTE_KEY, PER_DAY_KEY]
     assert not any(secret in logs for secret in secrets), "a key reached an instance's log"
 

@@ -1,6 +1,8 @@
 """Two gateway instances (separate processes, separate ports) on one database, one cache and one media
 store, as behind a load balancer: what one instance did, the other one honours.
 
+The last test moves both instances to one S3 bucket (a moto server) and restarts them.
+
 The pair (``tests/instances.py``) runs on PostgreSQL + Redis in CI's pass that has them, and on one
 SQLite file + the embedded file cache in the other. It is started once for the module; each test uses
 its own vendor, model or client key, so no test sees another's counters, and every vendor call is
@@ -9,6 +11,7 @@ checked at the fake vendor, by the key it was sent with.
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -21,6 +24,7 @@ from tests.fakes.server import bearer
 from tests.fakes.siliconflow import SiliconFlowFake
 from tests.gateway_process import GatewayProcess
 from tests.instances import GatewayPair
+from tests.s3_server import S3Server
 
 pytestmark = pytest.mark.e2e
 
@@ -31,6 +35,8 @@ ROTATION_KEYS = ["sk-pair-one-1111", "sk-pair-two-2222", "sk-pair-three-3333"]
 COOLING_KEYS = ["sk-pair-cool-a-5555", "sk-pair-cool-b-6666"]
 PLAIN_KEY = "sk-pair-plain-7777"
 RETRY_AFTER = 3
+# IMAGE_STORAGE=s3 needs django-storages and the gateway's storage settings (imagegen/storage_settings.py).
+S3_AVAILABLE = all(importlib.util.find_spec(name) for name in ("storages", "imagegen.storage_settings"))
 
 
 class KeyNotingFake(SiliconFlowFake):
@@ -192,3 +198,29 @@ def test_an_image_stored_through_one_instance_is_served_by_the_other(pair, fakes
     assert served.status_code == 200
     assert served.content == fakes["plain"].image
     assert served.headers["content-type"] == "image/png"
+
+
+@pytest.fixture(scope="module")
+def pair_on_s3(pair):
+    """Both instances restarted with their images in one bucket (for the rest of the module)."""
+    with S3Server() as s3:
+        bucket = s3.make_bucket()
+        for instance in pair.instances:
+            instance.extra_env.update(s3.gateway_env(bucket, AWS_LOCATION="pair"))
+            instance.restart()
+        yield pair, s3, bucket
+    assert s3.secret_key not in pair.logs(), "the S3 secret reached an instance's log"
+
+
+@pytest.mark.skipif(not S3_AVAILABLE, reason="IMAGE_STORAGE=s3 is not in this checkout")
+def test_an_image_stored_in_the_bucket_through_one_instance_is_served_by_the_other(pair_on_s3, fakes):
+    pair, s3, bucket = pair_on_s3
+    answer = generate(pair.first, "stored-flux")
+    assert answer.status_code == 200
+    path = urlsplit(answer.json()["data"][0]["url"]).path
+
+    served = httpx.get(pair.second.url + path, timeout=10)
+
+    assert served.status_code == 200
+    assert served.content == fakes["plain"].image
+    assert [key for key in s3.object_keys(bucket) if key.startswith("pair/images/")], "nothing went to the bucket"

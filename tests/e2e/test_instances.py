@@ -188,12 +188,16 @@ def test_an_idempotency_key_used_on_one_instance_replays_on_the_other(pair, fake
     assert len(fakes["plain"].calls) - before == 1
 
 
-def test_an_image_stored_through_one_instance_is_served_by_the_other(pair, fakes):
+def stored_by_first_fetched_from_second(pair: GatewayPair) -> httpx.Response:
+    """An image generated through instance 1, then downloaded by its URL's path from instance 2."""
     answer = generate(pair.first, "stored-flux")
     assert answer.status_code == 200
     path = urlsplit(answer.json()["data"][0]["url"]).path
+    return httpx.get(pair.second.url + path, timeout=10)
 
-    served = httpx.get(pair.second.url + path, timeout=10)
+
+def test_an_image_stored_through_one_instance_is_served_by_the_other(pair, fakes):
+    served = stored_by_first_fetched_from_second(pair)
 
     assert served.status_code == 200
     assert served.content == fakes["plain"].image
@@ -215,11 +219,8 @@ def pair_on_s3(pair):
 @pytest.mark.skipif(not S3_AVAILABLE, reason="IMAGE_STORAGE=s3 is not in this checkout")
 def test_an_image_stored_in_the_bucket_through_one_instance_is_served_by_the_other(pair_on_s3, fakes):
     pair, s3, bucket = pair_on_s3
-    answer = generate(pair.first, "stored-flux")
-    assert answer.status_code == 200
-    path = urlsplit(answer.json()["data"][0]["url"]).path
 
-    served = httpx.get(pair.second.url + path, timeout=10)
+    served = stored_by_first_fetched_from_second(pair)
 
     assert served.status_code == 200
     assert served.content == fakes["plain"].image

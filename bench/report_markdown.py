@@ -40,6 +40,8 @@ def markdown(report: dict) -> str:
     for r in runs:
         if "d" in r:
             out += streaming_section(r["d"], r["transport"])
+    if report.get("e"):
+        out += instances_section(report["e"])
     out += transport_comparison(runs)
     out += problems(runs)
     return "\n".join(out)
@@ -162,6 +164,24 @@ def streaming_notes(d: dict) -> list[str]:
         f"{f0(d['content_after_step_minus_latency_p50_ms'])} / {f0(d['content_after_step_minus_latency_p99_ms'])}.",
         "",
     ]
+
+
+def instances_section(e: dict) -> list[str]:
+    """(e): one instance, then two, behind the same round-robin proxy."""
+    out = [
+        f"### (e) Two instances behind one address ({e['database']} + {e['cache']} cache, one worker each)",
+        "",
+        "| instances | ok/n | req/s | p50 | p99 | gateway CPU ms/req |",
+        "|---|---|---|---|---|---|",
+    ]
+    for run in (e["one"], e["two"]):
+        out.append(
+            f"| {run['instances']} | {run['ok']}/{run['n']} | {f0(run['rps'])} | {f1(run['p50_ms'])} "
+            f"| {f1(run['p99_ms'])} | {f1(run['gateway_cpu_ms_per_request'])} |"
+        )
+    ratios = e["ratios"]
+    out += ["", f"Two / one: req/s ×{ratios['rps']:.2f}, p50 ×{ratios['p50']:.2f}, p99 ×{ratios['p99']:.2f}.", ""]
+    return out
 
 
 def transport_comparison(runs: list[dict]) -> list[str]:

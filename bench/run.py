@@ -19,6 +19,8 @@ Scenarios (see bench/README.md):
   d  streaming holding power: N (500) concurrent streamed chat completions against a 30 s fake, with
      STREAM_HEARTBEAT_SECONDS=10: role chunk at once, heartbeats while waiting, the largest silence per
      stream, the image link, finish chunk and [DONE]; a sample of the image URLs fetched back
+  e  two instances behind one address (bench/round_robin_proxy.py, scenario_e_instances.py): chat
+     completions per second and p50/p99 with one instance behind the proxy, then two, as ratios
 
 This file is the command line and the run's outline. The rest of bench/: fake_vendor_process.py
 (the fake as a child process), transport_bench.py (one gateway per transport, its scenarios),
@@ -49,6 +51,7 @@ from fake_vendor_process import FakeVendorProcess  # noqa: E402
 from paths import RESULTS  # noqa: E402
 from report_markdown import markdown  # noqa: E402
 from run_metadata import new_report  # noqa: E402
+from scenario_e_instances import scenario_e  # noqa: E402
 from transport_bench import bench_transport  # noqa: E402
 
 
@@ -66,7 +69,10 @@ async def main_async(args) -> dict:
         fake.start()
         report["fake_image_bytes"] = fake.health()["image_bytes"]
         print(f"fake vendor on {fake.url}, image {report['fake_image_bytes']} bytes", flush=True)
-        await run_transports(report["transports"], transports, fake, args, scenarios, started)
+        if scenarios & {"a", "b", "c", "d"}:
+            await run_transports(report["transports"], transports, fake, args, scenarios, started)
+        if "e" in scenarios:  # the gateway's own transport (aiohttp), so once per run
+            report["e"] = await scenario_e(fake, args)
         report["fake_health_end"] = fake.health()
     finally:
         fake.stop()
@@ -91,7 +97,7 @@ async def run_transports(
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="imagegen benchmarks (127.0.0.1 only)")
-    parser.add_argument("--only", default="a,b,c,d", help="scenarios to run, e.g. a,b")
+    parser.add_argument("--only", default="a,b,c,d,e", help="scenarios to run, e.g. a,b")
     parser.add_argument(
         "--transport", default="aiohttp,httpx", help="HTTP_TRANSPORT values, the first one also runs (c) and (d)"
     )
@@ -111,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--image-c", type=int, default=32, help="(c) concurrency")
     parser.add_argument("--image-kb", type=float, default=200.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--e-n", type=int, default=600, help="(e) chat completions per run (one, then two instances)")
+    parser.add_argument("--e-c", type=int, default=16, help="(e) concurrency")
     parser.add_argument("--no-access-log", dest="access_log", action="store_false", help="gunicorn without access log")
     parser.add_argument("--max-minutes", type=float, default=20.0, help="start no new transport after this long")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
@@ -141,8 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.table_from:
         print(markdown(json.loads(args.table_from.read_text())))
         return 0
-    if not set(args.only.split(",")) <= {"a", "b", "c", "d"}:
-        parser.error("--only takes a comma-separated subset of a,b,c,d")
+    if not set(args.only.split(",")) <= {"a", "b", "c", "d", "e"}:
+        parser.error("--only takes a comma-separated subset of a,b,c,d,e")
     if not set(args.transport.split(",")) <= {"aiohttp", "httpx"}:
         parser.error("--transport takes aiohttp and/or httpx")
     raise_fd_limit()

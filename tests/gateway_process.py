@@ -73,7 +73,7 @@ class GatewayProcess:
 
     def start(self) -> GatewayProcess:
         self.prepare()
-        self._serve()
+        self.serve()
         return self
 
     def prepare(self) -> GatewayProcess:
@@ -98,9 +98,9 @@ class GatewayProcess:
     def restart(self) -> None:
         """Stop the server and start it again on the same data, as an operator's restart does."""
         self._terminate()
-        self._serve()
+        self.serve()
 
-    def _serve(self) -> None:
+    def serve(self) -> None:
         if self.server == "gunicorn":
             argv = [
                 str(Path(sys.executable).parent / "gunicorn"),

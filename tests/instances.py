@@ -26,7 +26,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
-from tests.gateway_process import GatewayProcess, _drop_postgres_database, _fresh_postgres_database
+from tests import migrated_template
+from tests.gateway_process import GatewayProcess
 
 
 class GatewayPair:
@@ -73,7 +74,9 @@ class GatewayPair:
         """The shared database, migrated, with the environment imported once for both; no server yet."""
         database = self.first.extra_env.get("DATABASE_URL")
         if database is None:
-            self._own_database = _fresh_postgres_database()
+            self._own_database = migrated_template.fresh_postgres_database()
+            if self._own_database is None:
+                migrated_template.copy_sqlite(self.root / "shared-db.sqlite3")
             database = self._own_database or f"sqlite:///{self.root / 'shared-db.sqlite3'}"
             for instance in self.instances:
                 instance.extra_env["DATABASE_URL"] = database
@@ -90,7 +93,7 @@ class GatewayPair:
         try:
             for instance in self.instances:
                 if not instance.running():
-                    instance._serve()
+                    instance.serve()
         except BaseException:
             self.stop()
             raise
@@ -100,7 +103,7 @@ class GatewayPair:
         for instance in self.instances:
             instance.stop()
         if self._own_database:
-            _drop_postgres_database(self._own_database)
+            migrated_template.drop_postgres_database(self._own_database)
             self._own_database = None
 
     def logs(self) -> str:

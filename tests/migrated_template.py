@@ -79,6 +79,12 @@ def _postgres(server_url: str) -> str:
     return name
 
 
+def copy_sqlite(path: Path) -> None:
+    """A migrated SQLite database at ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(_sqlite(), path)
+
+
 def fill_data_dir(data_dir: Path) -> None:
     """Give ``data_dir`` the migrated SQLite database and the collected static files."""
     shutil.copyfile(_sqlite(), data_dir / SQLITE_FILE)

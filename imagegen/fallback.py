@@ -73,6 +73,7 @@ def _image_request(request: GenerationRequest, route: ModelRoute, fitted: Negoti
         size_format=route.size_format,
         quality=request.quality,
         style=request.style,
+        negative_prompt=(request.preset.negative_prompt or None) if request.preset else None,
     )
 
 

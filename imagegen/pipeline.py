@@ -83,7 +83,8 @@ async def _generate_and_record(request: GenerationRequest) -> GenerationOutcome:
 
 
 async def _generate(request: GenerationRequest, entry: ledger.LedgerEntry) -> GenerationOutcome:
-    choice = choose_size(request.idea, requested=request.size, model_default=request.route.default_size)
+    ratio = request.preset.default_ratio if request.preset else ""
+    choice = choose_size(request.idea, requested=request.size, model_default=request.route.default_size, ratio=ratio)
     entry.requested_size = entry.size = choice.size
     if not choice.prompt:
         raise EmptyPrompt()
@@ -118,11 +119,22 @@ async def _optimize(request: GenerationRequest, idea: str, entry: ledger.LedgerE
         entry.optimizer_usage = UNKNOWN  # until its answer says otherwise
 
     with metrics.stage("optimize"):
-        optimized = await prompts.optimize(idea, request.progress, before_call)
+        optimized = await prompts.optimize(
+            idea, request.progress, before_call, mode=request.optimizer_mode, style=request.preset
+        )
     entry.prompt, entry.optimizer_usage = optimized.prompt, optimized.usage
+    entry.notes += choice_notes(request)
     if optimized.cached:
         entry.notes.append("optimizer: cached (no LLM call, no tokens)")
     return optimized
+
+
+def choice_notes(request: GenerationRequest) -> list[str]:
+    """What the ledger says of the client's choices about the prompt."""
+    notes = [f"style preset: {request.preset.name}"] if request.preset else []
+    if request.optimizer_mode:
+        notes.append(f"optimizer: {request.optimizer_mode} (the client's choice)")
+    return notes
 
 
 def _from_cache(

@@ -16,7 +16,7 @@ from django.http import HttpResponse, JsonResponse
 from rest_framework.request import Request
 
 from core.db import run_blocking
-from imagegen import pipeline
+from imagegen import optimizer_choice, pipeline, styles
 from imagegen.api import answers, dependencies, idempotent, openapi, readiness, replays, streaming
 from imagegen.api.drf import GatewayView
 from imagegen.api.idempotent import Answered
@@ -31,6 +31,13 @@ def validated(serializer_class, request: Request) -> dict:
     return serializer.validated_data
 
 
+async def prompt_choices(payload: dict, *, from_text: bool) -> dict:
+    """The idea, style and optimizer mode the request chose, each checked (a 400) before anything is spent."""
+    style, idea = await styles.choose(payload.get("style"), payload["prompt"], from_text=from_text)
+    mode = await optimizer_choice.client_mode(payload.get("prompt_optimizer"))
+    return {"idea": idea, "style": style.openai_style, "preset": style.preset, "optimizer_mode": mode}
+
+
 class ChatCompletionsApi(GatewayView):
     http_method_names = ["post"]
 
@@ -39,12 +46,12 @@ class ChatCompletionsApi(GatewayView):
         payload = validated(ChatCompletionSerializer, request)
         generation = pipeline.GenerationRequest(
             route=await pipeline.resolve_route(payload["model"], request.user),
-            idea=payload["prompt"],
             caller=request.user,
             size=payload.get("size") or None,
             n=payload["n"],
             end_user=payload["user"],
             endpoint="chat.stream" if payload["stream"] else "chat",
+            **await prompt_choices(payload, from_text=True),
         )
         include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
         guard = await idempotent.guard(request, "chat")
@@ -66,14 +73,13 @@ class ImageGenerationsApi(GatewayView):
         payload = validated(ImageGenerationSerializer, request)
         generation = pipeline.GenerationRequest(
             route=await pipeline.resolve_route(payload["model"], request.user),
-            idea=payload["prompt"],
             caller=request.user,
             size=payload["size"] or None,
             n=payload["n"],
             quality=payload["quality"],
-            style=payload["style"],
             end_user=payload["user"],
             endpoint="images",
+            **await prompt_choices(payload, from_text=False),
         )
         guard = await idempotent.guard(request, "images")
         if guard.replay is not None:
@@ -121,6 +127,15 @@ class ModelListApi(GatewayView):
         return JsonResponse({"object": "list", "data": data})
 
 
+class StyleListApi(GatewayView):
+    http_method_names = ["get"]
+
+    @openapi.list_styles
+    async def get(self, request: Request) -> HttpResponse:
+        presets = (await styles.enabled_presets()).values()
+        return JsonResponse({"object": "list", "data": [answers.style_entry(style) for style in presets]})
+
+
 class HealthApi(GatewayView):
     """For load balancers: no auth, no vendor; 200 when the database, the cache and image storage
     all answer within DEPENDENCY_CHECK_TIMEOUT, else 503, naming each one's state."""
@@ -151,5 +166,6 @@ class ReadyApi(HealthApi):
 chat_completions = ChatCompletionsApi.as_view()
 image_generations = ImageGenerationsApi.as_view()
 list_models = ModelListApi.as_view()
+list_styles = StyleListApi.as_view()
 health = HealthApi.as_view()
 ready = ReadyApi.as_view()

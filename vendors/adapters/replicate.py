@@ -87,6 +87,8 @@ class ReplicateAdapter(PollingAdapter):
         model_input: dict[str, Json] = {"prompt": request.prompt, **self.size_fields(request)}
         if request.n > 1:
             model_input["num_outputs"] = min(request.n, self.max_batch(request))
+        if request.negative_prompt:  # a model without the input ignores it, as Replicate does any unknown input
+            model_input["negative_prompt"] = request.negative_prompt
         payload: dict[str, Json] = {"input": model_input}
         if version:
             payload["version"] = version

@@ -34,6 +34,8 @@ class SiliconFlowAdapter(ImageAdapter):
         payload = {"model": request.model, "prompt": request.prompt, **self.size_fields(request)}
         if request.n > 1:  # documented for Kolors only; other models need not know the field
             payload["batch_size"] = request.n
+        if request.negative_prompt:
+            payload["negative_prompt"] = request.negative_prompt
         url = self.url("images/generations")
         return httpx.Request("POST", url, headers=bearer_headers(key), json=payload)
 

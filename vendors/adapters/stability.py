@@ -74,6 +74,8 @@ class StabilityAdapter(ImageAdapter):
         fields: dict[str, Json] = {"prompt": request.prompt, **self.size_fields(request), "output_format": "png"}
         if url.endswith("/sd3") and request.model:
             fields["model"] = request.model
+        if request.negative_prompt:
+            fields["negative_prompt"] = request.negative_prompt
         # (None, value) parts are plain form fields; passing them as files keeps the body multipart.
         files = {name: (None, str(value)) for name, value in fields.items()}
         headers = {"Authorization": f"Bearer {key}", "Accept": "image/*"}

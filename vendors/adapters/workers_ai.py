@@ -108,6 +108,8 @@ class WorkersAIAdapter(ImageAdapter):
         payload: dict[str, Json] = {"prompt": request.prompt}
         if request.size_format or "flux" not in request.model.lower():
             payload.update(self.size_fields(request))
+        if request.negative_prompt and "flux" not in request.model.lower():  # FLUX's input has no such field
+            payload["negative_prompt"] = request.negative_prompt
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         return httpx.Request("POST", url, headers=headers, json=payload)
 

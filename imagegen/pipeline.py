@@ -84,7 +84,9 @@ async def _generate_and_record(request: GenerationRequest) -> GenerationOutcome:
 
 async def _generate(request: GenerationRequest, entry: ledger.LedgerEntry) -> GenerationOutcome:
     ratio = request.preset.default_ratio if request.preset else ""
-    choice = choose_size(request.idea, requested=request.size, model_default=request.route.default_size, ratio=ratio)
+    choice = choose_size(
+        request.idea, requested=request.size, model_default=request.route.default_size, style_ratio=ratio
+    )
     entry.requested_size = entry.size = choice.size
     if not choice.prompt:
         raise EmptyPrompt()

@@ -110,8 +110,10 @@ def ratio_size(width: float, height: float) -> tuple[int, int]:
     return (RATIO_LONG_SIDE, short) if terms[0] >= terms[1] else (short, RATIO_LONG_SIDE)
 
 
-def choose_size(text: str, *, requested: str | None = None, model_default: str = "", ratio: str = "") -> SizeChoice:
-    """The size: the request's, else the text's, else ``ratio`` (a style preset's W:H), else the model default."""
+def choose_size(
+    text: str, *, requested: str | None = None, model_default: str = "", style_ratio: str = ""
+) -> SizeChoice:
+    """The size: the request's, else the text's, else ``style_ratio`` (a style preset's W:H), else the model's."""
     if requested:
         parsed = parse_size(requested)
         if parsed:
@@ -129,7 +131,7 @@ def choose_size(text: str, *, requested: str | None = None, model_default: str =
             prompt=_tidy(_cut(text, match)),
             ratio=ratio_label(width, height),
         )
-    if ratio and (terms := _ratio_terms(ratio)) is not None:
+    if style_ratio and (terms := _ratio_terms(style_ratio)) is not None:
         return SizeChoice(*ratio_size(*terms), source="style", prompt=_tidy(text), ratio=ratio_label(*terms))
     default = parse_size(model_default) or DEFAULT_SIZE
     return SizeChoice(*default, source="default", prompt=_tidy(text))

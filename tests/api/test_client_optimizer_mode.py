@@ -168,9 +168,7 @@ def test_an_unknown_mode_is_a_400(client, sf, optimizer, body, param):
     assert sf.requests == []
 
 
-def test_the_field_beats_extra_body_and_the_mode_keeps_prompt_cache_entries_apart(
-    client, sf, llm, optimizer, settings
-):
+def test_the_field_beats_extra_body_and_the_mode_keeps_prompt_cache_entries_apart(client, sf, llm, optimizer, settings):
     settings.OPTIMIZER_CACHE_SECONDS = 600
     allow(optimizer, "all")
 

@@ -6,6 +6,7 @@ images made with the old content are not served again (the preset's content vers
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 
 from imagegen.models import StylePreset
@@ -20,7 +21,6 @@ class StylePresetAdmin(admin.ModelAdmin):
         "default_ratio",
         "has_suffix",
         "has_negative_prompt",
-        "updated_at",
     )
     list_display_links = ("name",)
     list_editable = ("enabled",)
@@ -31,6 +31,13 @@ class StylePresetAdmin(admin.ModelAdmin):
         ("The prompt", {"fields": ("guidance", "suffix")}),
         ("The request", {"fields": ("negative_prompt", "default_ratio")}),
     )
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        # Prompt text reads better wide and short than in Django's default boxes.
+        rows = {"guidance": 4, "suffix": 2, "negative_prompt": 2}.get(db_field.name)
+        if rows:
+            kwargs["widget"] = forms.Textarea(attrs={"rows": rows, "cols": 90})
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     @admin.display(boolean=True, description="suffix")
     def has_suffix(self, obj: StylePreset) -> bool:

@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from imagegen.models import Generation, OptimizerSettings, StylePreset
+from imagegen.styles import invalidate_presets
 from tests.factories import client_key_row, make_key, make_model, make_vendor
 from tests.fakes.openai_chat import OpenAIChatFake
 from tests.fakes.openai_images import OpenAIImagesFake
@@ -129,8 +130,6 @@ def test_an_unknown_style_is_a_400_listing_the_presets_before_any_vendor_call(
 
 def test_a_disabled_preset_is_refused(client, sf, watercolor):
     StylePreset.objects.filter(pk=watercolor.pk).update(enabled=False)
-    from imagegen.styles import invalidate_presets
-
     invalidate_presets()  # update() sends no signal; an admin save does
 
     assert images(client, style="watercolor").status_code == 400
@@ -159,8 +158,6 @@ def test_the_guidance_reaches_the_optimizer_and_the_rewrite_has_no_suffix(client
 
 def test_without_guidance_the_optimizer_is_asked_to_apply_the_suffix(client, sf, llm, optimizer, watercolor):
     StylePreset.objects.filter(pk=watercolor.pk).update(guidance="")
-    from imagegen.styles import invalidate_presets
-
     invalidate_presets()
     assert images(client, style="watercolor").status_code == 200
 
@@ -178,8 +175,6 @@ def test_the_negative_prompt_reaches_a_kind_that_takes_one(client, sf, watercolo
 
 def test_the_default_ratio_applies_when_the_request_names_no_size(client, sf, watercolor):
     StylePreset.objects.filter(pk=watercolor.pk).update(default_ratio="16:9")
-    from imagegen.styles import invalidate_presets
-
     invalidate_presets()
     assert images(client, style="watercolor").status_code == 200
     assert images(client, style="watercolor", size="512x512").status_code == 200

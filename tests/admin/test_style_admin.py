@@ -4,8 +4,6 @@ bad ratios, and the list and the form render in headless Chromium (screenshots i
 from __future__ import annotations
 
 import asyncio
-import os
-from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -51,9 +49,7 @@ def test_the_form_refuses_names_and_ratios_a_request_could_not_use(admin_client,
 
 
 @pytest.mark.skipif(chromium_path() is None, reason="no Chromium installed")
-def test_the_style_list_and_form_render_in_chromium(admin_client, live_server, tmp_path):
-    shots = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path / "screenshots")
-    shots.mkdir(parents=True, exist_ok=True)
+def test_the_style_list_and_form_render_in_chromium(admin_client, live_server, shots, tmp_path):
     StylePreset.objects.create(
         name="watercolor", description="Soft washes", suffix="watercolor painting", negative_prompt="photo"
     )

@@ -4,20 +4,23 @@ a literal extra_body too, within the operator's client_modes; a mode not allowed
 Real fakes on 127.0.0.1 (SiliconFlow for images, an OpenAI-compatible LLM for the optimizer), the gateway's views.
 """
 
-import json
 from decimal import Decimal
+from functools import partial
 
 import pytest
 
 from imagegen.models import Generation, OptimizerSettings
-from tests.factories import client_key_row, make_key, make_vendor
+from tests.api import prompt_calls
+from tests.api.prompt_calls import REWRITE, llm_requests
+from tests.factories import client_key_row
 from tests.fakes.openai_chat import OpenAIChatFake
 from vendors.models import ModelPrice
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CLIENT_KEY = "client-key-for-optimizer-modes-01"
-REWRITE = "a cat asleep on a windowsill, soft morning light"
+chat = partial(prompt_calls.chat, key=CLIENT_KEY)
+images = partial(prompt_calls.images, key=CLIENT_KEY)
 
 
 @pytest.fixture(autouse=True)
@@ -35,17 +38,7 @@ def llm():
 @pytest.fixture
 def optimizer(llm, flux):
     ModelPrice.objects.create(model=flux, price_per_image=Decimal("0.04"))
-    vendor = make_vendor(name="optimizer", kind="openai_chat", base_url=llm.url + "/v1")
-    make_key(vendor, "sk-llm-key-0001")
-    row = OptimizerSettings(
-        mode="fast",
-        vendor=vendor,
-        model="deepseek-chat",
-        input_price_per_million=Decimal("0.27"),
-        output_price_per_million=Decimal("1.10"),
-    )
-    row.save()
-    return row
+    return prompt_calls.optimizer_on(llm)
 
 
 def allow(row: OptimizerSettings, client_modes: str, mode: str | None = None) -> None:
@@ -54,27 +47,8 @@ def allow(row: OptimizerSettings, client_modes: str, mode: str | None = None) ->
     row.save()  # the signal drops this worker's settings
 
 
-def post(client, path: str, body: dict):
-    return client.post(
-        path, data=json.dumps(body), content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {CLIENT_KEY}"
-    )
-
-
-def chat(client, content="a sleepy cat", **extra):
-    body = {"model": "flux-schnell", "messages": [{"role": "user", "content": content}], **extra}
-    return post(client, "/v1/chat/completions", body)
-
-
-def images(client, prompt="a sleepy cat", **extra):
-    return post(client, "/v1/images/generations", {"model": "flux-schnell", "prompt": prompt, **extra})
-
-
-def llm_requests(llm) -> list[dict]:
-    return [r.json for r in llm.requests if r.path == "/v1/chat/completions"]
-
-
 def prompts_sent(sf) -> list[str]:
-    return [r.json["prompt"] for r in sf.requests if r.path == "/v1/images/generations"]
+    return [body["prompt"] for body in prompt_calls.generations_sent(sf)]
 
 
 @pytest.mark.parametrize(

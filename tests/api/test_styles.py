@@ -5,13 +5,16 @@ Real fakes on 127.0.0.1 (SiliconFlow for images, an OpenAI-compatible LLM for th
 they were asked), the gateway's own views.
 """
 
-import json
 from decimal import Decimal
+from functools import partial
 
 import pytest
 
-from imagegen.models import Generation, OptimizerSettings, StylePreset
+from imagegen.models import Generation, StylePreset
 from imagegen.styles import invalidate_presets
+from tests.api import prompt_calls
+from tests.api.prompt_calls import REWRITE
+from tests.api.prompt_calls import generations_sent as sent
 from tests.factories import client_key_row, make_key, make_model, make_vendor
 from tests.fakes.openai_chat import OpenAIChatFake
 from tests.fakes.openai_images import OpenAIImagesFake
@@ -22,7 +25,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 CLIENT_KEY = "client-key-for-style-presets-01"
 SUFFIX = "watercolor painting, soft edges, paper texture"
 GUIDANCE = "Make it a loose watercolor with visible paper grain."
-REWRITE = "a cat asleep on a windowsill, loose watercolor"
+post = partial(prompt_calls.post, key=CLIENT_KEY)
+chat = partial(prompt_calls.chat, key=CLIENT_KEY)
+images = partial(prompt_calls.images, key=CLIENT_KEY)
 
 
 @pytest.fixture(autouse=True)
@@ -46,31 +51,11 @@ def llm():
 
 @pytest.fixture
 def optimizer(llm, flux):
-    vendor = make_vendor(name="optimizer", kind="openai_chat", base_url=llm.url + "/v1")
-    make_key(vendor, "sk-llm-key-0001")
-    OptimizerSettings(mode="fast", vendor=vendor, model="deepseek-chat").save()
-
-
-def post(client, path: str, body: dict, key: str = CLIENT_KEY):
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}
-    return client.post(path, data=json.dumps(body), content_type="application/json", **headers)
-
-
-def chat(client, content="a sleepy cat", **extra):
-    body = {"model": "flux-schnell", "messages": [{"role": "user", "content": content}], **extra}
-    return post(client, "/v1/chat/completions", body)
-
-
-def images(client, prompt="a sleepy cat", **extra):
-    return post(client, "/v1/images/generations", {"model": "flux-schnell", "prompt": prompt, **extra})
-
-
-def sent(sf) -> list[dict]:
-    return [r.json for r in sf.requests if r.path == "/v1/images/generations"]
+    prompt_calls.optimizer_on(llm)
 
 
 def system_prompts(llm) -> list[str]:
-    return [r.json["messages"][0]["content"] for r in llm.requests if r.path == "/v1/chat/completions"]
+    return [body["messages"][0]["content"] for body in prompt_calls.llm_requests(llm)]
 
 
 @pytest.mark.parametrize("endpoint", [chat, images])

@@ -1,11 +1,14 @@
-"""Shared by API tests that count vendor calls: a SiliconFlow fake, and flux-schnell served by it.
+"""Shared by API tests that count vendor calls: a SiliconFlow fake, flux-schnell served by it, and an LLM fake
+for the prompt optimizer (``tests.api.prompt_calls`` sets the optimizer up on it).
 
 Modules that define their own ``sf`` or ``flux`` use theirs (pytest takes the nearest fixture).
 """
 
 import pytest
 
+from tests.api.prompt_calls import REWRITE
 from tests.factories import make_key, make_model, make_vendor
+from tests.fakes.openai_chat import OpenAIChatFake
 from tests.fakes.server import png_bytes
 from tests.fakes.siliconflow import SiliconFlowFake
 
@@ -21,3 +24,10 @@ def flux(sf):
     vendor = make_vendor(name="sf", kind="siliconflow", base_url=sf.url + "/v1", timeout=3.0)
     make_key(vendor, "sk-sf-key-aaaa1111", label="k1")
     return make_model(vendor, name="flux-schnell")
+
+
+@pytest.fixture
+def llm():
+    with OpenAIChatFake() as fake:
+        fake.reply = REWRITE
+        yield fake

@@ -13,7 +13,6 @@ from imagegen.models import Generation, OptimizerSettings
 from tests.api import prompt_calls
 from tests.api.prompt_calls import REWRITE, llm_requests
 from tests.factories import client_key_row
-from tests.fakes.openai_chat import OpenAIChatFake
 from vendors.models import ModelPrice
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,13 +25,6 @@ images = partial(prompt_calls.images, key=CLIENT_KEY)
 @pytest.fixture(autouse=True)
 def _bootstrap_key(settings):
     client_key_row(CLIENT_KEY)
-
-
-@pytest.fixture
-def llm():
-    with OpenAIChatFake() as fake:
-        fake.reply = REWRITE
-        yield fake
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from tests.api import prompt_calls
 from tests.api.prompt_calls import REWRITE
 from tests.api.prompt_calls import generations_sent as sent
 from tests.factories import client_key_row, make_key, make_model, make_vendor
-from tests.fakes.openai_chat import OpenAIChatFake
 from tests.fakes.openai_images import OpenAIImagesFake
 from vendors.models import ModelPrice
 
@@ -40,13 +39,6 @@ def watercolor(flux):
     return StylePreset.objects.create(
         name="watercolor", description="Soft washes", guidance=GUIDANCE, suffix=SUFFIX, negative_prompt="photo, 3d"
     )
-
-
-@pytest.fixture
-def llm():
-    with OpenAIChatFake() as fake:
-        fake.reply = REWRITE
-        yield fake
 
 
 @pytest.fixture

@@ -50,6 +50,7 @@ def prompts_sent(sf) -> list[str]:
         (chat, {"prompt_optimizer": "off"}),
         (chat, {"extra_body": {"prompt_optimizer": "off"}}),
     ],
+    ids=["images", "chat", "chat-extra-body"],
 )
 def test_off_by_default_allowed_sends_the_words_and_costs_no_optimizer(client, sf, llm, optimizer, endpoint_and_body):
     endpoint, body = endpoint_and_body
@@ -76,7 +77,7 @@ def test_the_operators_own_mode_may_be_asked_for(client, sf, llm, optimizer):
         ("off_fast", "reasoning", "off, fast"),
     ],
 )
-@pytest.mark.parametrize("endpoint", [chat, images])
+@pytest.mark.parametrize("endpoint", [chat, images], ids=["chat", "images"])
 def test_a_mode_not_allowed_is_a_400_naming_those_that_are(
     client, sf, llm, optimizer, client_modes, asked, allowed, endpoint
 ):

@@ -5,6 +5,7 @@ Real fakes on 127.0.0.1 (SiliconFlow for images, an OpenAI-compatible LLM for th
 they were asked), the gateway's own views.
 """
 
+import asyncio
 from decimal import Decimal
 from functools import partial
 
@@ -50,7 +51,7 @@ def system_prompts(llm) -> list[str]:
     return [body["messages"][0]["content"] for body in prompt_calls.llm_requests(llm)]
 
 
-@pytest.mark.parametrize("endpoint", [chat, images])
+@pytest.mark.parametrize("endpoint", [chat, images], ids=["chat", "images"])
 def test_the_style_field_appends_the_suffix_when_the_optimizer_is_off(client, sf, watercolor, endpoint):
     answer = endpoint(client, style="watercolor")
 
@@ -90,6 +91,7 @@ def test_prose_naming_a_preset_picks_no_style(client, sf, watercolor, text):
         (chat, {"style": "oil-paint"}, "style"),
         (chat, {"content": "a sleepy cat --style oil-paint"}, "messages"),
     ],
+    ids=["images-field", "chat-field", "chat-text"],
 )
 def test_an_unknown_style_is_a_400_listing_the_presets_before_any_vendor_call(
     client, sf, watercolor, endpoint, extra, param
@@ -210,3 +212,17 @@ def test_get_styles_needs_a_client_key(client, watercolor):
     answer = client.get("/v1/styles")
     assert answer.status_code == 401
     assert answer.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_a_streamed_chat_takes_the_style_from_its_text(client, sf, watercolor):
+    answer = chat(client, "a sleepy cat --style=watercolor", stream=True)
+
+    body = asyncio.run(read_stream(answer)).decode()
+
+    assert "data: [DONE]" in body and '"error"' not in body
+    assert sent(sf)[0]["prompt"] == f"a sleepy cat, {SUFFIX}"
+    assert sent(sf)[0]["negative_prompt"] == "photo, 3d"
+
+
+async def read_stream(response) -> bytes:
+    return b"".join([chunk async for chunk in response.streaming_content])

@@ -17,6 +17,7 @@ from imagegen import (  # noqa: F401  (register their pages)
     admin_client_keys,
     admin_dashboard,
     admin_idempotency,
+    admin_styles,
     admin_usage,
 )
 from imagegen.costs import shown
@@ -205,6 +206,7 @@ class OptimizerSettingsAdmin(admin.ModelAdmin):
 
     fields = (
         "mode",
+        "client_modes",
         "vendor",
         "model",
         "time_budget",

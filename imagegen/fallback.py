@@ -85,6 +85,7 @@ def _image_request(request: GenerationRequest, route: ModelRoute, fitted: Negoti
         style=request.style,
         images=request.images,
         mask=request.mask,
+        negative_prompt=(request.preset.negative_prompt or None) if request.preset else None,
     )
 
 

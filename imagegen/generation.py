@@ -10,6 +10,7 @@ from typing import Protocol
 from imagegen.client_keys import Caller
 from imagegen.client_limits import Admission
 from imagegen.costs import NOT_ASKED, Cost, OptimizerUsage
+from imagegen.styles import Style
 from proxy.models import StoredImage
 from proxy.services import PreparedImage
 from vendors.adapters.base import InputImage
@@ -42,7 +43,9 @@ class GenerationRequest:
     size: str | None = None
     n: int = 1
     quality: str | None = None
-    style: str | None = None
+    style: str | None = None  # OpenAI Images' vivid / natural, passed on as it is
+    preset: Style | None = None  # a style preset (imagegen.styles)
+    optimizer_mode: str | None = None  # the client's prompt_optimizer; None: the operator's mode
     end_user: str = ""
     endpoint: str = "chat"  # for the ledger: chat, chat.stream, images or images.edits
     images: tuple[InputImage, ...] = ()  # the client's input images, verified (imagegen.input_images)

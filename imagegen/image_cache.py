@@ -1,8 +1,8 @@
 """The opt-in image cache: a request made before gets the images stored then, with no vendor call and no cost.
 
 A model opts in with ``ImageModel.image_cache_seconds`` (0, the default: off). A request hits when it asks that
-model for the same prompt (as sent, after the optimizer), size, n, quality, style, seed and input images
-(their SHA-256s) as an answer of the
+model for the same prompt (as sent, after the optimizer), size, n, quality, style, style preset (with the version
+of its content: its negative prompt is sent too), seed and input images (their SHA-256s) as an answer of the
 last ``image_cache_seconds``. The gateway takes no seed from clients, so the seed's slot in the key is always
 empty and opting in means "the same prompt makes the same image" even where the vendor would draw a new seed.
 
@@ -37,7 +37,7 @@ SEED = ""  # the gateway passes no seed to vendors (yet): the key's seed slot
 def cache_key(request: GenerationRequest, size: str, prompt: str) -> str:
     route = request.route
     parts = [route.name, route.vendor.id, route.upstream_name, prompt, size, request.n]
-    parts += [request.quality or "", request.style or "", SEED]
+    parts += [request.quality or "", request.style or "", SEED, request.preset.cache_slot if request.preset else ""]
     if request.images:  # the input images' SHA-256s: the same prompt with another image is another request
         parts.append(request.input_digests)
     digest = hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()

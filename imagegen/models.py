@@ -226,7 +226,16 @@ class OptimizerSettings(models.Model):
         FAST = "fast", "Fast: one direct rewrite"
         REASONING = "reasoning", "Reasoning: the model thinks first"
 
+    class ClientModes(models.TextChoices):
+        OWN = "own", "Only the mode set here"
+        OFF = "off", "Off, or the mode set here"
+        OFF_FAST = "off_fast", "Off, fast, or the mode set here"
+        ALL = "all", "Any mode"
+
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.OFF)
+    client_modes = models.CharField(  # a request's prompt_optimizer (imagegen.optimizer_choice)
+        "modes clients may choose", max_length=10, choices=ClientModes.choices, default=ClientModes.OFF
+    )
     vendor = models.ForeignKey(
         Vendor,
         null=True,
@@ -286,3 +295,4 @@ from imagegen.alert_record import Alert  # noqa: E402, F401
 from imagegen.env_import_record import EnvImport  # noqa: E402, F401
 from imagegen.generation_input import GenerationInput  # noqa: E402, F401
 from imagegen.idempotency_record import IdempotencyRecord  # noqa: E402, F401
+from imagegen.style_record import StylePreset  # noqa: E402, F401

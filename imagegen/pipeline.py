@@ -85,7 +85,10 @@ async def _generate_and_record(request: GenerationRequest) -> GenerationOutcome:
 async def _generate(request: GenerationRequest, entry: ledger.LedgerEntry) -> GenerationOutcome:
     if request.images:  # kept before anything is sent: the ledger shows what went in, whatever comes out
         entry.inputs = await input_images.keep(request.images, request.mask)
-    choice = choose_size(request.idea, requested=request.size, model_default=request.route.default_size)
+    ratio = request.preset.default_ratio if request.preset else ""
+    choice = choose_size(
+        request.idea, requested=request.size, model_default=request.route.default_size, style_ratio=ratio
+    )
     entry.requested_size = entry.size = choice.size
     if not choice.prompt:
         raise EmptyPrompt()
@@ -120,11 +123,27 @@ async def _optimize(request: GenerationRequest, idea: str, entry: ledger.LedgerE
         entry.optimizer_usage = UNKNOWN  # until its answer says otherwise
 
     with metrics.stage("optimize"):
-        optimized = await prompts.optimize(idea, request.progress, before_call, inputs=request.input_digests)
+        optimized = await prompts.optimize(
+            idea,
+            request.progress,
+            before_call,
+            mode=request.optimizer_mode,
+            style=request.preset,
+            inputs=request.input_digests,
+        )
     entry.prompt, entry.optimizer_usage = optimized.prompt, optimized.usage
+    entry.notes += choice_notes(request)
     if optimized.cached:
         entry.notes.append("optimizer: cached (no LLM call, no tokens)")
     return optimized
+
+
+def choice_notes(request: GenerationRequest) -> list[str]:
+    """What the ledger says of the client's choices about the prompt."""
+    notes = [f"style preset: {request.preset.name}"] if request.preset else []
+    if request.optimizer_mode:
+        notes.append(f"optimizer: {request.optimizer_mode} (the client's choice)")
+    return notes
 
 
 def _from_cache(

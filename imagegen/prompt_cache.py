@@ -2,8 +2,8 @@
 
 A rewrite is found again by a hash of everything that shapes it: the idea, the mode, the optimizer's
 vendor and model, the request sent to it (its instructions, so the word limit and any change of them,
-and its token limit), a style (there is none yet: an empty slot) and the input images' SHA-256s.
-The raw text is never a key.
+and its token limit), the style preset with the version of its content (an edited preset is a new key;
+no preset: an empty slot) and the input images' SHA-256s. The raw text is never a key.
 Only real rewrites are kept, never a fallback to the user's own words. OPTIMIZER_CACHE_SECONDS (0:
 off) is how long one is kept; Django's cache shares it between every worker and every instance. A
 cache that fails is a miss (or a rewrite not kept), never a failed request.

@@ -20,6 +20,7 @@ from core.text import storable
 from imagegen import prompt_cache
 from imagegen.costs import NOT_ASKED, UNKNOWN, OptimizerUsage, optimizer_usage
 from imagegen.models import OptimizerSettings
+from imagegen.styles import Style, styled
 from vendors import services
 from vendors.adapters.base import ChatReply, ChatRequest
 
@@ -60,6 +61,7 @@ class OptimizerConfig:
     max_words: int
     input_price: Decimal | None = None  # per million tokens; None: not set
     output_price: Decimal | None = None
+    client_modes: str = OptimizerSettings.ClientModes.OFF  # what a request's prompt_optimizer may choose
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ def _load_config() -> OptimizerConfig:
         max_words=row.max_words,
         input_price=row.input_price_per_million,
         output_price=row.output_price_per_million,
+        client_modes=row.client_modes,
     )
 
 
@@ -119,22 +122,27 @@ async def optimize(
     idea: str,
     progress: Callable[[str], None],
     before_call: Callable[[], Awaitable[None]] = _nothing,
-    style: str = "",
+    *,
+    mode: str | None = None,
+    style: Style | None = None,
     inputs: list[str] = (),
 ) -> OptimizedPrompt:
     """The idea rewritten by the configured LLM (or as rewritten before, from the optimizer cache), or as
-    given when the optimizer is off or fails; with its tokens. ``before_call`` runs just before the LLM is asked.
-    ``inputs`` are the digests of the request's input images: the rewrite of one image's edit is not another's."""
+    given when the optimizer is off or fails; with its tokens. ``mode`` is the client's choice (None: the
+    operator's); a style preset guides the rewrite, or adds its suffix to the words as given. ``inputs``
+    are the digests of the request's input images: the rewrite of one image's edit is not another's.
+    ``before_call`` runs just before the LLM is asked."""
     config = await optimizer_config()
-    as_given = OptimizedPrompt(prompt=idea, optimized=False)
-    if config.mode == OptimizerSettings.Mode.OFF:
+    mode = mode or config.mode
+    as_given = OptimizedPrompt(prompt=styled(idea, style), optimized=False)
+    if mode == OptimizerSettings.Mode.OFF:
         return as_given
     progress("Optimizing the prompt.")
     if config.vendor_id is None or not config.model:
         log.warning("prompt optimizer is on but its vendor is missing or disabled; using the user's words")
         return as_given
-    request = _chat_request(config, idea, len(inputs))
-    key = prompt_cache.cache_key(idea, config.mode, config.vendor_id, request, style, inputs)
+    request = _chat_request(config, mode, idea, style, images=len(inputs))
+    key = prompt_cache.cache_key(idea, mode, config.vendor_id, request, style.cache_slot if style else "", inputs)
     if cached := await prompt_cache.cached_rewrite(key):
         progress("The optimized prompt was found in the cache.")
         return OptimizedPrompt(prompt=cached, optimized=True, cached=True)
@@ -163,14 +171,16 @@ async def _ask(config: OptimizerConfig, request: ChatRequest, as_given: Optimize
     return OptimizedPrompt(prompt=answer, optimized=True, usage=usage)
 
 
-def _chat_request(config: OptimizerConfig, idea: str, images: int = 0) -> ChatRequest:
-    reasoning = config.mode == OptimizerSettings.Mode.REASONING
-    instructions = REASONING_INSTRUCTIONS if reasoning else FAST_INSTRUCTIONS
+def _chat_request(config: OptimizerConfig, mode: str, idea: str, style: Style | None, images: int = 0) -> ChatRequest:
+    reasoning = mode == OptimizerSettings.Mode.REASONING
+    instructions = (REASONING_INSTRUCTIONS if reasoning else FAST_INSTRUCTIONS).format(max_words=config.max_words)
     if images:
         instructions += WITH_IMAGES_NOTE.format(count=images)
+    if style is not None and style.optimizer_guidance:
+        instructions += f" The user chose the style preset '{style.name}': {style.optimizer_guidance}"
     return ChatRequest(
         model=config.model,
-        system=instructions.format(max_words=config.max_words),
+        system=instructions,
         user=idea,
         # Reasoning models spend tokens thinking before they answer.
         max_tokens=4096 if reasoning else 300,

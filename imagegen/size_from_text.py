@@ -65,7 +65,7 @@ _COMMON = {(float(width), float(height)) for width, height in COMMON_RATIOS}
 class SizeChoice:
     width: int
     height: int
-    source: str  # "request", "text-size", "text-ratio" or "default"
+    source: str  # "request", "text-size", "text-ratio", "style" (a preset's ratio) or "default"
     prompt: str  # the user's text with what was read removed
     ratio: str = ""  # the ratio read from the text, reduced ("21:9", "16:9"); "" when the size came from elsewhere
 
@@ -110,7 +110,10 @@ def ratio_size(width: float, height: float) -> tuple[int, int]:
     return (RATIO_LONG_SIDE, short) if terms[0] >= terms[1] else (short, RATIO_LONG_SIDE)
 
 
-def choose_size(text: str, *, requested: str | None = None, model_default: str = "") -> SizeChoice:
+def choose_size(
+    text: str, *, requested: str | None = None, model_default: str = "", style_ratio: str = ""
+) -> SizeChoice:
+    """The size: the request's, else the text's, else ``style_ratio`` (a style preset's W:H), else the model's."""
     if requested:
         parsed = parse_size(requested)
         if parsed:
@@ -128,8 +131,17 @@ def choose_size(text: str, *, requested: str | None = None, model_default: str =
             prompt=_tidy(_cut(text, match)),
             ratio=ratio_label(width, height),
         )
+    if style_ratio and (terms := _ratio_terms(style_ratio)) is not None:
+        return SizeChoice(*ratio_size(*terms), source="style", prompt=_tidy(text), ratio=ratio_label(*terms))
     default = parse_size(model_default) or DEFAULT_SIZE
     return SizeChoice(*default, source="default", prompt=_tidy(text))
+
+
+def _ratio_terms(ratio: str) -> tuple[float, float] | None:
+    match = re.fullmatch(rf"\s*{_RATIO}\s*", ratio)
+    if match is None or not _valid(match):
+        return None
+    return float(match[1]), float(match[2])
 
 
 def _find_explicit(text: str) -> tuple[re.Match, tuple[int, int]] | None:

@@ -9,6 +9,7 @@ urlpatterns = [
     path("v1/images/generations", api.image_generations, name="image-generations"),
     path("v1/images/edits", edits.image_edits, name="image-edits"),
     path("v1/models", api.list_models, name="models"),
+    path("v1/styles", api.list_styles, name="styles"),
     path("v1/openapi.json", contract.document, name="openapi"),
     path("v1/health", api.health),
     path("health", api.health, name="health"),

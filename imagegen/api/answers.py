@@ -10,6 +10,7 @@ import time
 
 from imagegen.costs import shown
 from imagegen.generation import GenerationOutcome
+from imagegen.styles import Style
 from vendors.selectors import ModelRoute
 from vendors.services import images_per_call
 
@@ -199,4 +200,15 @@ def model_entry(route: ModelRoute) -> dict:
             "qualities": list(route.qualities),
             "styles": list(route.styles),
         },
+    }
+
+
+def style_entry(style: Style) -> dict:
+    """One style preset in GET /v1/styles: what a client may pick; its guidance and suffix stay the operator's."""
+    return {
+        "id": style.name,
+        "object": "style",
+        "description": style.description,
+        "default_ratio": style.default_ratio or None,
+        "negative_prompt": bool(style.negative_prompt.strip()),
     }

@@ -48,7 +48,7 @@ class ImageEditsApi(GatewayView):
         route = await pipeline.resolve_route(payload["model"], request.user)
         sources, mask = await run_blocking(uploaded_images, request)
         images, mask_image = await read_input_images(request, route, sources, mask)
-        generation = image_generation(request, payload, route, "images.edits", images=images, mask=mask_image)
+        generation = await image_generation(request, payload, route, "images.edits", images=images, mask=mask_image)
         body = idempotent.body_with_inputs(dict(payload), generation)  # the form's fields, and the files' SHA-256s
         guard = await idempotent.guard(request, "images.edits", body)
         if guard.replay is not None:

@@ -23,9 +23,10 @@ EXAMPLE_MODEL = "flux-schnell"
 # Every status an endpoint may answer with an error, and what it means there.
 ERRORS = {
     400: "invalid_request, invalid_json or empty_prompt: the body is not what the API takes (param names the "
-    "field); invalid_host: the Host header is not one the gateway serves; content_policy_violation or "
-    "upstream_bad_request: the vendor refused the prompt or the request; invalid_idempotency_key: the "
-    "Idempotency-Key header is empty, too long or has other characters.",
+    "field); style_not_found: style names no enabled preset; prompt_optimizer_not_allowed: the operator does not "
+    "let clients choose that mode; invalid_host: the Host header is not one the gateway serves; "
+    "content_policy_violation or upstream_bad_request: the vendor refused the prompt or the request; "
+    "invalid_idempotency_key: the Idempotency-Key header is empty, too long or has other characters.",
     401: "invalid_api_key: the bearer key is missing, wrong, disabled or expired (the message says which of "
     "missing or expired).",
     404: "model_not_found: no enabled model has this name, or the key may not use it (answered alike; the "
@@ -226,6 +227,18 @@ list_models = extend_schema(
     parameters=RETRY_AFTER,
     responses={
         200: OpenApiResponse(bodies.ModelList, description="OpenAI's model list."),
+        **error_responses(AUTHENTICATED, PLAIN_ERRORS),
+    },
+)
+
+list_styles = extend_schema(
+    operation_id="listStyles",
+    description="The enabled style presets, in OpenAI's list shape: what a request may send as style.",
+    tags=["models"],
+    summary="The style presets",
+    parameters=RETRY_AFTER,
+    responses={
+        200: OpenApiResponse(bodies.StyleList, description="The presets, by name."),
         **error_responses(AUTHENTICATED, PLAIN_ERRORS),
     },
 )

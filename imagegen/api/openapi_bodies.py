@@ -12,7 +12,9 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from imagegen.api.openapi_styles import ExtraBody, StyleList, optimizer_body, style_body  # noqa: F401
 from imagegen.api.serializers import MAX_MESSAGES, ROLES, ChatCompletionSerializer, ImageGenerationSerializer
+from imagegen.api.text import SAFE, SAFE_TEXT
 
 
 class ErrorDetail(serializers.Serializer):
@@ -56,9 +58,7 @@ class StreamOptions(serializers.Serializer):
     include_usage = serializers.BooleanField(required=False, allow_null=True)
 
 
-# Text any vendor and any store can take: no control characters but tab and line breaks, and (for a
-# prompt) something other than white space.
-SAFE = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f"
+# A prompt: safe text (imagegen.api.text) with something other than white space.
 PROMPT_PATTERN = f"^[^{SAFE}]*[^\\s{SAFE}][^{SAFE}]*$"
 IMAGE_COUNT = serializers.IntegerField(
     required=False, allow_null=True, min_value=1, max_value=settings.MAX_IMAGES_PER_REQUEST, default=1
@@ -72,7 +72,6 @@ SIZE = serializers.RegexField(
     max_length=20,
     help_text="WxH (sides 64-4096) or auto; it beats any size or ratio in the text.",
 )
-SAFE_TEXT = f"^[^{SAFE}]*$"
 MODEL = serializers.RegexField(PROMPT_PATTERN, max_length=200, help_text="A model name from GET /v1/models.")
 
 
@@ -85,6 +84,13 @@ class ChatCompletionRequest(ChatCompletionSerializer):
     n = IMAGE_COUNT
     size = SIZE
     user = serializers.RegexField(SAFE_TEXT, required=False, allow_blank=True, allow_null=True, max_length=200)
+    style = style_body()
+    prompt_optimizer = optimizer_body()
+    extra_body = ExtraBody(
+        required=False,
+        allow_null=True,
+        help_text="style and prompt_optimizer, where the body itself does not set them.",
+    )
 
 
 class ImageGenerationRequest(ImageGenerationSerializer):
@@ -95,7 +101,8 @@ class ImageGenerationRequest(ImageGenerationSerializer):
     n = IMAGE_COUNT
     size = SIZE
     quality = serializers.RegexField(SAFE_TEXT, required=False, allow_null=True, min_length=1, max_length=20)
-    style = serializers.RegexField(SAFE_TEXT, required=False, allow_null=True, min_length=1, max_length=20)
+    style = style_body()
+    prompt_optimizer = optimizer_body()
     user = serializers.RegexField(SAFE_TEXT, required=False, allow_blank=True, allow_null=True, max_length=200)
 
 

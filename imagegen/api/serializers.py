@@ -15,6 +15,18 @@ IMAGE_PARTS = ("image_url", "input_image")
 # Chat apps send the whole conversation; only the last user message is drawn, the rest is read
 # for its shape alone. A bound all the same, so a body cannot be 100,000 tiny messages.
 MAX_MESSAGES = 1000
+OPTIMIZER_MODES = ("off", "fast", "reasoning")  # a request's prompt_optimizer (imagegen.optimizer_choice)
+STYLE_CHARS = 50  # OpenAI's vivid / natural, or a style preset's name (at most 50 characters)
+# Fields a chat client may also send inside "extra_body" (clients that pass it on as it is, not merged).
+EXTRA_BODY_FIELDS = ("style", "prompt_optimizer")
+
+
+def style_field():
+    return SafeText(required=False, allow_blank=True, allow_null=True, max_length=STYLE_CHARS, default=None)
+
+
+def prompt_optimizer_field():
+    return serializers.ChoiceField(choices=OPTIMIZER_MODES, required=False, allow_null=True, default=None)
 
 
 class ChatCompletionSerializer(serializers.Serializer):
@@ -28,6 +40,9 @@ class ChatCompletionSerializer(serializers.Serializer):
     size = SafeText(required=False, allow_blank=True, allow_null=True, max_length=20)
     n = serializers.IntegerField(required=False, allow_null=True, default=1)
     user = SafeText(required=False, allow_blank=True, allow_null=True, max_length=200, default="")
+    style = style_field()
+    prompt_optimizer = prompt_optimizer_field()
+    extra_body = serializers.DictField(required=False, allow_null=True)
 
     def validate_n(self, value):
         return None if value is None else validate_image_count(value)
@@ -65,7 +80,18 @@ class ChatCompletionSerializer(serializers.Serializer):
         data["user"] = data.get("user") or ""
         data["image_sources"] = image_sources(data["messages"])
         data["prompt"] = prompt_of(data["messages"], bool(data["image_sources"]))
+        self.take_extra_body(data)
         return data
+
+    def take_extra_body(self, data: dict) -> None:
+        """style and prompt_optimizer from a literal "extra_body" object, where the body does not set them."""
+        extra = data.get("extra_body") or {}
+        for name in EXTRA_BODY_FIELDS:
+            if data.get(name) is None and extra.get(name) is not None:
+                try:
+                    data[name] = self.fields[name].run_validation(extra[name])
+                except serializers.ValidationError as exc:
+                    raise serializers.ValidationError({"extra_body": {name: exc.detail}}) from exc
 
 
 def validate_image_count(value: int) -> int:
@@ -98,7 +124,8 @@ class ImageGenerationSerializer(serializers.Serializer):
         choices=["url", "b64_json"], required=False, allow_null=True, default="url"
     )
     quality = SafeText(required=False, allow_null=True, max_length=20, default=None)
-    style = SafeText(required=False, allow_null=True, max_length=20, default=None)
+    style = style_field()
+    prompt_optimizer = prompt_optimizer_field()
     user = SafeText(required=False, allow_blank=True, allow_null=True, max_length=200, default="")
 
     def validate_n(self, value):

@@ -13,6 +13,9 @@ from rest_framework import serializers
 
 # NUL and the other C0 controls except tab, line feed and carriage return, DEL, and lone surrogates.
 UNSAFE_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# The same rule as the published contract's patterns (OpenAPI regexes, which cannot name lone surrogates).
+SAFE = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f"
+SAFE_TEXT = f"^[^{SAFE}]*$"
 
 
 def unsafe_text(value: str) -> str | None:

@@ -15,7 +15,8 @@ import secrets
 from django.http import HttpResponse, JsonResponse
 from rest_framework.request import Request
 
-from imagegen import input_images, pipeline
+from core.db import run_blocking
+from imagegen import input_images, optimizer_choice, pipeline, styles
 from imagegen.api import answers, dependencies, idempotent, openapi, readiness, replays, streaming
 from imagegen.api.drf import GatewayView
 from imagegen.api.idempotent import Answered
@@ -33,6 +34,13 @@ def validated(serializer_class, request: Request) -> dict:
     return serializer.validated_data
 
 
+async def prompt_choices(payload: dict, *, from_text: bool) -> dict:
+    """The idea, style and optimizer mode the request chose, each checked (a 400) before anything is spent."""
+    style, idea = await styles.choose(payload.get("style"), payload["prompt"], from_text=from_text)
+    mode = await optimizer_choice.client_mode(payload.get("prompt_optimizer"))
+    return {"idea": idea, "style": style.openai_style, "preset": style.preset, "optimizer_mode": mode}
+
+
 class ChatCompletionsApi(GatewayView):
     http_method_names = ["post"]
 
@@ -40,16 +48,17 @@ class ChatCompletionsApi(GatewayView):
     async def post(self, request: Request) -> HttpResponse:
         payload = validated(ChatCompletionSerializer, request)
         route = await pipeline.resolve_route(payload["model"], request.user)
+        choices = await prompt_choices(payload, from_text=True)
         images, _ = await read_input_images(request, route, payload["image_sources"])
         generation = pipeline.GenerationRequest(
             route=route,
-            idea=payload["prompt"],
             caller=request.user,
             size=payload.get("size") or None,
             n=payload["n"],
             end_user=payload["user"],
             endpoint="chat.stream" if payload["stream"] else "chat",
             images=images,
+            **choices,
         )
         include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
         guard = await idempotent.guard(request, "chat", idempotent.body_with_inputs(request.data, generation))
@@ -70,7 +79,7 @@ class ImageGenerationsApi(GatewayView):
     async def post(self, request: Request) -> HttpResponse:
         payload = validated(ImageGenerationSerializer, request)
         route = await pipeline.resolve_route(payload["model"], request.user)
-        generation = image_generation(request, payload, route, "images")
+        generation = await image_generation(request, payload, route, "images")
         guard = await idempotent.guard(request, "images")
         if guard.replay is not None:
             return await replays.images(guard.replay.answer)
@@ -88,18 +97,19 @@ async def read_input_images(
     return await input_images.read_all(sources, mask)
 
 
-def image_generation(request: Request, payload: dict, route, endpoint: str, **inputs) -> pipeline.GenerationRequest:
+async def image_generation(
+    request: Request, payload: dict, route, endpoint: str, **inputs
+) -> pipeline.GenerationRequest:
     """What an Images endpoint (generations, edits) asks for; ``inputs`` are its ``images`` and ``mask``."""
     return pipeline.GenerationRequest(
         route=route,
-        idea=payload["prompt"],
         caller=request.user,
         size=payload["size"] or None,
         n=payload["n"],
         quality=payload["quality"],
-        style=payload["style"],
         end_user=payload["user"],
         endpoint=endpoint,
+        **await prompt_choices(payload, from_text=False),
         **inputs,
     )
 
@@ -143,6 +153,15 @@ class ModelListApi(GatewayView):
         return JsonResponse({"object": "list", "data": data})
 
 
+class StyleListApi(GatewayView):
+    http_method_names = ["get"]
+
+    @openapi.list_styles
+    async def get(self, request: Request) -> HttpResponse:
+        presets = (await styles.enabled_presets()).values()
+        return JsonResponse({"object": "list", "data": [answers.style_entry(style) for style in presets]})
+
+
 class HealthApi(GatewayView):
     """For load balancers: no auth, no vendor; 200 when the database, the cache and image storage
     all answer within DEPENDENCY_CHECK_TIMEOUT, else 503, naming each one's state."""
@@ -173,5 +192,6 @@ class ReadyApi(HealthApi):
 chat_completions = ChatCompletionsApi.as_view()
 image_generations = ImageGenerationsApi.as_view()
 list_models = ModelListApi.as_view()
+list_styles = StyleListApi.as_view()
 health = HealthApi.as_view()
 ready = ReadyApi.as_view()

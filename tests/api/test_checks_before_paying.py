@@ -216,7 +216,8 @@ def test_the_prompt_cap_is_a_setting_and_counts_the_joined_text_parts(client, fl
         ("/v1/images/generations", images_body(model="m" * 201), "model"),
         ("/v1/images/generations", images_body(user="u" * 201), "user"),
         ("/v1/images/generations", images_body(quality="q" * 21), "quality"),
-        ("/v1/images/generations", images_body(style="s" * 21), "style"),
+        ("/v1/images/generations", images_body(style="s" * 51), "style"),
+        ("/v1/chat/completions", chat_body(style="s" * 51), "style"),
     ],
 )
 def test_every_other_text_field_has_a_cap(client, flux, sf, settings, path, body, param):

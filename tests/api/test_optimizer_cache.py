@@ -11,8 +11,9 @@ from decimal import Decimal
 import pytest
 
 from imagegen import prompt_cache
-from imagegen.models import Generation, OptimizerSettings
-from tests.factories import client_key_row, make_key, make_vendor
+from imagegen.models import Generation
+from tests.api.prompt_calls import optimizer_on
+from tests.factories import client_key_row
 from tests.fakes.openai_chat import OpenAIChatFake
 from vendors.adapters.base import ChatRequest
 from vendors.models import ModelPrice
@@ -38,17 +39,7 @@ def llm():
 @pytest.fixture
 def optimizer(llm, flux):
     ModelPrice.objects.create(model=flux, price_per_image=Decimal("0.04"))
-    vendor = make_vendor(name="optimizer", kind="openai_chat", base_url=llm.url + "/v1")
-    make_key(vendor, "sk-llm-key-0001")
-    row = OptimizerSettings(
-        mode="fast",
-        vendor=vendor,
-        model="deepseek-chat",
-        input_price_per_million=Decimal("0.27"),
-        output_price_per_million=Decimal("1.10"),
-    )
-    row.save()
-    return row
+    return optimizer_on(llm)
 
 
 def post(client, path: str, body: dict):

@@ -132,6 +132,8 @@ class FalAdapter(PollingAdapter):
         if request.n > 1:
             payload["num_images"] = min(request.n, self.max_batch(request))
         payload.update(self._image_inputs(request))
+        if request.negative_prompt:  # the SD and Kolors endpoints take it; the others ignore unknown fields
+            payload["negative_prompt"] = request.negative_prompt
         headers = {**self.auth_headers(key), "Content-Type": "application/json"}
         return httpx.Request("POST", f"{self.vendor.base_url.rstrip('/')}/{path}", headers=headers, json=payload)
 

@@ -116,6 +116,8 @@ class ReplicateAdapter(PollingAdapter):
         if request.n > 1:
             model_input["num_outputs"] = min(request.n, self.max_batch(request))
         model_input.update(self._image_inputs(request, files or {}))
+        if request.negative_prompt:  # a model without the input ignores it, as Replicate does any unknown input
+            model_input["negative_prompt"] = request.negative_prompt
         payload: dict[str, Json] = {"input": model_input}
         if version:
             payload["version"] = version

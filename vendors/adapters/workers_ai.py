@@ -24,7 +24,7 @@ Input images (the img2img and inpainting models, ``@cf/runwayml/stable-diffusion
 bytes as an array of 0-255 integers), plus ``strength`` (``inputs.IMAGE_STRENGTH``: the default of 1 would
 ignore the image); a mask is ``mask``, a black-and-white PNG (white = repaint, made from OpenAI's
 transparent = change) as an array of 0-255 integers, the only form the schema has for it. One image.
-``negative_prompt`` is passed on when given.
+``negative_prompt`` is passed on when given, except to FLUX models (their input schema has no such field).
 
 Answer, by its Content-Type: ``image/*`` -> the raw bytes (SDXL family: PNG); ``application/json`` -> the
 Cloudflare envelope ``{"result": {"image": base64}, "success": true, ...}`` (flux-1-schnell: a JPEG). A 200
@@ -123,7 +123,7 @@ class WorkersAIAdapter(ImageAdapter):
             payload.update(image_b64=request.images[0].b64(), strength=IMAGE_STRENGTH)
         if request.mask is not None:
             payload["mask"] = list(black_and_white_mask(request.mask))
-        if request.negative_prompt:
+        if request.negative_prompt and "flux" not in request.model.lower():  # FLUX's input has no such field
             payload["negative_prompt"] = request.negative_prompt
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         return httpx.Request("POST", url, headers=headers, json=payload)

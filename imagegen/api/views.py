@@ -15,7 +15,6 @@ import secrets
 from django.http import HttpResponse, JsonResponse
 from rest_framework.request import Request
 
-from core.db import run_blocking
 from imagegen import input_images, optimizer_choice, pipeline, styles
 from imagegen.api import answers, dependencies, idempotent, openapi, readiness, replays, streaming
 from imagegen.api.drf import GatewayView

@@ -11,7 +11,10 @@ and it cannot read an answer (no CORS). The request then runs as the staff membe
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from django.conf import settings
+from django.contrib.auth import get_user
 from rest_framework.authentication import BaseAuthentication, CSRFCheck
 from rest_framework.exceptions import PermissionDenied
 
@@ -23,8 +26,12 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def session_user(django_request):
-    """The signed-in user (the session and the user are read here, in the database thread)."""
-    user = django_request.user
+    """The signed-in user, or None; run in the database thread. The API's paths skip Django's middleware
+    (``imagegen.asgi``), so the session is opened here when the request has none; nothing is written back."""
+    if not hasattr(django_request, "session"):
+        engine = import_module(settings.SESSION_ENGINE)
+        django_request.session = engine.SessionStore(django_request.COOKIES.get(settings.SESSION_COOKIE_NAME))
+    user = get_user(django_request)
     return user if user.is_authenticated else None
 
 

@@ -103,6 +103,8 @@ async function generate(event, sketch) {
   event.preventDefault();
   const button = byId("generate");
   const body = requestBody(sketch);
+  // What the person asked, as they put it, for the gallery card.
+  const asked = { idea: byId("idea").value.trim(), ratio: byId("ratio").value, style: byId("style").value };
   button.disabled = true;
   showError("");
   byId("progress").replaceChildren();
@@ -117,7 +119,7 @@ async function generate(event, sketch) {
       showError(await errorText(response));
       return;
     }
-    await streamAnswer(response, body);
+    await streamAnswer(response, asked);
   } catch (failure) {
     showError(`The request failed: ${failure.message}`);
   } finally {
@@ -125,9 +127,10 @@ async function generate(event, sketch) {
   }
 }
 
-async function streamAnswer(response, body) {
+async function streamAnswer(response, asked) {
   let markdown = "";
   let cost = "";
+  let failed = false;
   let heartbeat = null;
   let beats = 0;
   await readChatStream(response, {
@@ -139,14 +142,17 @@ async function streamAnswer(response, body) {
     },
     content: (text) => { markdown += text; },
     cost: (value) => { cost = value; },
-    error: (error) => showError(error.message || "The generation failed."),
+    error: (error) => { failed = true; showError(error.message || "The generation failed."); },
   });
-  if (!markdown) return;
+  if (!markdown) {
+    if (!failed) showError("The stream ended without an answer.");
+    return;
+  }
   addProgress("Done.", "step");
-  addToGallery(parseAnswer(markdown), body, cost);
+  addToGallery(parseAnswer(markdown), asked, cost);
 }
 
-function addToGallery(answer, body, cost) {
+function addToGallery(answer, asked, cost) {
   byId("gallery-empty")?.remove();
   const card = document.createElement("article");
   card.className = "card";
@@ -164,9 +170,10 @@ function addToGallery(answer, body, cost) {
     images.append(link);
   }
   card.append(images);
-  const idea = body.messages[0].content;
   const lines = [
-    ["Idea", typeof idea === "string" ? idea : idea[0].text],
+    ["Idea", asked.idea],
+    ["Ratio", asked.ratio],
+    ["Style", asked.style],
     [answer.promptLabel || "Prompt", answer.prompt],
     ["Model", answer.model],
     ["Cost", cost],

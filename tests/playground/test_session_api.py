@@ -11,6 +11,7 @@ import pytest
 
 from imagegen.models import ClientKey, Generation
 from playground.models import PlaygroundKey
+from tests.asgi_client import asgi_request
 from tests.playground.conftest import browser_for, page_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -135,3 +136,20 @@ def test_an_anonymous_session_is_not_a_caller(client, flux):
     response = client.post("/v1/chat/completions", "{}", content_type="application/json")
 
     assert response.status_code == 401
+
+
+def test_the_session_is_read_on_the_apis_own_path_without_djangos_middleware(staff, flux, sf):
+    """The API's paths skip Django's middleware (imagegen.asgi): the sign-in opens the session itself."""
+    browser = browser_for(staff)
+    token = page_token(browser)
+    cookie = {"Cookie": "; ".join(f"{name}={morsel.value}" for name, morsel in browser.cookies.items())}
+    body = {"model": "flux-schnell", "messages": [{"role": "user", "content": "a heron"}]}
+
+    models = asgi_request("GET", "/v1/models", headers=cookie)
+    refused = asgi_request("POST", "/v1/chat/completions", json=body, headers=cookie)
+    answered = asgi_request("POST", "/v1/chat/completions", json=body, headers={**cookie, "X-CSRFToken": token})
+
+    assert models.status_code == 200 and models.json()["data"][0]["id"] == "flux-schnell"
+    assert refused.status_code == 403 and "CSRF" in refused.json()["error"]["message"]
+    assert answered.status_code == 200, answered.text
+    assert len(sf.keys_used()) == 1

@@ -8,9 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from tests.factories import make_key, make_model, make_vendor
-from tests.fakes.server import png_bytes
-from tests.fakes.siliconflow import SiliconFlowFake
+from tests.api.conftest import flux, sf  # noqa: F401  (flux-schnell on a SiliconFlow fake, as the API tests have it)
 
 TOKEN_IN_PAGE = re.compile(r'data-csrf-token="([^"]+)"')
 
@@ -37,16 +35,3 @@ def page_token(browser: Client) -> str:
     page = browser.get("/playground/")
     assert page.status_code == 200
     return TOKEN_IN_PAGE.search(page.content.decode())[1]
-
-
-@pytest.fixture
-def sf():
-    with SiliconFlowFake(image=png_bytes(48, 27, (200, 60, 20))) as fake:
-        yield fake
-
-
-@pytest.fixture
-def flux(sf):
-    vendor = make_vendor(name="sf", kind="siliconflow", base_url=sf.url + "/v1", timeout=3.0)
-    make_key(vendor, "sk-playground-sf-aaaa1111", label="k1")
-    return make_model(vendor, name="flux-schnell")

@@ -147,6 +147,17 @@ async def drag_finger(page: Page, points: list[tuple[float, float]]) -> None:
     await page.call("Emulation.setTouchEmulationEnabled", enabled=False)
 
 
+async def choose_file(page: Page, selector: str, path: Path) -> None:
+    """As a person picking a file in the dialog: the input gets it and fires its change event."""
+    root = (await page.call("DOM.getDocument"))["root"]["nodeId"]
+    node = (await page.call("DOM.querySelector", nodeId=root, selector=selector))["nodeId"]
+    await page.call("DOM.setFileInputFiles", files=[str(path)], nodeId=node)
+    await page.evaluate(
+        "(async () => { while (document.getElementById('upload-preview').hidden) "
+        "await new Promise(ok => setTimeout(ok, 25)); })()"
+    )
+
+
 def not_a_missing_styles_list(error: str) -> bool:
     """Before style presets exist the gateway answers /v1/styles 404; the page shows "none" for it."""
     return "/v1/styles" not in error
@@ -188,13 +199,18 @@ def test_an_idea_streams_its_progress_and_lands_in_the_gallery(gateway, session_
     assert ledger.splitlines()[-1] == f"Playground: {STAFF}"  # the staff member's own key row, not a shared one
 
 
-def test_a_sketch_drawn_with_mouse_and_finger_is_sent_as_a_png_image_part(gateway, session_cookie, sf, shots, tmp_path):
+def test_an_upload_and_a_sketch_drawn_with_mouse_and_finger_go_out_as_image_parts(
+    gateway, session_cookie, sf, shots, tmp_path
+):
     sf.latency = 0.0
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(png_bytes(40, 30, (250, 200, 0)))
 
     async def scenario() -> dict:
         with Browser.start(tmp_path / "profile") as browser:
             async with browser.tab(gateway.url + "/playground/", cookies=session_cookie) as page:
                 await page.evaluate(WATCH)
+                await choose_file(page, "#upload", photo)
                 x, y = await centre(page, "#sketch")
                 await drag_mouse(page, [(x - 120 + 10 * step, y - 100 + 2 * step) for step in range(25)])
                 await drag_finger(page, [(x - 100 + 8 * step, y + 100 - 2 * step) for step in range(25)])
@@ -208,10 +224,13 @@ def test_a_sketch_drawn_with_mouse_and_finger_is_sent_as_a_png_image_part(gatewa
 
     parts = seen["sent"][0]["messages"][0]["content"]
     assert parts[0] == {"type": "text", "text": "a castle from this sketch"}
-    url = parts[1]["image_url"]["url"]
-    assert parts[1]["type"] == "image_url" and url.startswith("data:image/png;base64,")
+    assert [part["type"] for part in parts] == ["text", "image_url", "image_url"]
+    assert parts[1]["image_url"]["url"] == "data:image/png;base64," + base64.b64encode(photo.read_bytes()).decode()
+    url = parts[2]["image_url"]["url"]
+    assert url.startswith("data:image/png;base64,")
     sketch = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("L")
     assert sketch.size == (512, 512)
     upper, lower = sketch.crop((0, 0, 512, 256)), sketch.crop((0, 256, 512, 512))
     assert upper.getextrema()[0] < 100 and lower.getextrema()[0] < 100  # the mouse stroke above, the finger's below
     assert seen["width"] == 64 and list(filter(not_a_missing_styles_list, seen["errors"])) == []
+    assert "Input image: upload and sketch" in seen["card"]

@@ -105,6 +105,7 @@ async function generate(event, sketch) {
   const body = requestBody(sketch);
   // What the person asked, as they put it, for the gallery card.
   const asked = { idea: byId("idea").value.trim(), ratio: byId("ratio").value, style: byId("style").value };
+  asked.inputs = [uploaded && "upload", !sketch.blank && "sketch"].filter(Boolean).join(" and ");
   button.disabled = true;
   showError("");
   byId("progress").replaceChildren();
@@ -174,6 +175,7 @@ function addToGallery(answer, asked, cost) {
     ["Idea", asked.idea],
     ["Ratio", asked.ratio],
     ["Style", asked.style],
+    ["Input image", asked.inputs],
     [answer.promptLabel || "Prompt", answer.prompt],
     ["Model", answer.model],
     ["Cost", cost],

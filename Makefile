@@ -36,6 +36,7 @@ run: setup
 	@echo "imagegen is starting on port $(PORT) with $(WEB_CONCURRENCY) workers:"
 	@echo "  API     http://localhost:$(PORT)/v1  (POST /v1/chat/completions, GET /v1/models)"
 	@echo "  Admin   http://localhost:$(PORT)/admin/"
+	@echo "  Playground http://localhost:$(PORT)/playground/  (staff: try models in the browser)"
 	@echo "  Health  http://localhost:$(PORT)/health"
 	@echo "  No admin user yet? Set DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD (and"
 	@echo "  DJANGO_SUPERUSER_EMAIL) before 'make run', or run: $(BIN)/python manage.py createsuperuser"

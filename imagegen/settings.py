@@ -51,6 +51,7 @@ ALLOWED_HOSTS = read("list", "ALLOWED_HOSTS", ["*"])
 CSRF_TRUSTED_ORIGINS = read("list", "CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
+    "playground",  # before the admin: its admin/base_site.html adds the Playground link to the admin header
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -194,7 +195,11 @@ MAX_PROMPT_CHARS = positive("int", "MAX_PROMPT_CHARS", 32000)
 # The JSON endpoints (imagegen/api/views.py) are DRF views; tests/test_settings.py imports every
 # class named here, so a name that does not exist fails the suite, not the first request.
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["imagegen.api.auth.ClientKeyAuthentication"],
+    # A staff member's session first (only without an Authorization header): the playground's way in.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "playground.auth.StaffSessionAuthentication",
+        "imagegen.api.auth.ClientKeyAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["imagegen.api.parsing.JsonObjectParser"],
@@ -209,6 +214,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "An OpenAI-compatible gateway for AI image generation. Every error has OpenAI's shape.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The published contract is the client key; the playground's session is the admin's own page's way in.
+    "AUTHENTICATION_WHITELIST": ["imagegen.api.auth.ClientKeyAuthentication"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "imagegen.api.contract.add_image_files",

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from imagegen.api import contract, edits, image_files, metrics
 from imagegen.api import views as api
@@ -17,6 +17,8 @@ urlpatterns = [
     path("images/<str:token>.<str:ext>", image_files.serve_image, name="image"),
     path("metrics", metrics.serve_metrics, name="metrics"),
     path("admin/", admin.site.urls),
+    # By name, not by import: the playground is a layer above imagegen (see pyproject's import contracts).
+    path("playground/", include("playground.urls")),
 ]
 
 handler400 = "imagegen.api.errors.bad_request"

@@ -10,7 +10,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("core", "imagegen", "vendors", "proxy", "bench")
+PACKAGES = ("core", "imagegen", "vendors", "proxy", "playground", "bench")
 MAX_MODULE_LINES = 300
 MAX_FUNCTION_LINES = 40
 

@@ -4,7 +4,12 @@ as a logged-in user, collect every JavaScript error and failed load, evaluate an
     with Browser.start(tmp_path) as browser:
         shot = browser.visit(url, cookies={"sessionid": ...}, png=tmp_path / "page.png", evaluate="1 + 1")
         shot.errors    # uncaught exceptions, console errors, resources that failed to load
-        shot.value     # what ``evaluate`` returned
+        shot.value     # what ``evaluate`` returned (a promise is awaited)
+
+    async with browser.tab(url, cookies=...) as page:    # to type, click and draw before looking
+        await page.evaluate("...")
+        await page.call("Input.dispatchMouseEvent", ...)
+        await page.screenshot(png)
 
 ``chromium_path()`` is None when no Chromium is installed: tests skip then.
 """
@@ -18,6 +23,8 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,38 +70,32 @@ class Browser:
         return asyncio.run(asyncio.wait_for(self._visit(url, cookies, png, evaluate), 60))
 
     async def _visit(self, url: str, cookies: dict[str, str], png: Path, evaluate: str) -> Shot:
+        async with self.tab(url, cookies=cookies) as page:
+            shot = Shot(errors=page.errors)
+            if evaluate:
+                shot.value = await page.evaluate(evaluate)
+            await page.screenshot(png)
+            return shot
+
+    @asynccontextmanager
+    async def tab(self, url: str, *, cookies: dict[str, str]) -> AsyncIterator[Page]:
+        """A new tab with the cookies set, ``url`` loaded: for tests that go on to type, click and draw."""
         async with aiohttp.ClientSession() as session:
             async with session.put(f"{self.endpoint}/json/new?about:blank") as response:
                 target = await response.json()
             async with session.ws_connect(target["webSocketDebuggerUrl"], max_msg_size=0) as ws:
-                page = _Page(ws)
+                page = Page(ws)
                 for domain in ("Page", "Runtime", "Log", "Network"):
                     await page.call(f"{domain}.enable")
                 for name, value in cookies.items():
                     await page.call("Network.setCookie", name=name, value=value, url=url)
-                await page.call(
-                    "Emulation.setDeviceMetricsOverride", width=WIDTH, height=900, deviceScaleFactor=1, mobile=False
-                )
+                await page.resize(900)
                 await page.call("Page.navigate", url=url)
                 await page.wait_for("Page.loadEventFired")
-                shot = Shot(errors=page.errors)
-                if evaluate:
-                    result = await page.call("Runtime.evaluate", expression=evaluate, returnByValue=True)
-                    shot.value = result["result"].get("value")
-                height = (await page.call("Page.getLayoutMetrics"))["cssContentSize"]["height"]
-                await page.call(
-                    "Emulation.setDeviceMetricsOverride",
-                    width=WIDTH,
-                    height=int(height),
-                    deviceScaleFactor=1,
-                    mobile=False,
-                )
-                picture = await page.call("Page.captureScreenshot", format="png")
-                png.write_bytes(base64.b64decode(picture["data"]))
-                return shot
+                yield page
 
 
-class _Page:
+class Page:
     """One page's websocket: commands with their answers, and the events that say something went wrong."""
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
@@ -109,6 +110,26 @@ class _Page:
                 if "error" in message:
                     raise RuntimeError(f"{method}: {message['error']}")
                 return message.get("result", {})
+
+    async def evaluate(self, expression: str) -> object:
+        """The expression's value; a promise is awaited. A script error raises, with its message."""
+        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in result:
+            details = result["exceptionDetails"]
+            raise RuntimeError(details.get("exception", {}).get("description") or details.get("text"))
+        return result["result"].get("value")
+
+    async def resize(self, height: int) -> None:
+        await self.call(
+            "Emulation.setDeviceMetricsOverride", width=WIDTH, height=height, deviceScaleFactor=1, mobile=False
+        )
+
+    async def screenshot(self, png: Path) -> None:
+        """The whole page, however tall, as a PNG."""
+        height = (await self.call("Page.getLayoutMetrics"))["cssContentSize"]["height"]
+        await self.resize(int(height))
+        picture = await self.call("Page.captureScreenshot", format="png")
+        png.write_bytes(base64.b64decode(picture["data"]))
 
     async def wait_for(self, event: str) -> None:
         while event not in self.seen:

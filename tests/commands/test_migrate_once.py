@@ -36,6 +36,7 @@ class Database:
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(SEED_PREFIXES)}
         env.update(ENV_FILE="", DATA_DIR=str(self.data_dir), DATABASE_URL=self.url, PYTHONUNBUFFERED="1")
+        env.update(DJANGO_SUPERUSER_USERNAME="operator", DJANGO_SUPERUSER_PASSWORD="a long enough password")
         return env
 
     def start(self, *args: str) -> subprocess.Popen:
@@ -82,13 +83,15 @@ def database(request, tmp_path):
         _drop_postgres_database(database.url)
 
 
-def test_two_instances_migrating_at_once_both_succeed_and_the_schema_is_complete_once(database):
-    runs = [database.start("migrate_once") for _ in range(2)]
+def test_two_instances_starting_at_once_both_succeed_and_the_schema_and_admin_are_made_once(database):
+    runs = [database.start("migrate_once", "--then", "ensure_superuser") for _ in range(2)]
     outputs = [run.communicate(timeout=300)[0] for run in runs]
 
     assert [run.returncode for run in runs] == [0, 0], outputs
     applied = ["Applying contenttypes.0001_initial" in output for output in outputs]
     assert sorted(applied) == [False, True], outputs  # exactly one of them created the schema
+    created = ["Superuser 'operator' created." in output for output in outputs]
+    assert sorted(created) == [False, True], outputs  # and the admin user; the other found it
     check = database.run("migrate", "--check")
     assert check.returncode == 0, check.stdout + check.stderr
     again = database.run("migrate_once")

@@ -1,4 +1,8 @@
-"""``migrate``, one instance at a time: safe when several containers start together on one database."""
+"""``migrate``, one instance at a time: safe when several containers start together on one database.
+
+``--then`` runs more start-up commands under the same lock: ``import_env`` and ``ensure_superuser`` read
+then write shared rows, and two instances doing that at once would both try to create the same row.
+"""
 
 from __future__ import annotations
 
@@ -22,8 +26,15 @@ class Command(BaseCommand):
             default=600.0,
             help="Seconds to wait for another instance's migrations before failing (default: 600).",
         )
+        parser.add_argument(
+            "--then",
+            action="append",
+            default=[],
+            metavar="COMMAND",
+            help="A management command (no arguments) to run after migrate, still holding the lock; repeatable.",
+        )
 
-    def handle(self, *args, wait: float, verbosity: int = 1, **options):
+    def handle(self, *args, wait: float, then: list[str], verbosity: int = 1, **options):
         def waiting() -> None:
             self.stdout.write("Another instance is migrating; waiting for it to finish.")
             self.stdout.flush()
@@ -31,5 +42,7 @@ class Command(BaseCommand):
         try:
             with migration_lock(wait, waiting):
                 call_command("migrate", interactive=False, verbosity=verbosity, stdout=self.stdout)
+                for command in then:
+                    call_command(command, verbosity=verbosity, stdout=self.stdout)
         except LockTimeout as exc:
             raise CommandError(f"Migrations not applied: {exc}.") from exc

@@ -3,7 +3,9 @@ database and serves it with gunicorn; `sidecar` runs the periodic commands and s
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -19,6 +21,12 @@ from tests.gateway_process import ROOT, SEED_PREFIXES, free_port
 pytestmark = pytest.mark.e2e
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
 SHELLCHECK = Path(sys.executable).parent / "shellcheck"
+
+
+def image_healthcheck() -> list[str]:
+    """The Dockerfile's HEALTHCHECK command (exec form)."""
+    found = re.search(r"^HEALTHCHECK [^\n]*\\\n\s*CMD (\[.*\])$", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
+    return json.loads(found.group(1))
 
 
 def container_env(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -65,10 +73,13 @@ def test_serve_migrates_imports_creates_the_admin_and_serves_health(tmp_path):
             f"http://127.0.0.1:{port}/v1/models", headers={"Authorization": "Bearer sk-entrypoint-client"}
         )
         assert models.status_code == 200  # import_env made the client key
+        healthcheck = subprocess.run(image_healthcheck(), env=env, capture_output=True, timeout=30)
+        assert healthcheck.returncode == 0, healthcheck.stderr  # the image's own check finds it healthy
     finally:
         server.terminate()
         server.wait(30)
         log.close()
+    assert subprocess.run(image_healthcheck(), env=env, capture_output=True, timeout=30).returncode != 0
     output = (tmp_path / "serve.log").read_text()
     assert "Applying contenttypes.0001_initial" in output and "Booting worker" in output
     admin = _manage(

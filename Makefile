@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 BIND ?= 0.0.0.0
 WEB_CONCURRENCY ?= 2
+TEST_PROCESSES ?= 2
 export DJANGO_SETTINGS_MODULE := imagegen.settings
 
 .PHONY: run test setup lint format bench migrate fuzz
@@ -52,7 +53,7 @@ test: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	ENV_FILE= $(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_PROCESSES) --dist loadfile
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

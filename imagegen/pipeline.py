@@ -194,4 +194,4 @@ async def _prepare_all(made: Made) -> list[PreparedImage]:
     except ImageFetchFailed as exc:
         # The vendor already generated (and likely billed) the image: say so, and do not
         # generate again behind the client's back.
-        raise ImageNotStored(vendor.name, exc.message) from exc
+        raise ImageNotStored(vendor.name, exc.message, exc) from exc

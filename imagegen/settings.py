@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from imagegen.env_reading import boolean, env, positive, read
 from imagegen.observability_settings import log_format, metrics_dir, networks
 from imagegen.secrets_at_rest import encryption_keys, kept_secret, private_data_dir
+from imagegen.storage_settings import *  # noqa: F403  (IMAGE_STORAGE, IMAGE_LINKS, ... and the backend)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -178,8 +179,9 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(read("str", "STATIC_ROOT", str(DATA_DIR / "static")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # collectstatic fills it; WhiteNoise warns when it is missing
 MEDIA_ROOT = Path(read("str", "MEDIA_ROOT", str(DATA_DIR / "media")))
+# Stored images: local disk under MEDIA_ROOT, or an S3-compatible bucket (IMAGE_STORAGE, imagegen/storage_settings.py).
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": image_storage_backend(),  # noqa: F405
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from proxy.file_lock import FileBusy, file_lock
 from proxy.models import StoredImage
+from proxy.object_store import STORAGE_ERRORS, describe
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +133,8 @@ def release_files(ids: list[int] | None = None) -> Removed:
         try:
             with file_lock(name):  # a new image reusing the file checks under the same lock
                 outcome = _release(name)
-        except (FileBusy, OSError):
-            log.exception("could not delete image file %s; the next purge_images tries again", name)
+        except (FileBusy, *STORAGE_ERRORS) as exc:
+            log.error("could not delete image file %s (%s); the next purge_images tries again", name, describe(exc))
             done.files_failed += 1
             continue
         done.files_kept += outcome == KEPT

@@ -26,6 +26,7 @@ from core.db import run_blocking, run_db
 from core.fetch import ImageFetchFailed, fetch_image_bytes, too_large
 from proxy.file_lock import file_lock
 from proxy.models import StoredImage
+from proxy.object_store import StorageWriteFailed, describe, open_stored, public_link, read_stored, storage_writes
 
 __all__ = ["ImageFetchFailed", "open_stored", "public_url", "read_stored", "store_image", "storage_name"]
 
@@ -111,13 +112,20 @@ def _verify(data: bytes) -> _Verified:
     return _Verified(hashlib.sha256(data).hexdigest(), content_type, extension, width, height)
 
 
-def _save(name: str, data: bytes) -> tuple[str, bool]:
+def _image_file(data: bytes, content_type: str) -> ContentFile:
+    """The bytes for the storage; an S3 object is written with this Content-Type (local disk ignores it)."""
+    content = ContentFile(data)
+    content.content_type = content_type
+    return content
+
+
+def _save(name: str, data: bytes, content_type: str) -> tuple[str, bool]:
     """Write once: content-addressed names make an existing file the same bytes. (name, whether it existed)"""
     if default_storage.exists(name):
         return name, True
-    # Two workers storing the same bytes at once may both get here; the storage then picks a
-    # second name for the later one, which is still correct, only not deduplicated.
-    return default_storage.save(name, ContentFile(data)), False
+    # Two workers storing the same bytes at once may both get here; local disk then picks a second
+    # name for the later one (still correct, only not deduplicated), S3 writes the same object twice.
+    return default_storage.save(name, _image_file(data, content_type)), False
 
 
 async def prepare_image(
@@ -159,10 +167,13 @@ def _verify_and_write(data: bytes, content_type: str | None, vendor: str) -> Pre
         log.info("vendor %s said %s for a %s image", vendor or "?", content_type, verified.content_type)
     name = storage_name(verified.sha256, verified.extension)
     try:
-        stored_name, reused = _save(name, data)
+        stored_name, reused = _save(name, data, verified.content_type)
     except Exception as exc:  # local disk or an S3-compatible backend: each has its own errors
-        log.exception("could not write image %s to storage", name)
-        raise ImageFetchFailed("the image could not be written to storage") from exc
+        storage_writes().failing = True
+        # The kind only: botocore's text can name the endpoint and bucket, never needed by a client.
+        log.error("could not write image %s to storage (%s)", name, describe(exc))
+        raise StorageWriteFailed("the image could not be written to storage") from None
+    storage_writes().failing = False
     return PreparedImage(
         sha256=verified.sha256,
         file=stored_name,
@@ -198,7 +209,7 @@ def _keep_reused_files(prepared: list[PreparedImage]) -> None:
                 if default_storage.exists(image.file):
                     continue
                 log.warning("image file %s was purged while a new image reused it; writing it again", image.file)
-                written = default_storage.save(image.file, ContentFile(image.reused_bytes))
+                written = default_storage.save(image.file, _image_file(image.reused_bytes, image.content_type))
                 if written != image.file:  # another writer put it back first
                     default_storage.delete(written)
         except Exception:  # the image is stored and paid for: never fail the answer here
@@ -212,27 +223,19 @@ async def store_image(**source) -> StoredImage:
 
 
 def public_url(image: StoredImage, request=None) -> str:
-    """The permanent URL: PUBLIC_BASE_URL + path when set, else built from the request's host.
+    """The permanent URL: with IMAGE_LINKS=public the object's own public URL (``object_store.public_link``),
+    else the gateway's: PUBLIC_BASE_URL + path when set, else built from the request's host.
 
     The host is one of ALLOWED_HOSTS: ``build_absolute_uri`` goes through ``get_host``, which the
     API edge has already called before any vendor was (so a bad Host is a 400 then, never a 500
     after paying). Without either, the bare path (``/images/<token>.<ext>``) is returned.
     """
+    link = public_link(image.file)
+    if link:
+        return link
     base = (settings.PUBLIC_BASE_URL or "").rstrip("/")
     if base:
         return base + image.path
     if request is not None:
         return request.build_absolute_uri(image.path)
     return image.path
-
-
-def open_stored(image: StoredImage | str):
-    """The stored file, opened for reading (blocking: call it from a thread in async code)."""
-    name = image if isinstance(image, str) else image.file
-    return default_storage.open(name, "rb")
-
-
-def read_stored(image: StoredImage | str) -> bytes:
-    """All the stored bytes (blocking: call it from a thread in async code)."""
-    with open_stored(image) as handle:
-        return handle.read()

@@ -1,23 +1,26 @@
-"""Run the real gateway in a subprocess: migrate, import_env, then uvicorn (or gunicorn as ``make run``
-starts it) on a free port.
+"""Run the real gateway in a subprocess: a migrated database, import_env, then uvicorn (or gunicorn as
+``make run`` starts it) on a free port.
 
 It gets its own data folder and database (a new PostgreSQL database when DATABASE_URL points at
-PostgreSQL, else SQLite in the data folder) and its own cache prefix, so it never sees the test
-database. Used by the end-to-end tests and by bench/.
+PostgreSQL, else SQLite in the data folder), each a copy of one migrated once per session
+(``tests.migrated_template``), and its own cache prefix, so it never sees the test database. Used by
+the end-to-end tests and by bench/.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+
+from tests import migrated_template
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_PREFIXES = ("FLUX_GEN_", "IMAGE_GEN_", "OPENAI_")
@@ -77,9 +80,16 @@ class GatewayProcess:
         """The gateway's data, database and environment import, without a server (for commands alone).
         A DATABASE_URL in ``env`` is used as given; else a fresh PostgreSQL database or SQLite, as above."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if "DATABASE_URL" not in self.extra_env:
-            self._database = _fresh_postgres_database()
-        for command in (("migrate", "--noinput"), ("import_env",), ("collectstatic", "--noinput", "-v0")):
+        if "DATABASE_URL" in self.extra_env:
+            commands = [("migrate", "--noinput"), ("import_env",), ("collectstatic", "--noinput", "-v0")]
+        else:  # a copy of the session's migrated database, and its static files
+            self._database = migrated_template.fresh_postgres_database()
+            if self._database is None:
+                migrated_template.fill_data_dir(self.data_dir)
+            else:
+                shutil.copytree(migrated_template.static_folder(), self.data_dir / "static", dirs_exist_ok=True)
+            commands = [("import_env",)]
+        for command in commands:
             result = self.manage(*command)
             if result.returncode != 0:
                 raise RuntimeError(f"manage.py {command[0]} failed:\n{result.stdout}\n{result.stderr}")
@@ -135,7 +145,7 @@ class GatewayProcess:
     def stop(self) -> None:
         self._terminate()
         if self._database:
-            _drop_postgres_database(self._database)
+            migrated_template.drop_postgres_database(self._database)
             self._database = None
 
     def log(self) -> str:
@@ -161,29 +171,3 @@ class GatewayProcess:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-def _fresh_postgres_database() -> str | None:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        return None
-    import psycopg
-
-    name = "imagegen_e2e_" + secrets.token_hex(6)
-    with psycopg.connect(_psycopg_url(url), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + name))
-
-
-def _drop_postgres_database(url: str) -> None:
-    import psycopg
-
-    name = urlsplit(url).path.lstrip("/")
-    admin_url = urlunsplit(urlsplit(url)._replace(path="/" + urlsplit(os.environ["DATABASE_URL"]).path.lstrip("/")))
-    with psycopg.connect(_psycopg_url(admin_url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _psycopg_url(url: str) -> str:
-    return "postgresql://" + url.split("://", 1)[1]

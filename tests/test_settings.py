@@ -39,6 +39,12 @@ def start_with(**env):
         ("VENDOR_QUEUE_WAIT", "-1"),
         ("VENDOR_QUEUE_WAIT", "nan"),
         ("VENDOR_QUEUE_LENGTH", "0"),
+        ("IMAGE_STORAGE", "nfs"),
+        ("IMAGE_STORAGE", "s3"),  # without AWS_STORAGE_BUCKET_NAME
+        ("IMAGE_STORAGE_TIMEOUT", "0"),
+        ("IMAGE_LINKS", "public"),  # without IMAGE_STORAGE=s3 and IMAGE_PUBLIC_BASE_URL
+        ("IMAGE_LINKS", "cdn"),
+        ("IMAGE_PUBLIC_BASE_URL", "https://cdn.example"),  # with local storage
     ],
 )
 def test_a_bad_value_stops_the_start_naming_the_variable(name, value, tmp_path):
@@ -46,6 +52,18 @@ def test_a_bad_value_stops_the_start_naming_the_variable(name, value, tmp_path):
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert name in result.stderr.splitlines()[-1]
+
+
+def test_s3_storage_starts_with_a_bucket_and_names_nothing_secret(tmp_path):
+    secret = "s3-secret-never-shown-0123456789"
+    s3 = {"IMAGE_STORAGE": "s3", "AWS_SECRET_ACCESS_KEY": secret, "AWS_S3_ADDRESSING_STYLE": "sideways"}
+    refused = start_with(DATA_DIR=str(tmp_path), AWS_STORAGE_BUCKET_NAME="images", **s3)
+    assert "AWS_S3_ADDRESSING_STYLE" in refused.stderr.splitlines()[-1]
+    assert secret not in refused.stderr
+
+    s3["AWS_S3_ADDRESSING_STYLE"] = "path"
+    started = start_with(DATA_DIR=str(tmp_path), AWS_STORAGE_BUCKET_NAME="images", **s3)
+    assert started.returncode == 0, started.stderr
 
 
 def test_the_embedded_defaults_start_with_nothing_set(tmp_path):

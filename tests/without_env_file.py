@@ -17,3 +17,12 @@ os.environ["ENV_FILE"] = ""
 _metrics = tempfile.mkdtemp(prefix="imagegen-test-metrics-")
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics
 atexit.register(shutil.rmtree, _metrics, ignore_errors=True)
+
+# Under pytest-xdist each worker gets a Redis database of its own (the given one, then the ones below it):
+# the suite clears its cache around every test, which would empty the other worker's in the middle of one.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+_redis_url = os.environ.get("REDIS_URL", "")
+if _worker.startswith("gw") and _redis_url:
+    _base, _, _db = _redis_url.rpartition("/")
+    if _db.isdigit() and int(_db) >= int(_worker[2:]):
+        os.environ["REDIS_URL"] = f"{_base}/{int(_db) - int(_worker[2:])}"

@@ -30,6 +30,7 @@ from psycopg_pool import PoolTimeout
 from redis import exceptions as redis_errors
 
 from imagegen.api.errors import ServiceUnavailable
+from proxy.object_store import storage_writes
 
 log = logging.getLogger(__name__)
 
@@ -122,12 +123,18 @@ async def check(dependency: str, question: Callable[[], object]) -> str:
 
 
 async def preflight() -> None:
-    """Raise ``ServiceUnavailable`` unless the database and the cache both answer in time."""
+    """Raise ``ServiceUnavailable`` unless the database and the cache both answer in time, and image storage
+    too while this process's last image write failed (else it is not asked: a round trip per request)."""
     database, cache_state = await asyncio.gather(check("database", database_answers), check("cache", cache_answers))
     if database != OK:
         raise ServiceUnavailable("database")
     if cache_state != OK:
         raise ServiceUnavailable("cache")
+    writes = storage_writes()
+    if writes.failing:
+        if await check("storage", storage_stores) != OK:
+            raise ServiceUnavailable("image storage")
+        writes.failing = False
 
 
 async def health() -> dict[str, str]:

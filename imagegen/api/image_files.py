@@ -2,16 +2,17 @@
 
 A stored image never changes, so answers carry a year-long immutable Cache-Control and the
 content hash as ETag. This path is hot: it stays a plain async view (no DRF), with one query by
-token that ``proxy.selectors`` mostly skips, then the bytes read from storage in a worker thread.
+token that ``proxy.selectors`` mostly skips, then the bytes read from storage (``proxy.object_store``:
+a worker thread for local disk, the shared async HTTP client for S3).
 An image taken down or purged after its retention answers 410 Gone, from every worker within
 ``IMAGE_REMOVAL_CHECK_SECONDS`` of its removal (``proxy.selectors``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -19,11 +20,11 @@ from core.errors import GatewayError
 from imagegen.api.errors import MethodNotAllowed, NotFound, answers_errors
 from proxy import selectors
 from proxy.models import StoredImage
-from proxy.services import read_stored
+from proxy.object_store import read_image
 
 log = logging.getLogger(__name__)
 
-CACHE_CONTROL = "public, max-age=31536000, immutable"
+CACHE_CONTROL = settings.IMAGE_CACHE_CONTROL
 ALLOWED_METHODS = ("GET", "HEAD")
 
 
@@ -81,7 +82,7 @@ async def serve_image(request: HttpRequest, token: str, ext: str) -> HttpRespons
         response["Content-Length"] = str(stored.size)
         return response
     try:
-        body = await asyncio.to_thread(read_stored, stored.file)
+        body = await read_image(stored.file, stored.size)
     except OSError:
         selectors.forget(token)
         now = await selectors.lookup(token)  # removed since this worker last looked at the stamp?

@@ -18,14 +18,14 @@ from collections.abc import AsyncIterator
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 
-from core.db import run_blocking, run_db
+from core.db import run_db
 from imagegen.api import streaming
 from imagegen.api.answers import ChunkWriter
 from imagegen.api.errors import NotFound
 from imagegen.api.image_files import ImageGone
 from imagegen.costs import ZERO, shown
 from proxy.models import StoredImage
-from proxy.services import read_stored
+from proxy.object_store import read_image
 
 REPLAYED = "Idempotent-Replayed"
 # Said after a stored error's own words, which may ask for a retry that would only replay them.
@@ -95,7 +95,7 @@ async def _read(token: str) -> bytes:
         raise NotFound("An image of the stored answer no longer exists.")
     if stored.removed_at is not None:
         raise ImageGone(stored.removal)
-    return await run_blocking(read_stored, stored)
+    return await read_image(stored.file, stored.byte_size)
 
 
 def chat(answer: dict, stream: bool, include_usage: bool) -> HttpResponse:

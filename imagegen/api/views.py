@@ -15,13 +15,13 @@ import secrets
 from django.http import HttpResponse, JsonResponse
 from rest_framework.request import Request
 
-from core.db import run_blocking
 from imagegen import pipeline
 from imagegen.api import answers, dependencies, idempotent, openapi, readiness, replays, streaming
 from imagegen.api.drf import GatewayView
 from imagegen.api.idempotent import Answered
 from imagegen.api.serializers import ChatCompletionSerializer, ImageGenerationSerializer
-from proxy.services import public_url, read_stored
+from proxy.object_store import read_image
+from proxy.services import public_url
 from vendors.selectors import routing_table
 
 
@@ -97,7 +97,7 @@ async def images_answer(request: Request, generation: pipeline.GenerationRequest
     outcome = await pipeline.generate(generation)
     if b64:
         # Every image is stored first, so base64 works whatever form the vendor delivered it in.
-        contents = await run_blocking(lambda: [read_stored(image) for image in outcome.images])
+        contents = [await read_image(image.file, image.byte_size) for image in outcome.images]
         items = [{"b64_json": base64.b64encode(data).decode("ascii")} for data in contents]
     else:
         items = [{"url": public_url(image, request)} for image in outcome.images]

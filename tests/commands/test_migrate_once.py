@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import fcntl
 import os
+import secrets
 import select
 import sqlite3
 import subprocess
 import sys
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from imagegen.migration_lock import ADVISORY_LOCK_ID, LOCK_FILE_NAME
-from tests.gateway_process import ROOT, SEED_PREFIXES, _drop_postgres_database, _fresh_postgres_database, _psycopg_url
+from tests.gateway_process import ROOT, SEED_PREFIXES
+from tests.migrated_template import drop_postgres_database
 
 pytestmark = pytest.mark.e2e
 WAITING = "Another instance is migrating; waiting for it to finish."
@@ -31,7 +34,7 @@ class Database:
     def __init__(self, kind: str, data_dir):
         self.kind, self.data_dir = kind, data_dir
         data_dir.mkdir()
-        self.url = f"sqlite:///{data_dir / 'db.sqlite3'}" if kind == "sqlite" else _fresh_postgres_database()
+        self.url = f"sqlite:///{data_dir / 'db.sqlite3'}" if kind == "sqlite" else _empty_postgres_database()
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(SEED_PREFIXES)}
@@ -80,7 +83,7 @@ def database(request, tmp_path):
     database = Database(request.param, tmp_path / "data")
     yield database
     if request.param == "postgresql":
-        _drop_postgres_database(database.url)
+        drop_postgres_database(database.url)
 
 
 def test_two_instances_starting_at_once_both_succeed_and_the_schema_and_admin_are_made_once(database):
@@ -122,6 +125,21 @@ def test_an_instance_that_waits_past_its_limit_fails_and_applies_nothing(databas
     assert result.returncode == 1
     assert "Migrations not applied: another instance held the migration lock for more than 1 s." in result.stderr
     assert not database.has_migrations_table()
+
+
+def _empty_postgres_database() -> str:
+    """A new database with nothing in it (not the suite's migrated template) on DATABASE_URL's server."""
+    import psycopg
+
+    server = urlsplit(os.environ["DATABASE_URL"])
+    name = "imagegen_migrate_once_" + secrets.token_hex(6)
+    with psycopg.connect(_psycopg_url(os.environ["DATABASE_URL"]), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(server._replace(path="/" + name))
+
+
+def _psycopg_url(url: str) -> str:
+    return "postgresql://" + url.split("://", 1)[1]
 
 
 def _first_line(process: subprocess.Popen) -> str:

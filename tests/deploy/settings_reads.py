@@ -2,8 +2,8 @@
 
 A fresh interpreter records every read of ``os.environ`` made from the project's own code (django-environ's
 reads count for the settings line that asked), then loads the settings as a start does, the gunicorn
-configuration included. It loads them twice, on the embedded defaults and on PostgreSQL + Redis URLs
-(nothing is connected to), because some variables are read only on one of those paths.
+configuration included. It loads them twice, on the embedded defaults and on PostgreSQL, Redis and S3
+settings (nothing is connected to), because some variables are read only on one of those paths.
 """
 
 from __future__ import annotations
@@ -42,9 +42,11 @@ print(json.dumps(sorted(read)))
 
 PATHS = {
     "embedded defaults": {},
-    "PostgreSQL and Redis": {
+    "PostgreSQL, Redis and S3": {
         "DATABASE_URL": "postgres://reader@127.0.0.1:1/never_connected",
         "REDIS_URL": "redis://127.0.0.1:1/0",
+        "IMAGE_STORAGE": "s3",
+        "AWS_STORAGE_BUCKET_NAME": "never-used",
     },
 }
 # Read by `manage.py` and `imagegen.settings` to find the settings, not settings themselves.

@@ -17,6 +17,12 @@ ultra and kontext endpoints want ``aspect_ratio``, between 21:9 and 9:21), ``GET
 Behaviours: ``ok``; ``request_moderated`` / ``content_moderated`` (the poll's final status); ``error`` (final
 status ``Error``); ``never`` (``Pending`` forever); ``lost`` (``Task not found`` forever); ``no_credits``
 (402); ``forbidden`` (403); ``rate_limited`` (429, concurrency cap); ``server_error`` (500).
+
+Input images: each endpoint in ``IMAGE_FIELDS`` takes its fields as base64 (bare or a data URL), PNG, JPEG
+or WebP, at most ``MAX_IMAGE_BYTES`` decoded; ``flux-pro-1.0-fill`` requires ``image``, takes a ``mask`` of
+the image's own size and no width/height. A field the endpoint does not take, a value that is not such an
+image, or a mask of another size is a 422 with FastAPI's ``detail`` list. Accepted images are in
+``fake.received_images``, masks in ``fake.received_masks``.
 """
 
 from __future__ import annotations
@@ -25,14 +31,28 @@ import uuid
 
 from aiohttp import web
 
+from tests.fakes.inputs import pixel_size, read_image
 from tests.fakes.profile import KindProfile
 from tests.fakes.siliconflow import VendorFake, _json
 
 FORBIDDEN = {"detail": "Not authenticated - Invalid Authentication"}
 RATIO_ENDPOINTS = ("flux-pro-1.1-ultra", "flux-kontext-pro", "flux-kontext-max")
+_KONTEXT = ("input_image", "input_image_2", "input_image_3", "input_image_4")
+IMAGE_FIELDS = {
+    "flux-pro-1.1": ("image_prompt",),
+    "flux-pro-1.1-ultra": ("image_prompt",),
+    "flux-kontext-pro": _KONTEXT,
+    "flux-kontext-max": _KONTEXT,
+    "flux-2-pro": ("input_image", *(f"input_image_{number}" for number in range(2, 9))),
+    "flux-pro-1.0-fill": ("image", "mask"),
+}
+ALL_IMAGE_FIELDS = {field for fields in IMAGE_FIELDS.values() for field in fields}
+MAX_IMAGE_BYTES = 20 * 1024 * 1024  # the fake's ceiling for one decoded input image
 
 
 class BFLFake(VendorFake):
+    edit_only_models = ("flux-pro-1.0-fill",)  # catalog models that need an input image (tests/catalog/test_facts.py)
+
     def __init__(self, keys: dict[str, str] | None = None, **kwargs):
         super().__init__(keys, **kwargs)
         self.pending_polls = 2
@@ -78,13 +98,38 @@ class BFLFake(VendorFake):
             payload = await request.json()
         except ValueError:
             return _json(400, {"detail": "Invalid JSON"})
-        invalid = _validate(request.match_info["endpoint"], payload)
+        invalid = _validate(request.match_info["endpoint"], payload) or self._input_images(
+            request.match_info["endpoint"], payload
+        )
         if invalid:
             return _json(422, {"detail": invalid})
         job_id = str(uuid.uuid4())
         self.jobs[job_id] = {"key": key, "behaviour": behaviour, "polls": 0, "prompt": payload["prompt"]}
         polling_url = f"{self.polling_base or self.url}/v1/get_result?id={job_id}"
         return _json(200, {"id": job_id, "polling_url": polling_url, "cost": 4.0})
+
+    def _input_images(self, endpoint: str, payload: dict) -> list[dict]:
+        takes = IMAGE_FIELDS.get(endpoint, ())
+        sent = [field for field in sorted(ALL_IMAGE_FIELDS) if field in payload]
+        if endpoint == "flux-pro-1.0-fill" and "image" not in sent:
+            return [_problem("image", "Field required", "missing")]
+        images, mask = {}, None
+        for field in sent:
+            if field not in takes:
+                return [_problem(field, "Extra inputs are not permitted", "extra_forbidden")]
+            data, reason = read_image(payload[field], data_url=True, bare_base64=True, max_bytes=MAX_IMAGE_BYTES)
+            if reason:
+                return [_problem(field, f"Input image {reason}", "value_error")]
+            if field == "mask":
+                mask = data
+            else:
+                images[field] = data
+        if mask is not None and pixel_size(mask) != pixel_size(images["image"]):
+            return [_problem("mask", "The mask must have the dimensions of the image", "value_error")]
+        self.received_images.append([images[field] for field in takes if field in images])
+        if mask is not None:
+            self.received_masks.append(mask)
+        return []
 
     def _failure(self, behaviour: str) -> web.Response | None:
         if behaviour == "no_credits":
@@ -125,8 +170,15 @@ class BFLFake(VendorFake):
         return _json(200, {"id": job_id, "status": "Ready", "result": result, "progress": None, "details": None})
 
 
+def _problem(field: str, message: str, kind: str) -> dict:
+    return {"loc": ["body", field], "msg": message, "type": kind}
+
+
 def _validate(endpoint: str, payload: dict) -> list[dict]:
     problems = []
+    if endpoint == "flux-pro-1.0-fill":
+        extra = [field for field in ("width", "height", "aspect_ratio") if field in payload]
+        return [_problem(field, "Extra inputs are not permitted", "extra_forbidden") for field in extra]
     if not payload.get("prompt"):
         problems.append({"loc": ["body", "prompt"], "msg": "Field required", "type": "missing"})
     if endpoint in RATIO_ENDPOINTS:

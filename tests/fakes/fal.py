@@ -18,6 +18,12 @@ flagged); ``policy`` (the result is 422 ``content_policy_violation``); ``policy_
 ``invalid`` (the result is a 422 validation error); ``model_timeout`` (the result is 504 ``request_timeout``);
 ``never`` (``IN_PROGRESS`` forever); ``unauthorized`` (401); ``locked`` (403 exhausted balance);
 ``rate_limited`` (429); ``no_runner`` (503 ``runner_scheduling_failure`` at submit).
+
+Input images: the model ids in ``IMAGE_INPUTS`` take their fields (``image_url`` a string, ``image_urls`` a
+list, ``mask_url`` a string), each a base64 data URI of a PNG, JPEG or WebP (the fake fetches no URL). A field
+the model does not take, a value of the wrong shape or not such an image is a 422 with a ``detail`` list,
+given as the result of the job (the queue takes the submit; the model's input check fails the job). Accepted
+images are in ``fake.received_images``, masks in ``fake.received_masks``.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import uuid
 
 from aiohttp import web
 
+from tests.fakes.inputs import read_image
 from tests.fakes.profile import KindProfile
 from tests.fakes.server import bearer
 from tests.fakes.siliconflow import VendorFake, _json
@@ -49,6 +56,20 @@ POLICY = {
         }
     ]
 }
+
+
+# The image inputs of the model ids the fake knows: field -> whether it takes a list. Others take none.
+IMAGE_INPUTS: dict[str, dict[str, bool]] = {
+    "fal-ai/flux/dev/image-to-image": {"image_url": False},
+    "fal-ai/flux-pro/kontext": {"image_url": False},
+    "fal-ai/flux-pro/kontext/max/multi": {"image_urls": True},
+    "fal-ai/flux-pro/v1/fill": {"image_url": False, "mask_url": False},
+}
+IMAGE_FIELDS = ("image_url", "image_urls", "mask_url")
+
+
+def _invalid(field: str, message: str, kind: str) -> list[dict]:
+    return [{"loc": ["body", field], "msg": message, "type": kind}]
 
 
 class FalFake(VendorFake):
@@ -105,6 +126,10 @@ class FalFake(VendorFake):
             return _json(422, {"detail": [{"loc": ["body"], "msg": "Invalid JSON", "type": "json_invalid"}]})
         request_id = str(uuid.uuid4())
         self.jobs[request_id] = {"key": key, "behaviour": behaviour, "polls": 0, "payload": payload, "done": False}
+        model = "/".join(part for part in (request.match_info["owner"], request.match_info["app"]) if part)
+        self.jobs[request_id]["invalid"] = self._input_images(
+            model + "/" + request.match_info.get("subpath", ""), payload
+        )
         base = f"{self.urls_base or self.url}/{request.match_info['owner']}/{request.match_info['app']}"
         base += f"/requests/{request_id}"
         return _json(
@@ -163,6 +188,8 @@ class FalFake(VendorFake):
         if not job["done"]:
             return _json(400, {"detail": "Request is still in progress"})
         behaviour = job["behaviour"]
+        if job.get("invalid"):
+            return _json(422, {"detail": job["invalid"]})
         if behaviour == "policy":
             return _json(422, POLICY)
         if behaviour == "invalid":
@@ -181,6 +208,27 @@ class FalFake(VendorFake):
         flags = [behaviour == "nsfw" or (behaviour == "one_nsfw" and index == 0) for index in range(count)]
         body = {"images": images, "timings": {"inference": 0.42}, "seed": 271828, "has_nsfw_concepts": flags}
         return _json(200, {**body, "prompt": payload.get("prompt")})
+
+    def _input_images(self, model: str, payload: dict) -> list[dict]:
+        takes = IMAGE_INPUTS.get(model.rstrip("/"), {})
+        images: list[bytes] = []
+        for field in (name for name in IMAGE_FIELDS if name in payload):
+            if field not in takes:
+                return _invalid(field, "Extra inputs are not permitted", "extra_forbidden")
+            values = payload[field]
+            if isinstance(values, list) is not takes[field]:
+                return _invalid(
+                    field,
+                    "Input should be a valid list" if takes[field] else "Input should be a valid URL",
+                    "type_error",
+                )
+            for value in values if takes[field] else [values]:
+                data, reason = read_image(value, data_url=True)
+                if reason:
+                    return _invalid(field, f"The image {reason}", "image_load_error")
+                (self.received_masks.append if field == "mask_url" else images.append)(data)
+        self.received_images.append(images)
+        return []
 
     async def cancel(self, request: web.Request) -> web.Response:
         job, failure = self._job(request)

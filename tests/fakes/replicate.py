@@ -22,6 +22,13 @@ an out-of-memory error); ``canceled`` (ends ``canceled``); ``empty`` (``succeede
 ``throttled`` (429 "Expected available in N seconds", N = ``fake.retry_after``); ``server_error`` (503 problem).
 Model owner ``missing`` answers 404. The FLUX models in ``ASPECT_RATIOS`` refuse (422, as Replicate's schema
 does) an ``aspect_ratio`` outside their enum.
+
+Input images: each model in ``IMAGE_INPUTS`` takes its own fields (a URI string, or a list of them); an image
+field the model does not have, a value of the wrong shape, a value that is not a URI, a data URL over 1 MB
+(Replicate recommends data URLs only below that; the fake holds to it so the upload path is used) or a file
+that is not an image is a 422 with ``invalid_fields``. ``POST /v1/files`` (multipart ``content``) stores a file
+and answers its ``urls.get``, which the fake resolves when a model input names it. Accepted images are in
+``fake.received_images`` (one list per create, in field order), masks in ``fake.received_masks``.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import time
 from aiohttp import web
 
 from tests.fakes.profile import KindProfile
+from tests.fakes.replicate_inputs import ImageInputs, problem
 from tests.fakes.server import bearer
 from tests.fakes.siliconflow import VendorFake, _json
 
@@ -41,11 +49,7 @@ VERSION = re.compile(r"^[0-9a-f]{64}$")
 NSFW = "NSFW content detected. Try running it again, or try a different prompt."
 
 
-def problem(status: int, title: str, detail: str, **extra) -> web.Response:
-    return _json(status, {"title": title, "detail": detail, "status": status, **extra})
-
-
-class ReplicateFake(VendorFake):
+class ReplicateFake(ImageInputs, VendorFake):
     def __init__(self, keys: dict[str, str] | None = None, **kwargs):
         super().__init__(keys, **kwargs)
         self.polls_to_finish = 2
@@ -57,6 +61,7 @@ class ReplicateFake(VendorFake):
         self.cancelled: list[str] = []
         self.predictions: dict[str, dict] = {}
         self._ids = itertools.count(1)
+        self.files = {}
 
     def keys_used(self) -> list[str]:
         return [bearer(r) for r in self.requests if r.path.startswith("/v1/")]
@@ -72,6 +77,7 @@ class ReplicateFake(VendorFake):
         app.router.add_get("/v1/predictions/{id}", self.get)
         app.router.add_post("/v1/predictions/{id}/cancel", self.cancel)
         app.router.add_get("/v1/account", self.account)
+        app.router.add_post("/v1/files", self.upload)
 
     async def account(self, request: web.Request) -> web.Response:
         refused = problem(401, "Unauthenticated", "You did not pass a valid authentication token")
@@ -97,7 +103,7 @@ class ReplicateFake(VendorFake):
         if "owner" not in request.match_info and not (isinstance(version, str) and VERSION.match(version)):
             return problem(422, "Invalid version or not permitted", "The specified version does not exist.")
         model_input = payload.get("input") if isinstance(payload.get("input"), dict) else {}
-        refused = _refused_ratio(request.match_info, model_input)
+        refused = _refused_ratio(request.match_info, model_input) or self._refused_images(request, model_input)
         if refused:
             return refused
         if not model_input.get("prompt"):

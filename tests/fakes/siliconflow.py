@@ -17,6 +17,11 @@ Behaviours: ``ok``; ``slow`` (sleeps ``fake.slow_seconds`` more, then ok); ``emp
 ``no_balance`` (403 balance message); ``moderated`` (400 sensitive-content message); ``bad_model`` (400 code
 20012); ``rate_limited`` (429 + ``Retry-After: fake.retry_after``); ``overloaded`` (503 code 50505);
 ``gateway_timeout`` (504 bare string); ``server_error`` (500 plain text).
+
+Input images: ``image``, ``image2``, ``image3`` as base64 data URLs (PNG, JPEG or WebP), as many as
+``IMAGE_MODELS`` says the model takes (others take none); the Qwen edit models refuse ``image_size``. A field
+the model does not take, or a value that is not such a data URL, is a 400 code 20015. What was accepted is in
+``fake.received_images`` (one list of bytes per call); every fake keeps its masks in ``fake.received_masks``.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import time
 
 from aiohttp import web
 
+from tests.fakes.inputs import read_image
 from tests.fakes.profile import KindProfile
 from tests.fakes.server import FakeServer, bearer, png_bytes
 
@@ -59,6 +65,8 @@ class VendorFake(FakeServer):
         self._expired: set[str] = set()
         self._names = itertools.count(1)
         self.in_flight = 0  # API calls being answered right now (a client that hung up ends its call)
+        self.received_images: list[list[bytes]] = []  # the input images each accepted call carried
+        self.received_masks: list[bytes] = []
 
     def behaviour_of(self, request: web.Request) -> tuple[str, str]:
         key = bearer(request)
@@ -129,6 +137,14 @@ def models_list(*names: str) -> web.Response:
 
 # Kolors' image_size enum on SiliconFlow's API reference; the fake refuses other sizes for it as the API does.
 KOLORS_SIZES = ("1024x1024", "960x1280", "768x1024", "720x1440", "720x1280")
+# The input images each image-to-image or edit model takes (image, image2, image3); other models take none.
+IMAGE_FIELDS = ("image", "image2", "image3")
+IMAGE_MODELS = {
+    "kwai-kolors/kolors": 1,
+    "qwen/qwen-image-edit": 1,
+    "qwen/qwen-image-edit-2509": 3,
+    "black-forest-labs/flux.1-kontext-dev": 1,
+}
 
 
 class SiliconFlowFake(VendorFake):
@@ -159,9 +175,29 @@ class SiliconFlowFake(VendorFake):
         size = payload.get("image_size")
         if str(payload["model"]).lower().endswith("kolors") and size is not None and size not in KOLORS_SIZES:
             return _json(400, {"code": 20015, "message": f"Parameter invalid: image_size {size} is not supported."})
+        invalid = self._input_images(payload)
+        if invalid:
+            return _json(400, {"code": 20015, "message": f"Parameter invalid: {invalid}", "data": None})
         count = {"empty": 0, "single": 1}.get(behaviour, int(payload.get("batch_size") or 1))
         images = [{"url": self.host()} for _ in range(count)]
         return _json(200, {"images": images, "timings": {"inference": 0.42}, "seed": random.randrange(10**9)})
+
+    def _input_images(self, payload: dict) -> str | None:
+        model = str(payload["model"]).lower().removeprefix("pro/")
+        sent = [field for field in IMAGE_FIELDS if field in payload]
+        most = IMAGE_MODELS.get(model, 0)
+        if len(sent) > most:
+            return f"{sent[most]} is not supported by {payload['model']}"
+        if model.startswith("qwen/qwen-image-edit") and "image_size" in payload:
+            return f"image_size is not supported by {payload['model']}"
+        received = []
+        for field in sent:
+            data, problem = read_image(payload[field], data_url=True)
+            if problem:
+                return f"{field} {problem}"
+            received.append(data)
+        self.received_images.append(received)
+        return None
 
     def _failure(self, behaviour: str) -> web.Response | None:
         if behaviour == "invalid":

@@ -20,6 +20,13 @@ Behaviours: ``ok``; ``slow`` (sleeps ``fake.slow_seconds`` more); ``filtered`` (
 unauthorized); ``no_credits`` (402); ``moderated`` (403 ``content_moderation``); ``bad_request`` (400);
 ``too_large`` (413); ``rejected`` (422 language); ``rate_limited`` (429 + ``Retry-After: fake.retry_after``);
 ``server_error`` (500).
+
+Input images: ``POST /v2beta/stable-image/edit/inpaint`` takes an ``image`` file (required) and an optional
+``mask`` file; ``generate/sd3`` takes an ``image`` with ``mode: image-to-image`` and ``strength`` (both
+required with it), ``generate/ultra`` an ``image`` with ``strength``; ``generate/core`` takes none. Each image
+is JPEG, PNG or WebP with sides of at least 64 px, 4,096 to 9,437,184 pixels and an aspect ratio within 1:2.5
+and 2.5:1; anything else is a 400 ``bad_request`` naming the field. Accepted images are in
+``fake.received_images``, masks in ``fake.received_masks``.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from email.parser import BytesParser
 
 from aiohttp import web
 
+from tests.fakes.inputs import image_format, pixel_size
 from tests.fakes.profile import KindProfile
 from tests.fakes.siliconflow import VendorFake, _json, image_mime
 
@@ -64,8 +72,9 @@ def stability_error(status: int, name: str, *messages: str, headers: dict[str, s
     return _json(status, {"id": uuid.uuid4().hex, "name": name, "errors": list(messages)}, headers=headers)
 
 
-def parse_form(content_type: str, body: bytes) -> dict[str, str] | None:
-    """The fields of a multipart/form-data body (None when the body is not multipart)."""
+def parse_form(content_type: str, body: bytes) -> dict | None:
+    """The fields of a multipart/form-data body (None when the body is not multipart): text, or the bytes of
+    a part sent as a file."""
     if not content_type.lower().startswith("multipart/form-data"):
         return None
     message = BytesParser(policy=policy.HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
@@ -75,11 +84,13 @@ def parse_form(content_type: str, body: bytes) -> dict[str, str] | None:
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         if name:
-            form[name] = part.get_payload(decode=True).decode()
+            payload = part.get_payload(decode=True)
+            form[name] = payload if part.get_filename() else payload.decode()
     return form
 
 
 class StabilityFake(VendorFake):
+    edit_only_models = ("inpaint",)  # catalog models that need an input image (tests/catalog/test_facts.py)
     api_paths = tuple(f"/v2beta/stable-image/generate/{service}" for service in SERVICES)
 
     def __init__(self, keys: dict[str, str] | None = None, *, latency: float = 0.0):
@@ -90,6 +101,7 @@ class StabilityFake(VendorFake):
     def setup_routes(self, app: web.Application) -> None:
         super().setup_routes(app)
         app.router.add_post("/v2beta/stable-image/generate/{service}", self.generate)
+        app.router.add_post("/v2beta/stable-image/edit/{edit}", self.generate)
         app.router.add_get("/v1/user/balance", self.balance)
 
     async def balance(self, request: web.Request) -> web.Response:
@@ -97,8 +109,8 @@ class StabilityFake(VendorFake):
         return self.probe_failure(request, refused) or _json(200, {"credits": 42.5})
 
     async def generate(self, request: web.Request) -> web.Response:
-        service = request.match_info["service"]
-        if service not in SERVICES:
+        service = request.match_info.get("service") or request.match_info["edit"]
+        if service not in (*SERVICES, "inpaint"):
             return stability_error(404, "not_found", f"No such endpoint: generate/{service}")
         form = parse_form(request.headers.get("Content-Type", ""), await request.read())
         self.forms.append(form)
@@ -111,6 +123,7 @@ class StabilityFake(VendorFake):
             headers = {"Retry-After": str(self.retry_after)} if status == 429 else None
             return stability_error(status, name, text, headers=headers)
         invalid = self._invalid(service, form, request.headers.get("Accept", "image/*"))
+        invalid = invalid or self._input_images(service, form)
         if invalid is not None:
             return stability_error(400, "bad_request", invalid)
         finish = "CONTENT_FILTERED" if behaviour == "filtered" else "SUCCESS"
@@ -139,6 +152,38 @@ class StabilityFake(VendorFake):
         if service == "sd3" and form.get("model", "sd3.5-large") not in SD3_MODELS:
             return f"model: must be one of {', '.join(SD3_MODELS)}"
         return None
+
+    def _input_images(self, service: str, form: dict) -> str | None:
+        image, mask = form.get("image"), form.get("mask")
+        if service == "inpaint" and image is None:
+            return "image: required"
+        if image is None:
+            return "mode: image-to-image needs an image" if form.get("mode") == "image-to-image" else None
+        if service == "core" or (service == "sd3" and form.get("mode") != "image-to-image"):
+            return "image: only accepted in image-to-image mode" if service == "sd3" else "image: not accepted"
+        if service != "inpaint" and not 0 <= float(form.get("strength", -1)) <= 1:
+            return "strength: required with an image, between 0 and 1"
+        for name, data in (("image", image), ("mask", mask)):
+            problem = _image_problem(data) if data is not None else None
+            if problem:
+                return f"{name}: {problem}"
+        self.received_images.append([image])
+        if mask is not None:
+            self.received_masks.append(mask)
+        return None
+
+
+def _image_problem(data: object) -> str | None:
+    if not isinstance(data, bytes) or image_format(data) not in ("image/png", "image/jpeg", "image/webp"):
+        return "must be a jpeg, png or webp file"
+    width, height = pixel_size(data)
+    if min(width, height) < 64:
+        return "every side must be at least 64 pixels"
+    if not 4096 <= width * height <= 9_437_184:
+        return "the total pixel count must be between 4,096 and 9,437,184"
+    if not 1 / 2.5 <= width / height <= 2.5:
+        return "the aspect ratio must be between 1:2.5 and 2.5:1"
+    return None
 
 
 PROFILE = KindProfile(

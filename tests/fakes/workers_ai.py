@@ -24,6 +24,11 @@ envelope without ``result.image``); ``invalid`` (401 code 10000); ``forbidden`` 
 used); ``capacity`` (429 code 3040, out of capacity); ``bad_input`` (400 code 5004); ``timeout`` (408 code
 3007); ``too_large`` (413 code 3006); ``server_error`` (500 code 3043); ``http200_failure`` (200 envelope with
 ``success: false``, code 3040).
+
+Input images: the models in ``IMAGE_MODELS`` take ``image`` (an array of 0-255 integers, the file's bytes) or
+``image_b64`` (the file base64-encoded), PNG, JPEG or WebP; the inpainting one also takes ``mask`` (an array
+of 0-255 integers, an image file). A model that takes none, a value of the wrong shape or not an image is a
+400 code 5004. Accepted images are in ``fake.received_images``, masks in ``fake.received_masks``.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import re
 
 from aiohttp import web
 
+from tests.fakes.inputs import image_format, read_image
 from tests.fakes.profile import KindProfile
 from tests.fakes.server import jpeg_bytes
 from tests.fakes.siliconflow import VendorFake, _json, image_mime
@@ -43,7 +49,14 @@ MODELS = (
     "@cf/bytedance/stable-diffusion-xl-lightning",
     "@cf/lykon/dreamshaper-8-lcm",
     "@cf/black-forest-labs/flux-1-schnell",
+    "@cf/runwayml/stable-diffusion-v1-5-img2img",
+    "@cf/runwayml/stable-diffusion-v1-5-inpainting",
 )
+# The models that take an input image, and whether each takes a mask.
+IMAGE_MODELS = {
+    "@cf/runwayml/stable-diffusion-v1-5-img2img": False,
+    "@cf/runwayml/stable-diffusion-v1-5-inpainting": True,
+}
 MODEL_ID = re.compile(r"@(?:cf|hf)/[\w.-]+/[\w.-]+")
 
 ERRORS: dict[str, tuple[int, int, str]] = {
@@ -117,7 +130,7 @@ class WorkersAIFake(VendorFake):
             payload = json.loads(await request.read())
         except ValueError:
             return envelope_error(400, 3003, "Bad input: the request body is not JSON")
-        invalid = _invalid(payload)
+        invalid = _invalid(payload) or self._input_images(model, payload)
         if invalid is not None:
             return envelope_error(400, 5004, invalid)
         envelope = self.answer == "envelope" or (self.answer == "auto" and "flux" in model)
@@ -126,6 +139,32 @@ class WorkersAIFake(VendorFake):
             return _json(200, {"result": result, "success": True, "errors": [], "messages": []})
         image = b"" if behaviour == "empty" else self.image
         return web.Response(body=image, content_type=image_mime(self.image))
+
+    def _input_images(self, model: str, payload: dict) -> str | None:
+        sent = [field for field in ("image", "image_b64", "mask") if field in payload]
+        if (sent and model not in IMAGE_MODELS) or ("mask" in sent and not IMAGE_MODELS.get(model)):
+            return f"'/{sent[-1]}': this model takes no such property"
+        if "image" in payload and "image_b64" in payload:
+            return "send one of '/image' and '/image_b64'"
+        image, problem = _from_array(payload["image"]) if "image" in payload else (None, None)
+        if "image_b64" in payload:
+            image, problem = read_image(payload["image_b64"], data_url=False, bare_base64=True)
+        mask, mask_problem = _from_array(payload["mask"]) if "mask" in payload else (None, None)
+        if problem or mask_problem:
+            return f"'/{'mask' if mask_problem else sent[0]}' {problem or mask_problem}"
+        if image is not None:
+            self.received_images.append([image])
+        if mask is not None:
+            self.received_masks.append(mask)
+        return None
+
+
+def _from_array(value: object) -> tuple[bytes | None, str | None]:
+    """An image sent as an array of 8-bit unsigned integers."""
+    if not isinstance(value, list) or not all(isinstance(item, int) and 0 <= item <= 255 for item in value):
+        return None, "must be an array of integers between 0 and 255"
+    data = bytes(value)
+    return (data, None) if image_format(data) else (None, "is not an image")
 
 
 def _invalid(payload: object) -> str | None:

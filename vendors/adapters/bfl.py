@@ -8,6 +8,13 @@ Submit ``POST {base}/v1/{model}`` where the upstream model name is the endpoint 
 height are rounded to multiples of 32, as the API demands. Ultra and Kontext models take ``aspect_ratio``
 instead: that is their default when the model's size format is unset. One image per call (batch_limit 1).
 
+Input images, base64 without a data-URL prefix, in the fields of the endpoint's family: Kontext
+``input_image``, ``input_image_2`` .. ``input_image_4``; FLUX.2 ``input_image``, ``input_image_2`` ..
+``input_image_8``; FLUX1.1 [pro] and its ultra ``image_prompt`` (one image that guides the result); the fill
+endpoint (``flux-pro-1.0-fill``) ``image`` plus ``mask`` (black and white, white = change, the image's own
+size; made from OpenAI's transparent = change), and no size (the result has the input's). Other endpoints
+take none: refused before any call.
+
 The answer is ``{id, polling_url}``; ``GET polling_url`` (checked; else ``{base}/v1/get_result?id=``) with the
 key, until ``status`` is final: ``Pending`` -> poll again; ``Task not found`` -> poll again a few times (a new
 job is not always visible at once), then JobLost; ``Request Moderated`` / ``Content Moderated`` ->
@@ -21,6 +28,7 @@ BadRequest; 429 (the account's concurrent-task cap) -> RateLimited; 408/5xx -> U
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from urllib.parse import quote, urlencode
 
@@ -29,6 +37,7 @@ import httpx
 from core.redaction import admin_text
 from vendors import errors
 from vendors.adapters.base import ImageRequest, UpstreamImage
+from vendors.adapters.inputs import black_and_white_mask, refuse_uncarried
 from vendors.adapters.polling import Job, PollAgain, PollingAdapter
 from vendors.adapters.probing import amount
 from vendors.adapters.reading import Json, as_dict, as_int, as_str, json_body
@@ -37,6 +46,20 @@ from vendors.errors import JobLost
 MODERATED = ("request moderated", "content moderated")
 FAILED = ("error", "failed")
 RATIO_MODELS = ("ultra", "kontext")  # endpoints that take aspect_ratio instead of width/height
+_MORE = tuple(f"input_image_{number}" for number in range(2, 9))
+# (a word of the endpoint name, the fields its input images go in, in order); first match wins.
+IMAGE_FIELDS = (
+    ("fill", ("image",)),
+    ("kontext", ("input_image", *_MORE[:3])),
+    ("flux-2", ("input_image", *_MORE)),
+    ("flux-pro-1.1", ("image_prompt",)),
+)
+
+
+def image_fields(endpoint: str) -> tuple[str, ...]:
+    """The fields an endpoint takes its input images in (see the module docstring); () for none."""
+    name = endpoint.lower()
+    return next((fields for word, fields in IMAGE_FIELDS if word in name), ())
 
 
 class BFLAdapter(PollingAdapter):
@@ -44,6 +67,8 @@ class BFLAdapter(PollingAdapter):
     label = "Black Forest Labs API (polled)"
     default_size_format = "width_height"
     batch_limit = 1
+    input_image_limit = 8  # FLUX.2's input_image .. input_image_8
+    carries_mask = True  # the fill endpoint's mask
     not_found_limit = 5  # "Task not found" polls in a row taken as a job that is still being registered
 
     def api(self, path: str) -> str:
@@ -73,7 +98,14 @@ class BFLAdapter(PollingAdapter):
         endpoint = request.model.strip().strip("/").removeprefix("v1/")
         if not endpoint:
             raise errors.BadRequest("the model name must be a BFL endpoint such as flux-pro-1.1")
-        payload = {"prompt": request.prompt, **self.size_fields(request)}
+        fields = image_fields(endpoint)
+        refuse_uncarried(request, most=len(fields), mask="fill" in endpoint.lower(), model=request.model)
+        payload: dict[str, Json] = {"prompt": request.prompt}
+        if "fill" not in endpoint.lower():  # the fill endpoint answers at the input image's size
+            payload.update(self.size_fields(request))
+        payload.update((field, image.b64()) for field, image in zip(fields, request.images, strict=False))
+        if request.mask is not None:
+            payload["mask"] = base64.b64encode(black_and_white_mask(request.mask)).decode("ascii")
         headers = {**self.auth_headers(key), "Content-Type": "application/json"}
         return httpx.Request("POST", self.api(quote(endpoint, safe="/-._~")), headers=headers, json=payload)
 

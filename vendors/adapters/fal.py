@@ -10,6 +10,13 @@ landscape_16_9 1024x576), else ``{"width", "height"}``; the ``width_height`` for
 ``aspect_ratio`` sends ``aspect_ratio`` (models such as flux-pro ultra). A sync base (``https://fal.run``)
 answers the submit with the output itself, which is accepted as well.
 
+Input images go as data URIs (fal takes a base64 data URI wherever a file URL is asked for): in
+``image_urls`` (a list) for the model ids that take several (containing "/multi", "nano-banana", "seedream"
+or "flux-2": Kontext multi, the edit endpoints of those families), else in ``image_url`` (flux/dev
+image-to-image, Kontext, fill); a mask in ``mask_url`` (the fill endpoint's), a black-and-white PNG (white =
+change, made from OpenAI's transparent = change). Which models take an image at all is the model row's
+``input_images``; fal answers an input the model does not have with a 422.
+
 Then ``GET status_url`` (checked, else ``{base}/owner/app/requests/{id}/status``): HTTP 202 while
 ``IN_QUEUE`` / ``IN_PROGRESS``, 200 ``COMPLETED``; then ``GET response_url`` for ``{"images": [{url, width,
 height, content_type}], "has_nsfw_concepts": [...]}``. Images flagged in ``has_nsfw_concepts`` are left out;
@@ -29,6 +36,7 @@ without a body of fal's, a 3xx) is the poll's: retried, or JobLost.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from urllib.parse import quote, urlsplit
 
@@ -36,6 +44,7 @@ import httpx
 
 from vendors import errors
 from vendors.adapters.base import ImageRequest, UpstreamImage
+from vendors.adapters.inputs import black_and_white_mask, refuse_uncarried
 from vendors.adapters.polling import Job, PollAgain, PollingAdapter
 from vendors.adapters.probing import amount
 from vendors.adapters.reading import Json, as_dict, as_int, as_list, json_body
@@ -49,6 +58,7 @@ PRESETS = {
     (1024, 768): "landscape_4_3",
     (1024, 576): "landscape_16_9",
 }
+LIST_MODELS = ("/multi", "nano-banana", "seedream", "flux-2")  # model ids whose images go in image_urls
 QUEUE_STATUSES = (401, 403, 404, 408, 429)  # a result answer about the key or the queue, not about the job
 DONE = "completed"
 # The Platform API (billing) lives beside the queue hosts.
@@ -62,6 +72,8 @@ class FalAdapter(PollingAdapter):
     default_size_format = "preset"
     size_field = "image_size"
     batch_limit = 4  # num_images 1-4
+    input_image_limit = 10  # our cap on an image_urls list (each image travels inline in the JSON)
+    carries_mask = True  # mask_url, the fill endpoint's
     cancel_method = "PUT"
     error_table = ErrorTable(
         codes={
@@ -119,8 +131,20 @@ class FalAdapter(PollingAdapter):
         payload: dict[str, Json] = {"prompt": request.prompt, **self.size_fields(request)}
         if request.n > 1:
             payload["num_images"] = min(request.n, self.max_batch(request))
+        payload.update(self._image_inputs(request))
         headers = {**self.auth_headers(key), "Content-Type": "application/json"}
         return httpx.Request("POST", f"{self.vendor.base_url.rstrip('/')}/{path}", headers=headers, json=payload)
+
+    def _image_inputs(self, request: ImageRequest) -> dict[str, Json]:
+        many = any(word in request.model.lower() for word in LIST_MODELS)
+        refuse_uncarried(request, most=self.input_image_limit if many else 1, mask=True, model=request.model)
+        urls = [image.data_url() for image in request.images]
+        inputs: dict[str, Json] = ({"image_urls": urls} if many else {"image_url": urls[0]}) if urls else {}
+        if request.mask is not None:
+            inputs["mask_url"] = (
+                "data:image/png;base64," + base64.b64encode(black_and_white_mask(request.mask)).decode()
+            )
+        return inputs
 
     async def submit(
         self, client: httpx.AsyncClient, request: ImageRequest, key: str, deadline: float

@@ -15,6 +15,14 @@ so quick models answer in one call) and ``Cancel-After`` (the vendor timeout, so
 of stops on its own). An unfinished answer is polled at ``urls.get`` (checked, else
 ``{base}/predictions/{id}``); cancelling posts to ``urls.cancel``.
 
+Input images go in the model's own input field, known by a per-family rule on the model name (Replicate's
+models each name theirs): a name containing "kontext" -> ``input_image``; "flux-1.1-pro" (and its ultra) ->
+``image_prompt``; "flux-2" -> ``input_images`` (a list); "nano-banana" or "seedream" -> ``image_input`` (a
+list); any other -> ``image`` (flux-dev, the flux-fill models, most image-to-image models). A mask goes in
+``mask`` as a black-and-white PNG (white = change). Each file is a data URL when under 1 MB (Replicate
+recommends data URLs only below that), else it is first uploaded to ``POST {base}/files`` (multipart
+``content``; free, no prediction yet) and the file's ``urls.get`` is sent instead.
+
 The prediction: ``status`` starting -> processing -> succeeded | failed | canceled | aborted; ``output`` is
 one URL or a list of URLs. A non-empty output counts while still ``processing`` (once it holds as many
 images as asked for). ``failed`` with safety-checker wording (NSFW) -> ContentPolicy; other ``failed``,
@@ -39,7 +47,8 @@ import httpx
 
 from core.redaction import admin_text
 from vendors import errors
-from vendors.adapters.base import ImageRequest, UpstreamImage, bearer_headers
+from vendors.adapters.base import ImageRequest, InputImage, UpstreamImage, bearer_headers
+from vendors.adapters.inputs import black_and_white_mask, refuse_uncarried
 from vendors.adapters.polling import Job, PollAgain, PollingAdapter
 from vendors.adapters.reading import Json, as_dict, json_body
 from vendors.errors import ErrorFacts, ErrorTable, JobLost, mentions_moderation
@@ -49,6 +58,21 @@ MODEL = re.compile(r"^(deployments/)?([\w.-]+)/([\w.-]+)(?::([0-9a-f]{64}))?$")
 THROTTLED = re.compile(r"available in (\d+(?:\.\d+)?) seconds?", re.IGNORECASE)
 MAX_WAIT = 60  # Prefer: wait accepts 1-60 s
 UNFINISHED = ("starting", "processing", "")
+# (a word of the model name, the input field its images go in, whether the field is a list); else "image".
+IMAGE_FIELDS = (
+    ("kontext", "input_image", False),
+    ("flux-1.1-pro", "image_prompt", False),
+    ("flux-2", "input_images", True),
+    ("nano-banana", "image_input", True),
+    ("seedream", "image_input", True),
+)
+DATA_URL_LIMIT = 1_000_000  # bytes: larger files are uploaded to the files API first
+
+
+def image_field(model: str) -> tuple[str, bool]:
+    """The input field a Replicate model takes its images in, and whether it is a list (see the docstring)."""
+    name = model.lower()
+    return next(((field, many) for word, field, many in IMAGE_FIELDS if word in name), ("image", False))
 
 
 class ReplicateAdapter(PollingAdapter):
@@ -56,6 +80,8 @@ class ReplicateAdapter(PollingAdapter):
     label = "Replicate predictions (polled)"
     default_size_format = "aspect_ratio"
     batch_limit = 4  # num_outputs 1-4 on the FLUX models
+    input_image_limit = 8  # the list fields (flux-2's input_images takes 8); single fields take one
+    carries_mask = True
     error_table = ErrorTable(forbidden=errors.BadRequest, not_found_hint="model or version not found")
 
     def api(self, path: str) -> str:
@@ -82,11 +108,14 @@ class ReplicateAdapter(PollingAdapter):
             return {"aspect_ratio": request.aspect_ratio}
         return super().size_fields(request)
 
-    def build_request(self, request: ImageRequest, key: str) -> httpx.Request:
+    def build_request(self, request: ImageRequest, key: str, files: dict[int, str] | None = None) -> httpx.Request:
+        """The create request; ``files`` holds the uploaded URL of each large input file, by its index in
+        ``request.images`` (the mask's index is ``len(request.images)``), the others go as data URLs."""
         url, version = self._create_target(request.model)
         model_input: dict[str, Json] = {"prompt": request.prompt, **self.size_fields(request)}
         if request.n > 1:
             model_input["num_outputs"] = min(request.n, self.max_batch(request))
+        model_input.update(self._image_inputs(request, files or {}))
         payload: dict[str, Json] = {"input": model_input}
         if version:
             payload["version"] = version
@@ -96,6 +125,39 @@ class ReplicateAdapter(PollingAdapter):
             headers["Prefer"] = f"wait={wait}"
         headers["Cancel-After"] = f"{max(5, math.ceil(self.vendor.timeout))}s"
         return httpx.Request("POST", url, headers=headers, json=payload)
+
+    def _image_inputs(self, request: ImageRequest, files: dict[int, str]) -> dict[str, Json]:
+        field, many = image_field(request.model)
+        refuse_uncarried(request, most=self.input_image_limit if many else 1, mask=True, model=request.model)
+        refs = [files.get(index) or image.data_url() for index, image in enumerate(request.images)]
+        inputs: dict[str, Json] = {field: refs if many else refs[0]} if refs else {}
+        if request.mask is not None:
+            inputs["mask"] = files.get(len(refs)) or _mask_file(request.mask).data_url()
+        return inputs
+
+    async def _upload_large(
+        self, client: httpx.AsyncClient, request: ImageRequest, key: str, deadline: float
+    ) -> dict[int, str]:
+        """Upload each input file of 1 MB or more to the files API; their URLs by index (see build_request).
+        A mask is converted only when it goes this way (its black-and-white PNG is never larger)."""
+        files = list(enumerate(request.images))
+        if request.mask is not None and len(request.mask.data) >= DATA_URL_LIMIT:
+            files.append((len(request.images), _mask_file(request.mask)))
+        uploaded = {}
+        for index, image in files:
+            if len(image.data) >= DATA_URL_LIMIT:
+                uploaded[index] = await self._upload(client, image, f"input-{index}", key, deadline)
+        return uploaded
+
+    async def _upload(self, client: httpx.AsyncClient, image: InputImage, name: str, key: str, deadline: float) -> str:
+        """One file stored by the files API (free: no prediction yet), and the URL a model input takes it by."""
+        content = (f"{name}.{image.content_type.split('/')[1]}", image.data, image.content_type)
+        upload = httpx.Request("POST", self.api("files"), headers=self.auth_headers(key), files={"content": content})
+        answer = as_dict(json_body(await self.send_submit(client, upload, deadline)))
+        url = as_dict(answer.get("urls")).get("get")
+        if not isinstance(url, str) or not url:
+            raise errors.UpstreamUnavailable("the vendor stored an input file but gave no URL for it")
+        return url
 
     def _create_target(self, model: str) -> tuple[str, str | None]:
         model = model.strip()
@@ -115,7 +177,8 @@ class ReplicateAdapter(PollingAdapter):
     async def submit(
         self, client: httpx.AsyncClient, request: ImageRequest, key: str, deadline: float
     ) -> Job | list[UpstreamImage]:
-        response = await self.send_submit(client, self.build_request(request, key), deadline)
+        files = await self._upload_large(client, request, key, deadline)
+        response = await self.send_submit(client, self.build_request(request, key, files), deadline)
         prediction = self.submitted_body(response)
         job_id = prediction.get("id")
         wanted = min(request.n, self.max_batch(request))
@@ -167,6 +230,11 @@ class ReplicateAdapter(PollingAdapter):
         throttled = THROTTLED.search(message)
         retry_after = float(throttled.group(1)) if throttled else facts.retry_after
         return dataclasses.replace(facts, message=message, retry_after=retry_after)
+
+
+def _mask_file(mask: InputImage) -> InputImage:
+    """The mask as Replicate's models take it: black and white, white = change."""
+    return InputImage(black_and_white_mask(mask), "image/png", mask.width, mask.height)
 
 
 def _output_urls(output: Json) -> list[str]:

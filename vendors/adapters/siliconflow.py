@@ -3,6 +3,10 @@
 Request: ``POST {base}/images/generations`` (or the base itself when it is that endpoint already), Bearer key,
 JSON ``{model, prompt, image_size: "WxH"}``, plus ``batch_size: n`` when more than one image is asked for.
 
+Input images (image-to-image and edit models: Kolors, Qwen-Image-Edit, FLUX.1 Kontext): ``image``, then
+``image2`` and ``image3`` (Qwen-Image-Edit-2509 takes up to three), each a base64 data URL. No mask field.
+``negative_prompt`` is passed on when the request has one.
+
 Answer: ``{"images": [{"url": ...}], "timings": {...}, "seed": 123}``; the URLs live one hour, so the caller
 downloads them at once. ``data[].url`` / ``b64_json`` are accepted too, for relays that answer OpenAI-style.
 
@@ -18,9 +22,12 @@ import httpx
 
 from vendors import errors
 from vendors.adapters.base import ImageAdapter, ImageRequest, UpstreamImage, bearer_headers
+from vendors.adapters.inputs import refuse_uncarried
 from vendors.adapters.probing import amount
 from vendors.adapters.reading import Json, as_dict, as_int, as_list, as_str, clean_message, json_body
 from vendors.errors import ErrorFacts, ErrorTable
+
+IMAGE_FIELDS = ("image", "image2", "image3")
 
 
 class SiliconFlowAdapter(ImageAdapter):
@@ -28,12 +35,18 @@ class SiliconFlowAdapter(ImageAdapter):
     label = "SiliconFlow images (JSON image URLs)"
     size_field = "image_size"
     batch_limit = 4  # batch_size 1-4
+    input_image_limit = 3  # image, image2, image3
     error_table = ErrorTable(codes={"30003": 401, "30014": 401})  # "Model disabled.", "Token is invalid."
 
     def build_request(self, request: ImageRequest, key: str) -> httpx.Request:
         payload = {"model": request.model, "prompt": request.prompt, **self.size_fields(request)}
         if request.n > 1:  # documented for Kolors only; other models need not know the field
             payload["batch_size"] = request.n
+        refuse_uncarried(request, most=self.input_image_limit, mask=self.carries_mask, model=request.model)
+        for field, image in zip(IMAGE_FIELDS, request.images, strict=False):
+            payload[field] = image.data_url()
+        if request.negative_prompt:
+            payload["negative_prompt"] = request.negative_prompt
         url = self.url("images/generations")
         return httpx.Request("POST", url, headers=bearer_headers(key), json=payload)
 

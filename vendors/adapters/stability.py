@@ -14,6 +14,14 @@ Fields: ``prompt``, the size as the model's ``size_format`` says (default ``aspe
 width/height; sizing has already picked one of 16:9 1:1 21:9 2:3 3:2 4:5 5:4 9:16 9:21), ``output_format: png``,
 and ``model`` (the upstream name) on the ``sd3`` service only. One image per call.
 
+Input images: an ``image`` file part. On ``sd3`` with ``mode: image-to-image`` and ``strength``, on ``ultra``
+with ``strength`` (``strength`` is required with an image; we send ``inputs.IMAGE_STRENGTH``); neither then
+takes ``aspect_ratio`` (the input image sets the shape). ``core`` takes no image: refused before any call. A
+mask, or a model named like "inpaint", goes to ``/v2beta/stable-image/edit/inpaint`` instead: ``image`` plus
+an optional ``mask`` file (a black-and-white PNG, white = change, made from OpenAI's transparent = change; the
+vendor resizes a mask of another size). Images are JPEG, PNG or WebP, each side at least 64 px, 4,096 to
+9,437,184 pixels, aspect ratio within 1:2.5 and 2.5:1. ``negative_prompt`` is passed on when given.
+
 Answer, by its Content-Type: ``image/*`` -> the raw bytes, ``finish-reason`` and ``seed`` in headers;
 ``application/json`` -> ``{"image": base64, "finish_reason", "seed"}`` (the image type in ``; type=image/png``).
 A 200 whose finish reason is ``CONTENT_FILTERED`` holds a blurred image: it is ContentPolicy, never delivered.
@@ -35,11 +43,13 @@ import httpx
 
 from vendors import errors
 from vendors.adapters.base import ImageAdapter, ImageRequest, UpstreamImage
+from vendors.adapters.inputs import IMAGE_STRENGTH, black_and_white_mask, refuse_uncarried
 from vendors.adapters.probing import amount
 from vendors.adapters.reading import Json, as_dict, clean_message, json_body
 from vendors.errors import ErrorFacts, ErrorTable
 
-SERVICE_URL = re.compile(r"/generate/[\w.-]+$")
+SERVICE_URL = re.compile(r"/(?:generate|edit)/[\w.-]+$")
+INPAINT = "edit/inpaint"
 FILTERED = "CONTENT_FILTERED"
 
 
@@ -48,6 +58,8 @@ class StabilityAdapter(ImageAdapter):
     label = "Stability AI Stable Image (v2beta)"
     default_size_format = "aspect_ratio"
     batch_limit = 1
+    input_image_limit = 1
+    carries_mask = True
     error_table = ErrorTable(
         codes={"content_moderation": errors.ContentPolicy},
         forbidden=errors.ContentPolicy,  # the only 403 Stability documents is its moderation
@@ -57,25 +69,41 @@ class StabilityAdapter(ImageAdapter):
 
     def endpoint(self, request: ImageRequest) -> str:
         base = self.vendor.base_url.rstrip("/")
+        editing = request.mask is not None or "inpaint" in request.model.lower()
+        service = INPAINT if editing else f"generate/{service_for(request.model)}"
         if SERVICE_URL.search(base):
-            return base
-        service = service_for(request.model)
+            return SERVICE_URL.sub("/" + service, base) if editing else base
         for stem, rest in (
-            ("/generate", f"/{service}"),
-            ("/stable-image", f"/generate/{service}"),
-            ("/v2beta", f"/stable-image/generate/{service}"),
+            ("/stable-image/generate", f"/stable-image/{service}"),
+            ("/stable-image", f"/stable-image/{service}"),
+            ("/v2beta", f"/v2beta/stable-image/{service}"),
         ):
             if base.endswith(stem):
-                return base + rest
-        return f"{base}/v2beta/stable-image/generate/{service}"
+                return base.removesuffix(stem) + rest
+        return f"{base}/v2beta/stable-image/{service}"
 
     def build_request(self, request: ImageRequest, key: str) -> httpx.Request:
         url = self.endpoint(request)
-        fields: dict[str, Json] = {"prompt": request.prompt, **self.size_fields(request), "output_format": "png"}
+        refuse_uncarried(request, most=0 if url.endswith("/core") else 1, mask=True, model=request.model)
+        fields: dict[str, Json] = {"prompt": request.prompt, "output_format": "png"}
+        if not request.images:  # with an input image, the image sets the shape
+            fields.update(self.size_fields(request))
+        elif not url.endswith(INPAINT):
+            fields["strength"] = IMAGE_STRENGTH
+            if url.endswith("/sd3"):
+                fields["mode"] = "image-to-image"
         if url.endswith("/sd3") and request.model:
             fields["model"] = request.model
+        if request.negative_prompt:
+            fields["negative_prompt"] = request.negative_prompt
         # (None, value) parts are plain form fields; passing them as files keeps the body multipart.
+        files: dict[str, tuple[str | None, str | bytes, str] | tuple[None, str]]
         files = {name: (None, str(value)) for name, value in fields.items()}
+        if request.images:
+            image = request.images[0]
+            files["image"] = ("image." + image.content_type.split("/")[1], image.data, image.content_type)
+        if request.mask is not None:
+            files["mask"] = ("mask.png", black_and_white_mask(request.mask), "image/png")
         headers = {"Authorization": f"Bearer {key}", "Accept": "image/*"}
         return httpx.Request("POST", url, headers=headers, files=files)
 

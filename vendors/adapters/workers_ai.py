@@ -19,6 +19,13 @@ Request: JSON ``{prompt}`` plus the size as the model's ``size_format`` says, by
 integers (SDXL family: 256-2048). flux-1-schnell takes no size: set its ``size_format`` to ``none``; a model
 whose id contains "flux" and whose ``size_format`` is left at the default gets no size either. One image per call.
 
+Input images (the img2img and inpainting models, ``@cf/runwayml/stable-diffusion-v1-5-img2img`` /
+``-inpainting``): ``image_b64``, the file base64-encoded (the schema's other form, ``image``, is the same
+bytes as an array of 0-255 integers), plus ``strength`` (``inputs.IMAGE_STRENGTH``: the default of 1 would
+ignore the image); a mask is ``mask``, a black-and-white PNG (white = repaint, made from OpenAI's
+transparent = change) as an array of 0-255 integers, the only form the schema has for it. One image.
+``negative_prompt`` is passed on when given.
+
 Answer, by its Content-Type: ``image/*`` -> the raw bytes (SDXL family: PNG); ``application/json`` -> the
 Cloudflare envelope ``{"result": {"image": base64}, "success": true, ...}`` (flux-1-schnell: a JPEG). A 200
 envelope with ``success: false`` is classified like an error answer; no image at all is GenerationFailed.
@@ -53,6 +60,7 @@ import httpx
 from core.redaction import scrub
 from vendors import errors
 from vendors.adapters.base import ImageAdapter, ImageRequest, UpstreamImage
+from vendors.adapters.inputs import IMAGE_STRENGTH, black_and_white_mask, refuse_uncarried
 from vendors.adapters.reading import Json, as_dict, json_body
 from vendors.errors import ErrorFacts, ErrorTable
 
@@ -67,6 +75,8 @@ class WorkersAIAdapter(ImageAdapter):
     label = "Cloudflare Workers AI text-to-image"
     default_size_format = "width_height"
     batch_limit = 1
+    input_image_limit = 1
+    carries_mask = True
     error_table = ErrorTable(
         codes={
             DAILY_QUOTA: 429,  # the day's free allocation is spent: rest until the reset (see error_facts)
@@ -108,6 +118,13 @@ class WorkersAIAdapter(ImageAdapter):
         payload: dict[str, Json] = {"prompt": request.prompt}
         if request.size_format or "flux" not in request.model.lower():
             payload.update(self.size_fields(request))
+        refuse_uncarried(request, most=self.input_image_limit, mask=self.carries_mask, model=request.model)
+        if request.images:
+            payload.update(image_b64=request.images[0].b64(), strength=IMAGE_STRENGTH)
+        if request.mask is not None:
+            payload["mask"] = list(black_and_white_mask(request.mask))
+        if request.negative_prompt:
+            payload["negative_prompt"] = request.negative_prompt
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         return httpx.Request("POST", url, headers=headers, json=payload)
 

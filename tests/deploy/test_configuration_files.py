@@ -51,6 +51,8 @@ def test_the_gateway_scales_it_is_built_here_with_no_fixed_port_no_source_mount_
     assert gateway["build"] == "." and "ports" not in gateway and "container_name" not in gateway
     assert not [volume for volume in gateway.get("volumes", []) if str(volume).startswith((".", "/"))]
     assert "/health" in " ".join(gateway["healthcheck"]["test"])
+    # A .env written for `make run` (BIND=127.0.0.1, another PORT) must not move it off the proxy's address.
+    assert gateway["environment"]["BIND"] == "0.0.0.0" and f":{gateway['environment']['PORT']}" in NGINX
 
 
 def test_every_service_has_a_health_check_except_the_one_shot_bucket_creation():

@@ -25,7 +25,7 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $@ $(VENV)/.runtime-installed
 
 setup: $(VENV)/.runtime-installed
-	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py migrate_once
 	$(BIN)/python manage.py recover_ledger
 	$(BIN)/python manage.py import_env
 	$(BIN)/python manage.py ensure_superuser

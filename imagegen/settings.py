@@ -176,8 +176,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
-STATIC_ROOT.mkdir(exist_ok=True)  # collectstatic fills it; WhiteNoise warns when it is missing
+# The container image bakes its static files outside DATA_DIR (a volume would keep an old copy).
+STATIC_ROOT = Path(read("str", "STATIC_ROOT", str(DATA_DIR / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # collectstatic fills it; WhiteNoise warns when it is missing
 MEDIA_ROOT = Path(read("str", "MEDIA_ROOT", str(DATA_DIR / "media")))
 # Stored images: local disk under MEDIA_ROOT, or an S3-compatible bucket (IMAGE_STORAGE, imagegen/storage_settings.py).
 STORAGES = {

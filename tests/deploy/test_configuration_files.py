@@ -77,11 +77,19 @@ def test_every_gateway_variable_in_compose_is_one_the_gateway_reads(settings_rea
         assert not unread, f"{service} sets {sorted(unread)}, which nothing reads: a typo, or a stale name"
 
 
+def default_of(value: str) -> int:
+    """The default of a compose value written ``${NAME:-default}``."""
+    return int(re.fullmatch(r"\$\{\w+:-(\d+)\}", value).group(1))
+
+
 def test_the_proxy_and_the_gateway_share_their_request_limits_and_the_proxy_is_the_trusted_one():
     gateway, proxy = SERVICES["gateway"]["environment"], SERVICES["proxy"]["environment"]
     for name in ("MAX_REQUEST_BYTES", "MAX_HEADER_BYTES"):
         assert gateway[name] == proxy[name]
         assert f"${{{name}}}" in NGINX
+    edit_cap = default_of(proxy["MAX_EDIT_REQUEST_BYTES"])
+    assert edit_cap == default_of(gateway["MAX_REQUEST_BYTES"]) + default_of(gateway["INPUT_IMAGES_MAX_TOTAL_BYTES"])
+    assert "${MAX_EDIT_REQUEST_BYTES}" in NGINX
     assert gateway["FORWARDED_ALLOW_IPS"] == SERVICES["proxy"]["networks"]["backend"]["ipv4_address"]
     assert "proxy_set_header X-Forwarded-For $remote_addr;" in NGINX  # replaced, not appended to
 

@@ -18,11 +18,13 @@ from tests.gateway_process import ROOT, GatewayProcess, free_port
 pytestmark = pytest.mark.e2e
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
 BODY_CAP = 4096
+EDIT_CAP = 4 * BODY_CAP
 
 
 def render(template: str, *, listen: int, upstream: int) -> str:
     """What the nginx image's envsubst step makes of the template, pointed at a local replica."""
     text = template.replace("${MAX_REQUEST_BYTES}", str(BODY_CAP)).replace("${MAX_HEADER_BYTES}", "8192")
+    text = text.replace("${MAX_EDIT_REQUEST_BYTES}", str(EDIT_CAP))
     text = text.replace("server gateway:8000 resolve;", f"server 127.0.0.1:{upstream};")
     return text.replace("resolver 127.0.0.11 valid=5s ipv6=off;", "").replace(
         "listen 80;", f"listen 127.0.0.1:{listen};"
@@ -92,6 +94,10 @@ def test_the_proxy_serves_the_gateway_and_answers_its_own_refusals_in_openai_sha
 
     too_large = httpx.post(proxy.url + "/v1/chat/completions", content=b"x" * (BODY_CAP + 1))
     assert_openai_error(too_large, 413, "request_too_large")
+    edit = httpx.post(proxy.url + "/v1/images/edits", files={"image": ("a.png", b"x" * (2 * BODY_CAP))})
+    assert edit.status_code == 401  # an edit's images pass the proxy: the gateway itself answered
+    too_large_edit = httpx.post(proxy.url + "/v1/images/edits", files={"image": ("a.png", b"x" * EDIT_CAP)})
+    assert_openai_error(too_large_edit, 413, "request_too_large")
     header_too_large = httpx.get(proxy.url + "/health", headers={"X-Padding": "x" * 9000})
     assert_openai_error(header_too_large, 431, "request_header_too_large")
 

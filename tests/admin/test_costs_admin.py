@@ -69,6 +69,7 @@ def test_the_optimizer_settings_take_prices_per_million_tokens(admin_client):
         "model": "deepseek-chat",
         "time_budget": "20",
         "max_words": "50",
+        "client_modes": "off",
         "input_price_per_million": "0.27",
         "output_price_per_million": "1.10",
     }

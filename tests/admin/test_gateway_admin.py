@@ -169,12 +169,21 @@ def test_the_optimizer_offers_only_openai_chat_vendors_and_saves_its_row(admin_c
     assert list(form.fields["vendor"].queryset) == [llm]
 
     response = admin_client.post(
-        url, {"mode": "reasoning", "vendor": str(llm.pk), "model": "o3-mini", "time_budget": "15", "max_words": "40"}
+        url,
+        {
+            "mode": "reasoning",
+            "client_modes": "all",
+            "vendor": str(llm.pk),
+            "model": "o3-mini",
+            "time_budget": "15",
+            "max_words": "40",
+        },
     )
 
     assert response.status_code == 302
     row = OptimizerSettings.objects.get()
     assert (row.mode, row.vendor, row.model, row.time_budget) == ("reasoning", llm, "o3-mini", 15)
+    assert row.client_modes == "all"
 
 
 # --- stored images --------------------------------------------------------------------------------

@@ -71,6 +71,23 @@ def shots(tmp_path) -> Path:
     return folder
 
 
+EDIT_MODEL = """
+from vendors.models import ImageModel
+flux = ImageModel.objects.get(name="flux-schnell")
+ImageModel.objects.create(
+    vendor=flux.vendor, name="qwen-edit", upstream_name="Qwen/Qwen-Image-Edit-2509", size_format="none",
+    input_images=3,
+)
+"""
+CHOOSE_EDIT_MODEL = """(async () => {
+    for (let tries = 0; tries < 100 && !document.querySelector('#model option[value="qwen-edit"]'); tries++) {
+        await new Promise((done) => setTimeout(done, 50));
+    }
+    const model = document.querySelector("#model");
+    model.value = "qwen-edit";
+    model.dispatchEvent(new Event("change"));
+})()"""
+
 # Records what the page sends, and when a progress line first shows while the gallery is still empty.
 WATCH = """(async () => {
   await window.playgroundReady;
@@ -205,11 +222,13 @@ def test_an_upload_and_a_sketch_drawn_with_mouse_and_finger_go_out_as_image_part
     sf.latency = 0.0
     photo = tmp_path / "photo.png"
     photo.write_bytes(png_bytes(40, 30, (250, 200, 0)))
+    gateway.python(EDIT_MODEL)  # a model that takes the upload and the sketch
 
     async def scenario() -> dict:
         with Browser.start(tmp_path / "profile") as browser:
             async with browser.tab(gateway.url + "/playground/", cookies=session_cookie) as page:
                 await page.evaluate(WATCH)
+                await page.evaluate(CHOOSE_EDIT_MODEL)
                 await choose_file(page, "#upload", photo)
                 x, y = await centre(page, "#sketch")
                 await drag_mouse(page, [(x - 120 + 10 * step, y - 100 + 2 * step) for step in range(25)])
@@ -234,3 +253,5 @@ def test_an_upload_and_a_sketch_drawn_with_mouse_and_finger_go_out_as_image_part
     assert upper.getextrema()[0] < 100 and lower.getextrema()[0] < 100  # the mouse stroke above, the finger's below
     assert seen["width"] == 64 and list(filter(not_a_missing_styles_list, seen["errors"])) == []
     assert "Input image: upload and sketch" in seen["card"]
+    assert sf.received_images[-1][0] == photo.read_bytes()  # the upload reached the vendor intact, the sketch beside it
+    assert len(sf.received_images[-1]) == 2

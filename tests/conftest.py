@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from django.conf import settings as django_settings
 from django.core.cache import cache
@@ -5,6 +7,31 @@ from django.test import override_settings
 
 from core.state import reset_process_state
 from imagegen.alerts import Courier, courier
+
+# Tests whose outcome does not depend on the database or the cache: adapters against their fakes, the catalog's
+# facts, settings parsing, the deploy files, the pages in a real browser, the in-process fault matrix (about vendors;
+# its transport faults through a real gateway stay in both). They run once, in the pass without DATABASE_URL
+# (SQLite), which keeps CI's two passes within their time; everything else runs in both.
+BACKEND_INDEPENDENT = (
+    "tests/vendors/adapters/",
+    "tests/vendors/images/",
+    "tests/catalog/test_facts.py",
+    "tests/test_settings.py",
+    "tests/deploy/",
+    "tests/admin/test_admin_in_chromium.py",
+    "tests/playground/test_playground_in_chromium.py",
+    "tests/faults/test_fault_matrix.py",
+    "tests/faults/test_optimizer_faults.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        return
+    skip = pytest.mark.skip(reason="independent of the database and cache: runs in the SQLite pass")
+    for item in items:
+        if item.nodeid.startswith(BACKEND_INDEPENDENT):
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,9 +9,9 @@ from tests.contract.live import live_gateway
 
 pytestmark = pytest.mark.e2e
 
-# Generated cases per operation: with the coverage phase and the stateful scenarios, about 500
+# Generated cases per operation: with the coverage phase and the stateful scenarios, about 400
 # cases in all, some 20 s on two cores.
-EXAMPLES = 25
+EXAMPLES = 12
 
 
 def test_the_gateway_keeps_its_published_contract_and_its_secrets(tmp_path):

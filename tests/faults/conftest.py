@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import socket
 
 import pytest
@@ -14,18 +13,6 @@ from tests.factories import client_key_row
 from vendors.adapters.polling import PollingAdapter
 
 CLIENT_KEY = "client-key-for-the-fault-matrix-0001"
-
-
-def pytest_collection_modifyitems(config, items):
-    """The in-process matrix is about vendors, not the database: it runs in the pass without DATABASE_URL
-    (SQLite), once, which keeps CI's two passes within their time. The transport faults through a real
-    gateway run in both passes."""
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        return
-    skip = pytest.mark.skip(reason="the in-process fault matrix runs in the SQLite pass")
-    for item in items:
-        if "tests/faults/" in item.nodeid and "transport_faults_e2e" not in item.nodeid:
-            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

@@ -25,7 +25,21 @@ BACKEND_INDEPENDENT = (
 )
 
 
+# The folders whose files start real servers and take seconds each: they are handed out first, so the two
+# processes of `make test` (pytest-xdist, a file to a process) end on small files together, not one on a long file.
+SLOW_FIRST = (
+    "tests/e2e/",
+    "tests/faults/",
+    "tests/contract/",
+    "tests/playground/",
+    "tests/storage/",
+    "tests/deploy/",
+    "tests/commands/",
+)
+
+
 def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: not item.nodeid.startswith(SLOW_FIRST))  # stable: each file stays in one piece
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         return
     skip = pytest.mark.skip(reason="independent of the database and cache: runs in the SQLite pass")

@@ -22,7 +22,19 @@ BACKEND_INDEPENDENT = (
     "tests/playground/test_playground_in_chromium.py",
     "tests/faults/test_fault_matrix.py",
     "tests/faults/test_optimizer_faults.py",
+    # the server's own HTTP behaviour and clients' view of it, the same on either database
+    "tests/api/test_edge_over_http.py",
+    "tests/admin/test_login_lockout.py",
+    "tests/e2e/test_access_log.py",
+    "tests/e2e/test_connection_bounds.py",
+    "tests/e2e/test_costs.py",
+    "tests/e2e/test_image_input_client.py",
+    "tests/e2e/test_openai_client.py",
+    "tests/e2e/test_streaming.py",
+    "tests/e2e/test_styles_over_http.py",
 )
+# Two gateway instances on one PostgreSQL, one Redis and one bucket: the deployment they stand for.
+POSTGRES_AND_REDIS_ONLY = ("tests/e2e/test_instances.py",)
 
 
 # The folders whose files start real servers and take seconds each: they are handed out first, so the two
@@ -40,11 +52,15 @@ SLOW_FIRST = (
 
 def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: not item.nodeid.startswith(SLOW_FIRST))  # stable: each file stays in one piece
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        return
-    skip = pytest.mark.skip(reason="independent of the database and cache: runs in the SQLite pass")
+    if os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("REDIS_URL"):
+        skip, skipped = (
+            pytest.mark.skip(reason="independent of the database and cache: runs in the SQLite pass"),
+            BACKEND_INDEPENDENT,
+        )
+    else:
+        skip, skipped = pytest.mark.skip(reason="runs in the PostgreSQL + Redis pass"), POSTGRES_AND_REDIS_ONLY
     for item in items:
-        if item.nodeid.startswith(BACKEND_INDEPENDENT):
+        if item.nodeid.startswith(skipped):
             item.add_marker(skip)
 
 

@@ -33,6 +33,11 @@ BACKEND_INDEPENDENT = (
     "tests/e2e/test_openai_client.py",
     "tests/e2e/test_streaming.py",
     "tests/e2e/test_styles_over_http.py",
+    "tests/e2e/test_shutdown.py",
+    "tests/e2e/test_probe_heals.py",
+    "tests/e2e/test_metrics_workers.py",
+    "tests/contract/test_fuzzing.py",
+    "tests/storage/",
 )
 # Two gateway instances on one PostgreSQL, one Redis and one bucket: the deployment they stand for.
 POSTGRES_AND_REDIS_ONLY = ("tests/e2e/test_instances.py",)

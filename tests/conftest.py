@@ -37,7 +37,6 @@ BACKEND_INDEPENDENT = (
     "tests/e2e/test_probe_heals.py",
     "tests/e2e/test_metrics_workers.py",
     "tests/contract/test_fuzzing.py",
-    "tests/storage/",
 )
 # Two gateway instances on one PostgreSQL, one Redis and one bucket: the deployment they stand for.
 POSTGRES_AND_REDIS_ONLY = ("tests/e2e/test_instances.py",)
@@ -50,7 +49,6 @@ SLOW_FIRST = (
     "tests/faults/",
     "tests/contract/",
     "tests/playground/",
-    "tests/storage/",
     "tests/deploy/",
     "tests/commands/",
 )

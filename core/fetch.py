@@ -191,20 +191,28 @@ def _redirected(current: httpx.URL, response: httpx.Response, redirects: int) ->
         raise ImageFetchFailed("the image URL redirected to an invalid URL") from exc
 
 
+async def read_at_most(response: httpx.Response, cap: int) -> bytes | None:
+    """A streamed body of at most ``cap`` bytes; None as soon as it passes the cap (the rest is never read)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > cap:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def _read_capped(response: httpx.Response) -> bytes:
     """The body, refused as soon as it (or its declared length) passes IMAGE_MAX_BYTES."""
     cap = settings.IMAGE_MAX_BYTES
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > cap:
         raise too_large()
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > cap:
-            raise too_large()
-        chunks.append(chunk)
-    return b"".join(chunks)
+    body = await read_at_most(response, cap)
+    if body is None:
+        raise too_large()
+    return body
 
 
 async def fetch_image_bytes(url: str, *, trusted_origins: Iterable[str] = ()) -> tuple[bytes, str | None]:

@@ -21,7 +21,7 @@ from django.core.files.storage import default_storage
 
 from core.db import run_blocking
 from core.errors import GatewayError
-from core.fetch import ImageFetchFailed
+from core.fetch import ImageFetchFailed, read_at_most
 from core.http import get_client
 from core.state import process_state
 
@@ -134,11 +134,8 @@ async def _download(name: str, url: str, cap: int) -> bytes:
 
 
 async def _read_capped(name: str, response: httpx.Response, cap: int) -> bytes:
-    chunks, total = [], 0
-    async for chunk in response.aiter_bytes():
-        total += len(chunk)
-        if total > cap:
-            log.error("stored image %s is larger than %s bytes in storage", name, cap)
-            raise StorageUnavailable()
-        chunks.append(chunk)
-    return b"".join(chunks)
+    body = await read_at_most(response, cap)
+    if body is None:
+        log.error("stored image %s is larger than %s bytes in storage", name, cap)
+        raise StorageUnavailable()
+    return body

@@ -7,6 +7,7 @@ vendor: no vendor is called.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from core.db import run_blocking
@@ -63,5 +64,5 @@ def _vendor_keys(table: RoutingTable) -> dict[int, VendorKeys]:
 def _reason(route: VendorRoute, keys: VendorKeys) -> str:
     if not route.keys:
         return "no usable key: none is configured, or every key is disabled or auto-disabled"
-    back = f"; the first is back in {keys.back_in:.0f} s" if keys.back_in is not None else ""
+    back = f"; the first is back in {math.ceil(keys.back_in)} s" if keys.back_in is not None else ""
     return f"every key is resting (after failures or a rate limit) or was just auto-disabled{back}"

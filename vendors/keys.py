@@ -17,6 +17,7 @@ outside ``vendors`` use ``vendors.services``.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -160,7 +161,7 @@ def _no_available_key(vendor: VendorRoute, back_in: float | None) -> errors.NoAv
     reason = "cooling down or disabled" if vendor.keys else "disabled (or none are configured)"
     message = f"No key of vendor {vendor.name!r} can be used now: all are {reason}."
     if back_in is not None:
-        message += f" The first one is back in {back_in:.0f} s."
+        message += f" The first one is back in {math.ceil(back_in)} s."  # as Retry-After: never sooner
     return errors.NoAvailableKey(message, retry_after=back_in)
 
 

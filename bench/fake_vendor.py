@@ -6,9 +6,12 @@ Routes (all on 127.0.0.1):
 
 - ``POST /v1/images/generations``: sleeps ``latency`` seconds, then answers SiliconFlow's shape,
   ``{"images": [{"url": "<self>/files/<name>.png"}, ...], "seed": 1}`` (``batch_size`` URLs).
+- ``POST /v1/chat/completions``: the prompt optimizer's LLM in OpenAI's chat shape; sleeps
+  ``optimizer_latency`` seconds, then answers the last user message rewritten, with token usage.
 - ``GET /files/<anything>``: the one PNG made at startup (random RGB noise, so it does not compress;
   about ``--image-kb`` KB).
-- ``POST /latency`` with ``{"latency": 5}``: change the latency; answers the new value.
+- ``POST /latency`` with ``{"latency": 5, "optimizer_latency": 0.5}``: change the latencies (the
+  optimizer's is optional); answers the new values.
 - ``GET /health``: ``{"ok": true, "latency": ..., "image_bytes": ...}``.
 
 No access log, no per-request bookkeeping beyond a counter: the fake should cost as little CPU as
@@ -49,6 +52,8 @@ def noise_png(target_kb: float) -> bytes:
 class FakeVendor:
     def __init__(self, latency: float, image: bytes) -> None:
         self.latency = latency
+        self.optimizer_latency = 0.0
+        self.optimizations = 0
         self.image = image
         self.names = itertools.count(1)
         self.generations = 0
@@ -75,6 +80,24 @@ class FakeVendor:
         images = [{"url": f"{base}/files/{next(self.names)}.png"} for _ in range(count)]
         return web.json_response({"images": images, "timings": {"inference": self.latency}, "seed": 1})
 
+    async def optimize(self, request: web.Request) -> web.Response:
+        self.optimizations += 1
+        payload = json.loads(await request.read() or b"{}")
+        if self.optimizer_latency > 0:
+            await asyncio.sleep(self.optimizer_latency)
+        idea = next((m.get("content") for m in reversed(payload.get("messages", [])) if m.get("role") == "user"), "")
+        text = f"A detailed, well-lit picture of {idea}, sharp focus, rich colour"
+        return web.json_response(
+            {
+                "id": f"chatcmpl-{self.optimizations}",
+                "object": "chat.completion",
+                "created": 1,
+                "model": payload.get("model", "bench-llm"),
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 120, "completion_tokens": 24, "total_tokens": 144},
+            }
+        )
+
     async def serve_file(self, request: web.Request) -> web.Response:
         self.file_gets += 1
         return web.Response(body=self.image, content_type="image/png")
@@ -86,8 +109,11 @@ class FakeVendor:
             return web.json_response({"error": 'send {"latency": <seconds>}'}, status=400)
         if not 0 <= latency <= 600:
             return web.json_response({"error": "latency must be within 0..600 s"}, status=400)
+        optimizer = (await request.json()).get("optimizer_latency")
+        if optimizer is not None:
+            self.optimizer_latency = float(optimizer)
         self.latency = latency
-        return web.json_response({"latency": self.latency})
+        return web.json_response({"latency": self.latency, "optimizer_latency": self.optimizer_latency})
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response(
@@ -96,6 +122,7 @@ class FakeVendor:
                 "latency": self.latency,
                 "image_bytes": len(self.image),
                 "generations": self.generations,
+                "optimizations": self.optimizations,
                 "file_gets": self.file_gets,
             }
         )
@@ -103,6 +130,7 @@ class FakeVendor:
     def app(self) -> web.Application:
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_post("/v1/images/generations", self.generate)
+        app.router.add_post("/v1/chat/completions", self.optimize)
         app.router.add_get("/files/{name}", self.serve_file)
         app.router.add_post("/latency", self.set_latency)
         app.router.add_get("/health", self.health)

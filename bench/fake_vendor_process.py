@@ -7,6 +7,7 @@ so a bench killed without its ``finally`` leaves no fake behind for long.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -16,8 +17,16 @@ from paths import BENCH, RESULTS, ROOT
 from tests.gateway_process import free_port
 
 
+def pinned_to(cpus: set[int] | None):
+    """A ``preexec_fn`` that keeps the child (and its children) on ``cpus``; None leaves it free."""
+    if not cpus:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
 class FakeVendorProcess:
-    def __init__(self, image_kb: float, max_seconds: float) -> None:
+    def __init__(self, image_kb: float, max_seconds: float, cpus: set[int] | None = None) -> None:
+        self.cpus = cpus  # the cores it may run on (the load client's, not the gateway's)
         self.port = free_port()
         self.image_kb = image_kb
         self.max_seconds = max_seconds
@@ -33,7 +42,9 @@ class FakeVendorProcess:
         argv += ["--image-kb", str(self.image_kb), "--max-seconds", str(self.max_seconds)]
         self.log_path.parent.mkdir(exist_ok=True)
         self._log = open(self.log_path, "w")  # noqa: SIM115  (closed in stop)
-        self.process = subprocess.Popen(argv, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            argv, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=pinned_to(self.cpus)
+        )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -56,8 +67,11 @@ class FakeVendorProcess:
     def health(self) -> dict:
         return self._call("GET", "/health")
 
-    def set_latency(self, seconds: float) -> None:
-        self._call("POST", "/latency", {"latency": seconds})
+    def set_latency(self, seconds: float, optimizer: float | None = None) -> None:
+        body = {"latency": seconds}
+        if optimizer is not None:
+            body["optimizer_latency"] = optimizer
+        self._call("POST", "/latency", body)
 
     def stop(self) -> None:
         if self.process is not None:

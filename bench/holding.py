@@ -28,11 +28,12 @@ async def hold(
     fake: FakeVendorProcess,
     *,
     latency: float,
+    optimizer_latency: float = 0.0,
     sample_seconds: float,
     load: Callable[[], Awaitable[LoadResult]],
 ) -> Held:
     """Run ``load()`` with the fake answering after ``latency`` s, sampling RSS for up to ``sample_seconds``."""
-    fake.set_latency(latency)
+    fake.set_latency(latency, optimizer_latency)
     try:
         with (
             RssSampler(gateway.process.pid, interval=0.1, max_seconds=sample_seconds) as sampler,
@@ -41,7 +42,7 @@ async def hold(
             result = await load()
             after_kb, _ = tree_rss_kb(gateway.process.pid)
     finally:
-        fake.set_latency(0)
+        fake.set_latency(0, 0)
     return Held(result, sampler, cpu, after_kb)
 
 

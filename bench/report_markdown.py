@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+from report_extra import nginx_rows, poisson_section
+
 
 def f1(value: float) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1f}"
@@ -40,6 +42,8 @@ def markdown(report: dict) -> str:
     for r in runs:
         if "d" in r:
             out += streaming_section(r["d"], r["transport"])
+        if "f" in r:
+            out += poisson_section(r["f"])
     if report.get("e"):
         out += instances_section(report["e"])
     out += transport_comparison(runs)
@@ -110,6 +114,7 @@ def image_serving_section(c: dict, config: dict) -> list[str]:
             f"| {label} | {f0(s['rps'])} | {f0(s['mb_per_s'])} | {f1(s['p50_ms'])} | {f1(s['p99_ms'])} "
             f"| {f1(server_cpu_ms)} | {f0(s['cpu']['machine_busy_pct'])}% | {s['ok']}/{s['n']} |"
         )
+    out += nginx_rows(c)
     out += ["", f"Gateway / fake requests per second: {c['gateway_over_fake_rps']:.2f}.", ""]
     return out
 

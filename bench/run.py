@@ -69,7 +69,7 @@ async def main_async(args) -> dict:
         fake.start()
         report["fake_image_bytes"] = fake.health()["image_bytes"]
         print(f"fake vendor on {fake.url}, image {report['fake_image_bytes']} bytes", flush=True)
-        if scenarios & {"a", "b", "c", "d"}:
+        if scenarios & {"a", "b", "c", "d", "f"}:
             await run_transports(report["transports"], transports, fake, args, scenarios, started)
         if "e" in scenarios:  # the gateway's own transport (aiohttp), so once per run
             report["e"] = await scenario_e(fake, args)
@@ -97,13 +97,16 @@ async def run_transports(
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="imagegen benchmarks (127.0.0.1 only)")
-    parser.add_argument("--only", default="a,b,c,d,e", help="scenarios to run, e.g. a,b")
+    parser.add_argument("--only", default="a,b,c,d,e,f", help="scenarios to run, e.g. a,b")
     parser.add_argument(
-        "--transport", default="aiohttp,httpx", help="HTTP_TRANSPORT values, the first one also runs (c) and (d)"
+        "--transport", default="aiohttp", help="HTTP_TRANSPORT values (aiohttp,httpx); the first also runs (c) and (d)"
     )
-    parser.add_argument("--holding", type=int, default=500, help="(b) concurrent chat completions")
+    parser.add_argument("--holding", type=int, default=1000, help="(b) concurrent chat completions")
     parser.add_argument("--latency", type=float, default=5.0, help="(b) fake vendor latency, seconds")
-    parser.add_argument("--stream-holding", type=int, default=500, help="(d) concurrent streamed chat completions")
+    parser.add_argument(
+        "--optimizer-latency", type=float, default=0.5, help="(b) the fake optimizer LLM's latency, seconds"
+    )
+    parser.add_argument("--stream-holding", type=int, default=2000, help="(d) concurrent streamed chat completions")
     parser.add_argument("--stream-latency", type=float, default=30.0, help="(d) fake vendor latency, seconds")
     parser.add_argument("--stream-heartbeat", type=float, default=10.0, help="(d) gateway STREAM_HEARTBEAT_SECONDS, s")
     parser.add_argument(
@@ -117,8 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--image-c", type=int, default=32, help="(c) concurrency")
     parser.add_argument("--image-kb", type=float, default=200.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--f-seconds", type=float, default=20.0, help="(f) seconds of Poisson arrivals per run")
     parser.add_argument("--e-n", type=int, default=600, help="(e) chat completions per run (one, then two instances)")
     parser.add_argument("--e-c", type=int, default=16, help="(e) concurrency")
+    parser.add_argument(
+        "--no-pin", dest="pin", action="store_false", help="do not pin the gateway to core 0 and the rest to core 1"
+    )
     parser.add_argument("--no-access-log", dest="access_log", action="store_false", help="gunicorn without access log")
     parser.add_argument("--max-minutes", type=float, default=20.0, help="start no new transport after this long")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
@@ -132,6 +139,14 @@ def raise_fd_limit() -> None:
     wanted = hard if hard != resource.RLIM_INFINITY else 65536
     if soft != resource.RLIM_INFINITY and soft < wanted:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def pin_cores(args) -> None:
+    """The gateway on core 0, this process (the load client) and the fake on the others (they inherit it)."""
+    cores = sorted(os.sched_getaffinity(0))
+    args.gateway_cpus = {cores[0]} if args.pin and len(cores) > 1 else None
+    if args.gateway_cpus:
+        os.sched_setaffinity(0, set(cores[1:]))
 
 
 def save(report: dict, out: Path) -> str:
@@ -149,11 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.table_from:
         print(markdown(json.loads(args.table_from.read_text())))
         return 0
-    if not set(args.only.split(",")) <= {"a", "b", "c", "d", "e"}:
-        parser.error("--only takes a comma-separated subset of a,b,c,d,e")
+    if not set(args.only.split(",")) <= {"a", "b", "c", "d", "e", "f"}:
+        parser.error("--only takes a comma-separated subset of a,b,c,d,e,f")
     if not set(args.transport.split(",")) <= {"aiohttp", "httpx"}:
         parser.error("--transport takes aiohttp and/or httpx")
     raise_fd_limit()
+    pin_cores(args)
     signal.signal(signal.SIGTERM, _terminate)
     report = asyncio.run(main_async(args))
     table = save(report, args.out)

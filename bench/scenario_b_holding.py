@@ -26,8 +26,15 @@ async def scenario_b(gateway, client_key: str, fake: FakeVendorProcess, args) ->
                 session, chat, n=args.holding, concurrency=args.holding, check=chat_check, max_seconds=60
             )
 
-    held = await hold(gateway, fake, latency=args.latency, sample_seconds=300, load=all_at_once)
-    out = holding_figures(held, args.latency, idle)
+    held = await hold(
+        gateway,
+        fake,
+        latency=args.latency,
+        optimizer_latency=args.optimizer_latency,
+        sample_seconds=300,
+        load=all_at_once,
+    )
+    out = holding_figures(held, args.latency + args.optimizer_latency, idle)
     s = out["result"]
     print(
         f"  (b) {s['ok']}/{s['n']} ok, p50 {s['p50_ms']:.0f} p99 {s['p99_ms']:.0f} ms, "

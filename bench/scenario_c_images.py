@@ -9,6 +9,7 @@ from bench_requests import IMAGE_LINK, chat_check, chat_request
 from fake_vendor_process import FakeVendorProcess
 from load import client_session, run_load
 from meters import CpuMeter
+from scenario_c_offload import behind_nginx
 
 
 async def scenario_c(gateway, client_key: str, fake: FakeVendorProcess, args) -> dict:
@@ -34,6 +35,7 @@ async def scenario_c(gateway, client_key: str, fake: FakeVendorProcess, args) ->
             out[name]["mb_per_s"] = result.rps * size / 1e6
             print(f"  (c) {name}: {result.rps:.0f} req/s, p99 {out[name]['p99_ms']:.1f} ms", flush=True)
         out["gateway_over_fake_rps"] = out["gateway"]["rps"] / out["fake"]["rps"]
+    out["nginx"] = await behind_nginx(gateway, image_url, size, args)
     return out
 
 

@@ -14,13 +14,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_requests import MODEL
+from bench_requests import MODEL, OPTIMIZER_MODEL
 from fake_vendor_process import FakeVendorProcess
 from paths import RESULTS
 from scenario_a_overhead import scenario_a
 from scenario_b_holding import scenario_b
 from scenario_c_images import scenario_c
 from scenario_d_streaming import scenario_d
+from scenario_f_poisson import scenario_f
 
 from tests.gateway_process import GatewayProcess
 
@@ -38,6 +39,10 @@ def gateway_env(transport: str, fake: FakeVendorProcess, args, client_key: str) 
         "FLUX_GEN_API_BASE": fake.url + "/v1",
         "FLUX_GEN_MODEL": MODEL,
         "FLUX_GEN_API_KEY": "k1,k2",
+        # The prompt optimizer (fast mode) on the same fake: every completion makes two vendor calls.
+        "OPENAI_API_BASE": fake.url + "/v1",
+        "OPENAI_API_KEY": "llm-k1",
+        "OPENAI_MODEL": OPTIMIZER_MODEL,
         "AUTHORIZED_API_KEY": client_key,
         "HTTP_TRANSPORT": transport,
         "LOG_LEVEL": "WARNING",
@@ -67,7 +72,7 @@ async def bench_transport(transport: str, fake: FakeVendorProcess, args, scenari
     client_key = "bench-" + secrets.token_hex(12)
     env = gateway_env(transport, fake, args, client_key)
     data_dir = Path(tempfile.mkdtemp(prefix=f"imagegen-bench-{transport}-"))
-    gateway = GatewayProcess(data_dir, env, workers=args.workers, server="gunicorn")
+    gateway = GatewayProcess(data_dir, env, workers=args.workers, server="gunicorn", cpus=args.gateway_cpus)
     out: dict = {"transport": transport}
     try:
         started = time.monotonic()
@@ -97,5 +102,8 @@ async def run_scenarios(out: dict, gateway, client_key: str, fake, args, scenari
         out["b"] = await scenario_b(gateway, client_key, fake, args)
     if "c" in scenarios and first:  # the transport only concerns upstream calls, not serving
         out["c"] = await scenario_c(gateway, client_key, fake, args)
+    if "f" in scenarios and first:  # after (a), whose CPU per completion sets the first rate
+        cpu_ms = out.get("a", {}).get("c16", {}).get("gateway", {}).get("gateway_cpu_ms_per_request")
+        out["f"] = await scenario_f(gateway, client_key, fake, args, cpu_ms)
     if "d" in scenarios and first:  # one transport is enough: a stream waits like (b) does, plus heartbeats
         out["d"] = await scenario_d(gateway, client_key, fake, args)

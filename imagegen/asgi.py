@@ -8,6 +8,10 @@ from django.core.handlers.exception import convert_exception_to_response  # noqa
 
 from imagegen.observed import Observed  # noqa: E402
 
+django.setup(set_prefix=False)  # before the views' modules, which read settings and models when imported
+
+from imagegen.api import image_fast_path  # noqa: E402
+
 # Paths served by async views that do their blocking work through core.db (the shared
 # executor) and need no session, user, CSRF or messages.
 API_PATH_PREFIXES = ("/v1/", "/images/", "/health", "/metrics")
@@ -37,7 +41,8 @@ class ApiASGIHandler(ASGIHandler):
 
 
 class GatewayASGIHandler(ASGIHandler):
-    """Routes the API paths to ``ApiASGIHandler``; everything else (the admin, static files)
+    """Answers what it can of ``/images/`` itself (``imagegen.api.image_fast_path``), routes the API paths
+    to ``ApiASGIHandler``; everything else (the admin, static files)
     goes through Django's handler with every middleware in settings.MIDDLEWARE."""
 
     def __init__(self):
@@ -46,6 +51,8 @@ class GatewayASGIHandler(ASGIHandler):
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope["path"].startswith(API_PATH_PREFIXES):
+            if scope["path"].startswith("/images/") and await image_fast_path.serve(scope, send):
+                return
             await self.api(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
@@ -53,7 +60,6 @@ class GatewayASGIHandler(ASGIHandler):
 
 def get_asgi_application() -> Observed:
     """Every request gets its id and is counted (``imagegen.observed``), then is routed as above."""
-    django.setup(set_prefix=False)
     return Observed(GatewayASGIHandler())
 
 

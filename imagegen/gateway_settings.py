@@ -82,6 +82,12 @@ if IMAGE_RETENTION_DAYS < 0:
 # How often a worker asks the shared cache whether an image was taken down or purged since it last looked;
 # until then its in-memory index of recently served images is trusted (imagegen/api/image_files.py).
 IMAGE_REMOVAL_CHECK_SECONDS = read("float", "IMAGE_REMOVAL_CHECK_SECONDS", 1.0)
+# Stored images kept in each worker's memory for serving (MiB; 0: read from storage every time).
+IMAGE_MEMORY_CACHE_MB = read("int", "IMAGE_MEMORY_CACHE_MB", 32)
+# Behind nginx: answer image GETs with this header naming the file (X-Accel-Redirect) and no body, so
+# the proxy sends the file itself; IMAGE_OFFLOAD_PREFIX is its internal location. Local storage only.
+IMAGE_OFFLOAD_HEADER = env.str("IMAGE_OFFLOAD_HEADER", default="")
+IMAGE_OFFLOAD_PREFIX = env.str("IMAGE_OFFLOAD_PREFIX", default="/_stored/")
 
 # How long a worker trusts its in-memory copy of routing tables and client keys.
 ROUTING_CACHE_SECONDS = read("float", "ROUTING_CACHE_SECONDS", 5.0)

@@ -36,8 +36,17 @@ def free_port() -> int:
 
 
 class GatewayProcess:
-    def __init__(self, data_dir: Path, env: dict[str, str], *, workers: int = 1, server: str = "uvicorn"):
+    def __init__(
+        self,
+        data_dir: Path,
+        env: dict[str, str],
+        *,
+        workers: int = 1,
+        server: str = "uvicorn",
+        cpus: set[int] | None = None,
+    ):
         self.data_dir = data_dir
+        self.cpus = cpus  # the cores the server may use (bench/ pins it to one); None: any
         self.extra_env = env
         self.workers = workers
         self.server = server
@@ -124,7 +133,10 @@ class GatewayProcess:
             argv = [sys.executable, "-m", "uvicorn", "imagegen.asgi:application", "--host", "127.0.0.1"]
             argv += ["--port", str(self.port), "--log-level", "warning"]
         self._log = open(self.log_path, "a")  # noqa: SIM115  (closed in _terminate)
-        self.process = subprocess.Popen(argv, cwd=ROOT, env=self.env(), stdout=self._log, stderr=subprocess.STDOUT)
+        pin = (lambda: os.sched_setaffinity(0, self.cpus)) if self.cpus else None
+        self.process = subprocess.Popen(
+            argv, cwd=ROOT, env=self.env(), stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=pin
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

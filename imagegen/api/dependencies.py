@@ -29,6 +29,7 @@ from django.db import connection
 from psycopg_pool import PoolTimeout
 from redis import exceptions as redis_errors
 
+from core.state import process_state
 from imagegen.api.errors import ServiceUnavailable
 from proxy.object_store import storage_writes
 
@@ -122,10 +123,31 @@ async def check(dependency: str, question: Callable[[], object]) -> str:
     return OK
 
 
+class _RunningPreflight:
+    """This process's database and cache check in progress, if any."""
+
+    check: asyncio.Future | None = None
+    loop: asyncio.AbstractEventLoop | None = None  # a check belongs to its event loop (tests run several)
+
+
+async def _database_and_cache() -> tuple[str, str]:
+    """The two states. Requests that arrive while a check is running share it rather than each paying two
+    thread round trips (a burst of hundreds costs a handful of checks); a request shares only a check
+    still running when it arrives, never an answer already given."""
+    running = process_state().slot(_RunningPreflight)
+    loop = asyncio.get_running_loop()
+    if running.check is None or running.check.done() or running.loop is not loop:
+        running.loop = loop
+        running.check = asyncio.ensure_future(
+            asyncio.gather(check("database", database_answers), check("cache", cache_answers))
+        )
+    return tuple(await asyncio.shield(running.check))
+
+
 async def preflight() -> None:
     """Raise ``ServiceUnavailable`` unless the database and the cache both answer in time, and image storage
     too while this process's last image write failed (else it is not asked: a round trip per request)."""
-    database, cache_state = await asyncio.gather(check("database", database_answers), check("cache", cache_answers))
+    database, cache_state = await _database_and_cache()
     if database != OK:
         raise ServiceUnavailable("database")
     if cache_state != OK:

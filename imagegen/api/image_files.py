@@ -20,7 +20,7 @@ from core.errors import GatewayError
 from imagegen.api.errors import MethodNotAllowed, NotFound, answers_errors
 from proxy import selectors
 from proxy.models import StoredImage
-from proxy.object_store import read_image
+from proxy.object_store import read_image, uses_s3
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,18 @@ class ImageGone(GatewayError):
             super().__init__("This image was taken down by the gateway's operator.", code="image_removed")
 
 
+def image_headers(stored: selectors.StoredFile) -> list[tuple[str, str]]:
+    """Every stored image's answer headers (Content-Type first), also used by ``image_fast_path``."""
+    return [
+        ("Content-Type", stored.content_type),
+        ("Cache-Control", CACHE_CONTROL),
+        ("ETag", f'"{stored.sha256}"'),
+        ("Access-Control-Allow-Origin", "*"),
+        ("Cross-Origin-Resource-Policy", "cross-origin"),  # embeddable from pages that set COEP
+        ("X-Content-Type-Options", "nosniff"),  # API paths skip SecurityMiddleware (imagegen/asgi.py)
+    ]
+
+
 @csrf_exempt
 @answers_errors
 async def serve_image(request: HttpRequest, token: str, ext: str) -> HttpResponse:
@@ -66,20 +78,18 @@ async def serve_image(request: HttpRequest, token: str, ext: str) -> HttpRespons
         raise _no_image()
     if stored.removal:
         raise ImageGone(stored.removal)
-    etag = f'"{stored.sha256}"'
-    headers = {
-        "Cache-Control": CACHE_CONTROL,
-        "ETag": etag,
-        "Access-Control-Allow-Origin": "*",
-        "Cross-Origin-Resource-Policy": "cross-origin",  # embeddable from pages that set COEP
-        "X-Content-Type-Options": "nosniff",  # API paths skip SecurityMiddleware (imagegen/asgi.py)
-    }
+    headers = dict(image_headers(stored)[1:])  # HttpResponse sets Content-Type itself
+    etag = headers["ETag"]
     if etag_matches(request.headers.get("If-None-Match", ""), etag):
         # No Content-Length: servers hold a 304 to the length it announces, and it has no body.
         return HttpResponse(status=304, content_type=stored.content_type, headers=headers)
     if request.method == "HEAD":
         response = HttpResponse(b"", content_type=stored.content_type, headers=headers)
         response["Content-Length"] = str(stored.size)
+        return response
+    if settings.IMAGE_OFFLOAD_HEADER and not uses_s3():  # the reverse proxy sends the file
+        response = HttpResponse(b"", content_type=stored.content_type, headers=headers)
+        response[settings.IMAGE_OFFLOAD_HEADER] = settings.IMAGE_OFFLOAD_PREFIX + stored.file
         return response
     try:
         body = await read_image(stored.file, stored.size)

@@ -12,6 +12,7 @@ import aiohttp
 MODEL = "bench-model"
 OPTIMIZER_MODEL = "bench-llm"
 PROMPT = "a lighthouse 16:9"
+IDEAS = itertools.count(1)  # one count for the whole run: no idea is sent twice
 IMAGE_LINK = re.compile(r"!\[image\]\((http://127\.0\.0\.1:\d+/images/[A-Za-z0-9_-]+\.png)\)")
 
 
@@ -30,10 +31,9 @@ def chat_request(gateway_url: str, client_key: str, *, stream: bool = False):
     every completion pays the optimizer call, as distinct ideas from real clients do."""
     url = gateway_url + "/v1/chat/completions"
     headers = {"Authorization": f"Bearer {client_key}"}
-    numbers = itertools.count(1)
 
     def send(session):
-        body = {"model": MODEL, "messages": [{"role": "user", "content": f"{PROMPT}, number {next(numbers)}"}]}
+        body = {"model": MODEL, "messages": [{"role": "user", "content": f"{PROMPT}, number {next(IDEAS)}"}]}
         if stream:
             body["stream"] = True
         return session.post(url, json=body, headers=headers)

@@ -68,7 +68,9 @@ async def _poisson_run(gateway, fake, chat, rate: float, seconds: float, vendor_
         "sent": len(tasks),
         "ok": s["ok"],
         "images_per_s": s["ok"] / sending,
-        "gateway_cpu_share": cpu.used["gateway_cpu_s"] / cpu.used["wall_s"],
+        # All the CPU the run's completions took, over the seconds they arrived in: the core's share in use
+        # while arrivals go on at this rate (the drain after the last arrival does work that belongs to it).
+        "gateway_cpu_share": cpu.used["gateway_cpu_s"] / sending,
         "gateway_cpu_ms_per_completion": cpu.used["gateway_cpu_s"] * 1000 / max(s["ok"], 1),
         "vendor_s": vendor_s,
         "p50_minus_vendor_ms": s["p50_ms"] - vendor_s * 1000,

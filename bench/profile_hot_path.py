@@ -95,6 +95,7 @@ def main() -> None:
     parser.add_argument("--what", choices=("chat", "images"), default="chat")
     parser.add_argument("-n", type=int, default=2000)
     parser.add_argument("-c", type=int, default=16)
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra gateway setting")
     parser.add_argument("--no-spy", dest="spy", action="store_false", help="only measure the CPU per request")
     args = parser.parse_args()
     cores = sorted(os.sched_getaffinity(0))
@@ -103,7 +104,7 @@ def main() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="imagegen-profile-"))
     key = "bench-" + secrets.token_hex(12)
     bench_args = argparse.Namespace(stream_heartbeat=10, workers=1, access_log=True)
-    env = gateway_env("aiohttp", fake, bench_args, key)
+    env = gateway_env("aiohttp", fake, bench_args, key) | dict(item.split("=", 1) for item in args.env)
     gateway = GatewayProcess(data_dir, env, workers=1, server="gunicorn", cpus={cores[0]})
     FLAMEGRAPHS.mkdir(exist_ok=True)
     svg = FLAMEGRAPHS / f"{args.what}-{args.label}.svg"

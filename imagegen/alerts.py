@@ -30,7 +30,7 @@ import httpx
 from django.conf import settings
 from django.core.cache import cache
 
-from core.db import run_blocking, run_db
+from core.db import run_cache, run_db
 from core.http import close_client, get_client
 from core.state import process_state
 from imagegen.alert_record import Alert
@@ -143,12 +143,12 @@ def run_check(check: Callable[[], Awaitable[None]]) -> None:
 
 async def deliver(draft: Draft) -> None:
     digest = hashlib.sha256(draft.dedup.encode()).hexdigest()[:32]
-    if not await run_blocking(cache.add, f"alert:seen:{digest}", 1, timeout=draft.quiet_for):
+    if not await run_cache(cache.add, f"alert:seen:{digest}", 1, timeout=draft.quiet_for):
         return  # raised by another worker (or this one, before a restart) within the window
     error = ""
     if not settings.ALERT_WEBHOOK_URL:
         error = "not sent: ALERT_WEBHOOK_URL is not set"
-    elif not await run_blocking(_within_hourly_limit):
+    elif not await run_cache(_within_hourly_limit):
         error = f"not sent: more than ALERT_MAX_PER_HOUR ({settings.ALERT_MAX_PER_HOUR}) alerts this hour"
     else:
         error = await _post(draft)

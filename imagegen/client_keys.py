@@ -16,7 +16,7 @@ from decimal import Decimal
 from django.core.cache import cache
 from django.utils import timezone
 
-from core.db import Snapshot, run_blocking, run_db
+from core.db import Snapshot, run_cache, run_db
 from core.state import process_state
 from imagegen.models import ClientKey, hash_client_key, model_names
 
@@ -92,7 +92,7 @@ async def note_used(caller: Caller) -> None:
     if caller.client_key_id is None or now - notes.get(caller.client_key_id, -LAST_USED_EVERY) < LAST_USED_EVERY:
         return
     notes[caller.client_key_id] = now
-    if await run_blocking(_claim_last_used_write, caller.client_key_id):
+    if await run_cache(_claim_last_used_write, caller.client_key_id):
         await run_db(ClientKey.objects.filter(pk=caller.client_key_id).update, last_used_at=timezone.now())
 
 

@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 
-from core.db import run_blocking, run_db
+from core.db import run_cache, run_db
 from imagegen.client_budget import monthly_budget
 from imagegen.client_keys import Caller
 from imagegen.errors import KeyQuotaExceeded, KeyRateLimited
@@ -64,7 +64,7 @@ class Admission:
         if self._renewal is not None:
             self._renewal.cancel()
         if (self.slot or self.day_key) and not self.released:
-            await asyncio.shield(run_blocking(self.release_blocking, delivered))
+            await asyncio.shield(run_cache(self.release_blocking, delivered))
 
     def claim(self) -> None:
         self.claimed = True
@@ -94,7 +94,7 @@ class Admission:
             if self.released:
                 return
             try:
-                await run_blocking(cache.touch, self.slot, lease)
+                await run_cache(cache.touch, self.slot, lease)
             except Exception as exc:  # the next renewal may succeed; the lease outlasts two misses
                 log.warning("could not renew an in-flight slot (%s)", type(exc).__name__)
 
@@ -207,7 +207,7 @@ async def admit(caller: Caller, n: int) -> Admission:
     """The key's checks for a request of ``n`` images, before any vendor call; the admission to release."""
     if not _limited(caller):
         return Admission(caller)
-    hop = run_blocking if caller.monthly_budget is None else run_db  # the budget reads the ledger
+    hop = run_cache if caller.monthly_budget is None else run_db  # the budget reads the ledger
     checking = asyncio.ensure_future(hop(_check_all, caller, n))
     try:
         admission = await asyncio.shield(checking)

@@ -24,7 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core import metrics
-from core.db import run_blocking, run_db
+from core.db import run_cache, run_db
 from imagegen.generation import GenerationOutcome, GenerationRequest
 from proxy.models import StoredImage
 
@@ -55,7 +55,7 @@ async def cached_images(request: GenerationRequest, size: str, prompt: str) -> l
         return None
     key = cache_key(request, size, prompt)
     try:
-        ids = await run_blocking(cache.get, key)
+        ids = await run_cache(cache.get, key)
     except Exception:  # a cache is a saving, never a reason to fail
         log.warning("the image cache could not be read; asking the vendor", exc_info=True)
         metrics.cache_lookup("image", False)
@@ -83,7 +83,7 @@ def _live(ids: list[int]) -> list[StoredImage] | None:
 
 async def _forget(key: str) -> None:
     try:
-        await run_blocking(cache.delete, key)
+        await run_cache(cache.delete, key)
     except Exception:
         log.warning("the image cache could not drop an entry of removed images", exc_info=True)
 
@@ -105,6 +105,6 @@ async def keep_images(request: GenerationRequest, outcome: GenerationOutcome) ->
     key = cache_key(request, outcome.requested_size, outcome.prompt)
     ids = [image.pk for image in outcome.images]
     try:
-        await run_blocking(cache.set, key, ids, request.route.image_cache_seconds)
+        await run_cache(cache.set, key, ids, request.route.image_cache_seconds)
     except Exception:  # the images are stored and answered: never fail the request here
         log.warning("the image cache could not be written; the answer is not kept", exc_info=True)

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from core import metrics
-from core.db import run_blocking
+from core.db import run_cache
 from vendors.adapters.base import ChatRequest
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ async def cached_rewrite(key: str) -> str | None:
     if not enabled():
         return None
     try:
-        value = await run_blocking(cache.get, key)
+        value = await run_cache(cache.get, key)
     except Exception:  # a cache is a saving, never a reason to fail
         log.warning("the optimizer cache could not be read; asking the optimizer", exc_info=True)
         value = None
@@ -59,6 +59,6 @@ async def keep_rewrite(key: str, prompt: str) -> None:
     if not enabled() or not prompt:
         return
     try:
-        await run_blocking(cache.set, key, prompt, settings.OPTIMIZER_CACHE_SECONDS)
+        await run_cache(cache.set, key, prompt, settings.OPTIMIZER_CACHE_SECONDS)
     except Exception:
         log.warning("the optimizer cache could not be written; the rewrite is not kept", exc_info=True)

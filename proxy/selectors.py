@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 
-from core.db import run_blocking, run_db
+from core.db import run_cache, run_db
 from core.state import process_state
 from proxy.models import StoredImage
 from proxy.removal import removal_stamp
@@ -116,7 +116,7 @@ async def _current_index() -> RecentImages:
         return recent
     recent.checked_at = now  # before the read: concurrent requests do not all ask
     try:
-        stamp = await run_blocking(removal_stamp)
+        stamp = await run_cache(removal_stamp)
     except Exception as exc:  # the cache is down: trust nothing, ask the database for every token
         log.warning("could not read the image removal stamp (%s); the image index is bypassed", type(exc).__name__)
         stamp = object()

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
-from core.db import run_blocking
+from core.db import run_cache
 from vendors.errors import UpstreamError
 from vendors.selectors import VendorRoute
 
@@ -201,18 +201,18 @@ def _release(vendor: VendorRoute, held: Held) -> None:
 # --- waiting (async) ---------------------------------------------------------------------------------
 async def _look(look: Callable[..., Looked], vendor: VendorRoute, *args: object) -> Looked:
     """``look`` in the executor; a request cancelled meanwhile gives back the room it took."""
-    running = asyncio.ensure_future(run_blocking(look, vendor, *args))
+    running = asyncio.ensure_future(run_cache(look, vendor, *args))
     try:
         return await asyncio.shield(running)
     except asyncio.CancelledError:
         held = (await asyncio.shield(running))[0]
         if held is not None:
-            await asyncio.shield(run_blocking(_release, vendor, held))
+            await asyncio.shield(run_cache(_release, vendor, held))
         raise
 
 
 async def _wait_in_line(vendor: VendorRoute, token: str, progress: Progress) -> Held:
-    ticket = await run_blocking(_join, vendor)
+    ticket = await run_cache(_join, vendor)
     deadline, shown, hint = time.monotonic() + settings.VENDOR_QUEUE_WAIT, None, None
     try:
         while True:
@@ -226,7 +226,7 @@ async def _wait_in_line(vendor: VendorRoute, token: str, progress: Progress) -> 
                 raise _busy(vendor, hint, f"no call could start within {settings.VENDOR_QUEUE_WAIT:g} s")
             await asyncio.sleep(POLL if position < TRY_AHEAD else POLL * 5)  # the back of the line looks less
     finally:
-        await asyncio.shield(run_blocking(cache.delete, _key(vendor.id, "waiter", ticket)))
+        await asyncio.shield(run_cache(cache.delete, _key(vendor.id, "waiter", ticket)))
 
 
 def _busy(vendor: VendorRoute, hint: float | None, why: str) -> VendorBusy:
@@ -269,7 +269,7 @@ async def vendor_call(vendor: VendorRoute, queueing: Queueing = WAIT) -> AsyncIt
     try:
         yield held
     finally:
-        await asyncio.shield(run_blocking(_release, vendor, held))
+        await asyncio.shield(run_cache(_release, vendor, held))
 
 
 def _again(vendor: VendorRoute, held: Held) -> None:
@@ -283,4 +283,4 @@ async def count_retry(vendor: VendorRoute, held: Held | None) -> None:
     """A call that has its room sends again (with the next key): the minute counts it, holding nothing back,
     and the slot's lease starts again."""
     if held is not None:
-        await run_blocking(_again, vendor, held)
+        await run_cache(_again, vendor, held)

@@ -28,7 +28,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from core import metrics
-from core.db import run_blocking, run_db
+from core.db import run_cache, run_db
 from core.redaction import admin_text, client_text
 from core.state import process_state
 from vendors import caps, errors, key_state
@@ -102,7 +102,7 @@ async def keys_in_turn(vendor: VendorRoute) -> tuple[list[KeyRef], float | None]
     """The vendor's usable keys, not cooling down, starting at the next one in turn."""
     if not vendor.keys:
         return [], None
-    return await run_blocking(_keys_in_turn, vendor)
+    return await run_cache(_keys_in_turn, vendor)
 
 
 async def call_with_keys(
@@ -153,7 +153,7 @@ async def _try_in_turn(
     error = errors.AllKeysFailed(
         failed.format(last_error.message), detail=failed.format(last_error.detail), last=last_error
     )
-    error.retry_after = await run_blocking(_rest_left, vendor)  # every key resting now: when one is back
+    error.retry_after = await run_cache(_rest_left, vendor)  # every key resting now: when one is back
     raise error
 
 
@@ -169,7 +169,7 @@ async def _record_success(key: KeyRef) -> None:
     book, now = _book(), time.monotonic()
     known = book.verdicts.get(key.id, key.state)
     if known != VendorKey.Status.ACTIVE:  # under suspicion, or back from a rest: count the call
-        verdict = await run_blocking(verdict_after_success, key.id)
+        verdict = await run_cache(verdict_after_success, key.id)
         book.failing.discard(key.id)
         if verdict != known:
             book.last_use_written[key.id] = now
@@ -183,7 +183,7 @@ async def _record_success(key: KeyRef) -> None:
 
 async def _record_failure(vendor: VendorRoute, key: KeyRef, exc: errors.UpstreamError) -> None:
     log.warning("vendor %s key %s: %s (%s)", vendor.name, key.label, exc.code, exc.detail)
-    verdict = await run_blocking(weigh, vendor, key, exc)
+    verdict = await run_cache(weigh, vendor, key, exc)
     if verdict is None:
         return  # bad requests and content policy say nothing about the key
     if exc.counts_as_failure and not exc.disables_key:

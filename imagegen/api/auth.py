@@ -6,7 +6,7 @@ from __future__ import annotations
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
-from core.db import run_blocking
+from core.db import run_cache
 from imagegen.api import throttle
 from imagegen.api.errors import ExpiredApiKey, TooManyFailedAttempts
 from imagegen.client_keys import Caller, caller_for, note_used
@@ -33,7 +33,7 @@ class ClientKeyAuthentication(BaseAuthentication):
         address = throttle.client_address(request)
         key_hash = hash_client_key(token) if token else ""
         if caller is None or not throttle.worked_lately(address, key_hash):
-            verdict = await run_blocking(throttle.judge, address, key_hash, caller is not None)
+            verdict = await run_cache(throttle.judge, address, key_hash, caller is not None)
             if verdict:
                 raise TooManyFailedAttempts(retry_after=verdict)
         if expired:

@@ -29,6 +29,7 @@ from django.db import connection
 from psycopg_pool import PoolTimeout
 from redis import exceptions as redis_errors
 
+from core.db import cache_is_local
 from core.state import process_state
 from imagegen.api.errors import ServiceUnavailable
 from proxy.object_store import storage_writes
@@ -138,10 +139,19 @@ async def _database_and_cache() -> tuple[str, str]:
     loop = asyncio.get_running_loop()
     if running.check is None or running.check.done() or running.loop is not loop:
         running.loop = loop
-        running.check = asyncio.ensure_future(
-            asyncio.gather(check("database", database_answers), check("cache", cache_answers))
-        )
+        cache_check = _local_cache_check() if cache_is_local() else check("cache", cache_answers)
+        running.check = asyncio.ensure_future(asyncio.gather(check("database", database_answers), cache_check))
     return tuple(await asyncio.shield(running.check))
+
+
+async def _local_cache_check() -> str:
+    """The cache on this machine's files or in memory: asked in the loop (no network to wait on)."""
+    try:
+        cache_answers()
+    except Exception as exc:
+        log.error("cache check: unreachable (%s)", type(exc).__name__)
+        return UNREACHABLE
+    return OK
 
 
 async def preflight() -> None:

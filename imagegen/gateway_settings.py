@@ -82,6 +82,8 @@ if IMAGE_RETENTION_DAYS < 0:
 # How often a worker asks the shared cache whether an image was taken down or purged since it last looked;
 # until then its in-memory index of recently served images is trusted (imagegen/api/image_files.py).
 IMAGE_REMOVAL_CHECK_SECONDS = read("float", "IMAGE_REMOVAL_CHECK_SECONDS", 1.0)
+# Images each worker fetches, checks and writes at once; more wait their turn (bounds memory in bursts).
+IMAGE_PREPARE_CONCURRENCY = positive("int", "IMAGE_PREPARE_CONCURRENCY", 16)
 # Stored images kept in each worker's memory for serving (MiB; 0: read from storage every time).
 IMAGE_MEMORY_CACHE_MB = read("int", "IMAGE_MEMORY_CACHE_MB", 32)
 # Behind nginx: answer image GETs with this header naming the file (X-Accel-Redirect) and no body, so

@@ -14,7 +14,7 @@ from functools import cache
 from django.http import HttpResponse
 
 from core.db import run_blocking
-from imagegen.api import openapi
+from imagegen.api import openapi_later
 from imagegen.api.drf import GatewayView
 
 
@@ -26,6 +26,8 @@ def document_bytes() -> bytes:
 
     from imagegen.api import openapi_security  # noqa: F401  (registers the bearer scheme)
 
+    openapi_later.attach_declarations()
+
     schema = SchemaGenerator().get_schema(request=None, public=True)
     return json.dumps(schema, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -36,13 +38,15 @@ class OpenApiDocument(GatewayView):
     permission_classes = []
     checks_edge = False  # no database or cache is needed to answer; the Host is checked below
 
-    @openapi.document
+    @openapi_later.document
     async def get(self, request) -> HttpResponse:
         request.get_host()  # raises DisallowedHost: a 400 invalid_host
         return HttpResponse(await run_blocking(document_bytes), content_type="application/json")
 
 
 def image_file_operation(error_ref: dict) -> dict:
+    from imagegen.api import openapi  # the declarations: loaded with the document only (openapi_later)
+
     def error(description: str) -> dict:
         return {"description": description, "content": {"application/json": {"schema": error_ref}}}
 

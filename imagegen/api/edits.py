@@ -16,7 +16,8 @@ from rest_framework.request import Request
 
 from core.db import run_blocking
 from imagegen import pipeline
-from imagegen.api import idempotent, openapi_edits, replays
+from imagegen.api import idempotent, replays
+from imagegen.api import openapi_later as openapi_edits
 from imagegen.api.drf import GatewayRequest, GatewayView
 from imagegen.api.serializers import ImageEditSerializer
 from imagegen.api.views import image_generation, images_answer, read_input_images

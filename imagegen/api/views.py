@@ -16,7 +16,8 @@ from django.http import HttpResponse, JsonResponse
 from rest_framework.request import Request
 
 from imagegen import input_images, optimizer_choice, pipeline, styles
-from imagegen.api import answers, dependencies, idempotent, openapi, readiness, replays, streaming
+from imagegen.api import answers, dependencies, idempotent, readiness, replays, streaming
+from imagegen.api import openapi_later as openapi
 from imagegen.api.drf import GatewayView
 from imagegen.api.idempotent import Answered
 from imagegen.api.serializers import ChatCompletionSerializer, ImageGenerationSerializer

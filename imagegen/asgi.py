@@ -1,10 +1,14 @@
+import asyncio
+import contextlib
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "imagegen.settings")
 
 import django  # noqa: E402
-from django.core.handlers.asgi import ASGIHandler  # noqa: E402
+from django.core.exceptions import RequestAborted  # noqa: E402
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix  # noqa: E402
 from django.core.handlers.exception import convert_exception_to_response  # noqa: E402
+from django.urls import set_script_prefix  # noqa: E402
 
 from imagegen.observed import Observed  # noqa: E402
 
@@ -24,13 +28,58 @@ class ApiASGIHandler(ASGIHandler):
     and keeps it until the request ends; its session, auth, messages and CSRF middleware hop to
     that thread twice each. A generation waits on its vendor for 2-60 s, so hundreds in flight
     would hold hundreds of idle threads, and every request would pay a dozen thread hops for
-    middleware the API does not use. Here the API's requests skip both: the little
-    thread-sensitive work left (Django's request signals) runs on the process's one shared
-    thread. The admin keeps the full stack (``GatewayASGIHandler``).
+    middleware the API does not use. Here the API's requests skip both, and Django's request
+    signals too: their receivers close the database connections and caches of the thread that
+    answers, and the event loop's thread holds none (the ORM runs in ``core.db``'s threads, which
+    manage their own connections), yet sending them cost two hops to a thread per request. The
+    admin keeps the full stack (``GatewayASGIHandler``).
     """
 
     async def __call__(self, scope, receive, send):
         await self.handle(scope, receive, send)
+
+    async def handle(self, scope, receive, send):
+        """``ASGIHandler.handle`` without ``request_started``, and the response closed in the loop."""
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        try:
+            set_script_prefix(get_script_prefix(scope))
+            request, error_response = self.create_request(scope, body_file)
+            if request is None:
+                await self.send_response(error_response, send)
+                error_response.close()
+                return
+            response = await self._respond_unless_abandoned(request, receive, send)
+            if response is not None:
+                response.close()  # sends request_finished: its receivers find nothing open in this thread
+        finally:
+            body_file.close()
+
+    async def _respond_unless_abandoned(self, request, receive, send):
+        """The response raced against the client leaving, as Django's handler does; None if it left first."""
+
+        async def process_request():
+            response = await self.run_get_response(request)
+            with contextlib.suppress(asyncio.CancelledError):  # the client left while it was sent
+                await self.send_response(response, send)
+            return response
+
+        tasks = [asyncio.create_task(self.listen_for_disconnect(receive)), asyncio.create_task(process_request())]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            if task.done():
+                with contextlib.suppress(RequestAborted):
+                    task.result()
+            else:
+                task.cancel()  # lets a view handle its cancellation
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        try:
+            return tasks[1].result()
+        except asyncio.CancelledError:
+            return None
 
     def load_middleware(self, is_async=False):
         self._view_middleware = []

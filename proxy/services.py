@@ -102,10 +102,8 @@ def _verify(data: bytes) -> _Verified:
     allowed = list(FORMATS)
     try:
         with Image.open(io.BytesIO(data), formats=allowed) as probe:
-            probe.verify()
-        # verify() leaves the image unusable; a second open reads the header for real.
-        with Image.open(io.BytesIO(data), formats=allowed) as image:
-            image_format, (width, height) = image.format, image.size
+            image_format, (width, height) = probe.format, probe.size  # read from the header by open()
+            probe.verify()  # the whole file's structure (and its checksums), without decoding the pixels
     except Exception as exc:  # Pillow raises many types (OSError, SyntaxError, DecompressionBombError, ...)
         raise ImageFetchFailed(not_an_image) from exc
     if image_format not in FORMATS or width <= 0 or height <= 0:

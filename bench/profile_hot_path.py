@@ -89,7 +89,7 @@ async def one_image_link(session, url: str, key: str) -> str:
         return (await answer.json())["data"][0]["url"]
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--label", default="now")
     parser.add_argument("--what", choices=("chat", "images"), default="chat")
@@ -97,7 +97,38 @@ def main() -> None:
     parser.add_argument("-c", type=int, default=16)
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra gateway setting")
     parser.add_argument("--no-spy", dest="spy", action="store_false", help="only measure the CPU per request")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def spied(gateway: GatewayProcess, key: str, args: argparse.Namespace) -> None:
+    """Drive the load with two py-spy recorders on the worker: the SVG and the collapsed stacks."""
+    svg = FLAMEGRAPHS / f"{args.what}-{args.label}.svg"
+    collapsed = RESULTS / f"{args.what}-{args.label}.folded.txt"  # megabytes: kept out of git
+    FLAMEGRAPHS.mkdir(exist_ok=True)
+    RESULTS.mkdir(exist_ok=True)
+    pid = str(gateway.worker_pids()[0])
+    spy = [
+        str(Path(sys.executable).parent / "py-spy"),
+        "record",
+        "--pid",
+        pid,
+        "--rate",
+        "997",
+        "--gil",
+        "--nonblocking",
+    ]
+    flame = subprocess.Popen([*spy, "--output", str(svg), "--format", "flamegraph"], stdout=subprocess.DEVNULL)
+    raw = subprocess.Popen([*spy, "--output", str(collapsed), "--format", "raw"], stdout=subprocess.DEVNULL)
+    asyncio.run(drive(gateway, key, args.what, args.n, args.c))
+    for spy_process in (flame, raw):
+        spy_process.send_signal(2)
+        spy_process.wait(60)
+    for name, share in stage_shares(collapsed).items():
+        print(f"  {name:32s} {share * 100:5.1f}%")
+
+
+def main() -> None:
+    args = parse_args()
     cores = sorted(os.sched_getaffinity(0))
     os.sched_setaffinity(0, set(cores[1:]) or set(cores))
     fake = FakeVendorProcess(200, max_seconds=900).start()
@@ -106,33 +137,12 @@ def main() -> None:
     bench_args = argparse.Namespace(stream_heartbeat=10, workers=1, access_log=True)
     env = gateway_env("aiohttp", fake, bench_args, key) | dict(item.split("=", 1) for item in args.env)
     gateway = GatewayProcess(data_dir, env, workers=1, server="gunicorn", cpus={cores[0]})
-    FLAMEGRAPHS.mkdir(exist_ok=True)
-    svg = FLAMEGRAPHS / f"{args.what}-{args.label}.svg"
-    collapsed = RESULTS / f"{args.what}-{args.label}.folded.txt"  # megabytes: kept out of git
     try:
         gateway.start()
-        if not args.spy:
+        if args.spy:
+            spied(gateway, key, args)
+        else:
             asyncio.run(drive(gateway, key, args.what, args.n, args.c))
-            return
-        worker = gateway.worker_pids()[0]
-        spy = [
-            str(Path(sys.executable).parent / "py-spy"),
-            "record",
-            "--pid",
-            str(worker),
-            "--rate",
-            "997",
-            "--gil",
-            "--nonblocking",
-        ]
-        flame = subprocess.Popen([*spy, "--output", str(svg), "--format", "flamegraph"], stdout=subprocess.DEVNULL)
-        raw = subprocess.Popen([*spy, "--output", str(collapsed), "--format", "raw"], stdout=subprocess.DEVNULL)
-        asyncio.run(drive(gateway, key, args.what, args.n, args.c))
-        for spy_process in (flame, raw):
-            spy_process.send_signal(2)
-            spy_process.wait(60)
-        for name, share in stage_shares(collapsed).items():
-            print(f"  {name:32s} {share * 100:5.1f}%")
     finally:
         gateway.stop()
         fake.stop()

@@ -19,7 +19,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     DATA_DIR=/data \
     STATIC_ROOT=/app/static \
     PORT=8000 \
-    WEB_CONCURRENCY=2
+    WEB_CONCURRENCY=2 \
+    MALLOC_ARENA_MAX=2
 RUN groupadd --system --gid 10001 imagegen \
     && useradd --system --uid 10001 --gid imagegen --home-dir /data --no-create-home imagegen \
     && mkdir /data && chown imagegen:imagegen /data && chmod 0700 /data

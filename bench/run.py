@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--image-c", type=int, default=32, help="(c) concurrency")
     parser.add_argument("--image-kb", type=float, default=200.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--gateway-env", action="append", default=[], metavar="NAME=VALUE", help="an extra setting for the gateway"
+    )
     parser.add_argument("--f-seconds", type=float, default=20.0, help="(f) seconds of Poisson arrivals per run")
     parser.add_argument("--e-n", type=int, default=600, help="(e) chat completions per run (one, then two instances)")
     parser.add_argument("--e-c", type=int, default=16, help="(e) concurrency")

@@ -49,7 +49,7 @@ def gateway_env(transport: str, fake: FakeVendorProcess, args, client_key: str) 
         "STREAM_HEARTBEAT_SECONDS": f"{args.stream_heartbeat:g}",
         "WEB_CONCURRENCY": str(args.workers),
         "GUNICORN_CMD_ARGS": gunicorn_cmd_args(args.access_log),
-    }
+    } | dict(item.split("=", 1) for item in getattr(args, "gateway_env", []))
 
 
 def gateway_log_findings(log: str) -> dict:

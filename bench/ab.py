@@ -6,7 +6,8 @@ This machine's speed drifts by a third within an hour (a neighbour's load, CPU s
 measured at one time is only comparable with one measured minutes apart. Here the base revision is
 checked out in a temporary worktree (the same ``.venv``, and this ``bench/`` and
 ``tests/gateway_process.py`` copied over it, so both sides run the same harness), and
-``bench/run.py`` runs for the base, then for this checkout, ``--rounds`` times. It prints, per figure,
+``bench/run.py`` runs for the base, then for this checkout, ``--rounds`` times (``--this-env`` adds
+what this checkout's Makefile exports and the base's did not, e.g. ``MALLOC_ARENA_MAX=2``). It prints, per figure,
 each side's median over the rounds and after / base, and writes ``bench/results/ab.json``.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -53,9 +55,9 @@ def base_checkout(rev: str) -> Path:
     return folder
 
 
-def run_once(checkout: Path, only: str, out: Path) -> dict:
+def run_once(checkout: Path, only: str, out: Path, env: dict[str, str]) -> dict:
     command = [str(ROOT / ".venv" / "bin" / "python"), "bench/run.py", "--only", only, "--out", str(out)]
-    subprocess.run(command, cwd=checkout, check=False, stdout=subprocess.DEVNULL)
+    subprocess.run(command, cwd=checkout, check=False, stdout=subprocess.DEVNULL, env=os.environ | env)
     return json.loads(out.read_text())["transports"][0]
 
 
@@ -73,15 +75,24 @@ def main() -> None:
     parser.add_argument("--base", required=True, help="the revision to compare with (e.g. a commit)")
     parser.add_argument("--only", default="a,b,c,f")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--this-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set for this checkout's runs only: what its Makefile exports and the base's did not",
+    )
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
+    this_env = dict(item.split("=", 1) for item in args.this_env)
     base = base_checkout(args.base)
     runs: dict[str, list[dict]] = {"base": [], "this": []}
     try:
         for round_number in range(args.rounds):
-            for side, checkout in (("base", base), ("this", ROOT)):
+            for side, checkout, env in (("base", base, {}), ("this", ROOT, this_env)):
                 print(f"round {round_number + 1}: {side}", flush=True)
-                runs[side].append(run_once(checkout, args.only, RESULTS / f"ab-{side}-{round_number}.json"))
+                out = RESULTS / f"ab-{side}-{round_number}.json"
+                runs[side].append(run_once(checkout, args.only, out, env))
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, check=False)
     report = summary(runs, args)

@@ -74,7 +74,9 @@ class Pinned:
 
 
 def _worker_holding(gateway: GatewayProcess, client_port: int) -> int:
-    deadline = time.monotonic() + 5
+    # Generous: a worker the master has just started again (after a test killed one) may take seconds to
+    # boot and accept on a CI machine running the suite on both cores.
+    deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         for pid in gateway.worker_pids():
             connections = psutil.Process(pid).net_connections("tcp")

@@ -111,7 +111,7 @@ async def run_cache(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     waits on the network, and a Redis that stops answering must not stop the loop: it keeps its thread."""
     if cache_is_local():
         return fn(*args, **kwargs)
-    return await _in_executor(None, fn, *args, **kwargs)
+    return await run_blocking(fn, *args, **kwargs)
 
 
 @dataclass

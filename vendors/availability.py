@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from core.db import run_blocking
+from core.db import run_cache
 from vendors.keys import usable_now
 from vendors.selectors import RoutingTable, VendorRoute, routing_table
 
@@ -34,7 +34,7 @@ class VendorKeys:
 async def model_states() -> list[ModelState]:
     """Every enabled model of an enabled vendor, by name, with whether (and by which model) it can be served."""
     table = await routing_table()
-    keys = await run_blocking(_vendor_keys, table)
+    keys = await run_cache(_vendor_keys, table)
     states = []
     for name in table.model_names():
         route = table.models[name]

@@ -200,7 +200,7 @@ def _release(vendor: VendorRoute, held: Held) -> None:
 
 # --- waiting (async) ---------------------------------------------------------------------------------
 async def _look(look: Callable[..., Looked], vendor: VendorRoute, *args: object) -> Looked:
-    """``look`` in the executor; a request cancelled meanwhile gives back the room it took."""
+    """``look`` on the cache (``run_cache``); a request cancelled meanwhile gives back the room it took."""
     running = asyncio.ensure_future(run_cache(look, vendor, *args))
     try:
         return await asyncio.shield(running)

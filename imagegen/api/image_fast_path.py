@@ -21,9 +21,9 @@ from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
 from core.state import process_state
-from imagegen.api.image_files import image_headers
+from imagegen.api.image_files import image_headers, offload_location
 from proxy import selectors
-from proxy.object_store import read_image, uses_s3
+from proxy.object_store import read_image
 
 PATH = re.compile(r"/images/([A-Za-z0-9_-]{1,64})\.([a-z0-9]{1,8})")
 
@@ -79,10 +79,9 @@ async def serve(scope: dict, send) -> bool:
     if stored is None or stored.removal or stored.extension != ext:
         return False
     headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in image_headers(stored)]
-    offload = settings.IMAGE_OFFLOAD_HEADER
-    if offload and not uses_s3():
-        location = settings.IMAGE_OFFLOAD_PREFIX + stored.file
-        headers += [(offload.lower().encode("latin-1"), location.encode("latin-1")), (b"content-length", b"0")]
+    if location := offload_location(stored):
+        offload = settings.IMAGE_OFFLOAD_HEADER.lower().encode("latin-1")
+        headers += [(offload, location.encode("latin-1")), (b"content-length", b"0")]
         body = b""
     else:
         body = await _image_bytes(token, stored)

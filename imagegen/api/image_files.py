@@ -55,6 +55,13 @@ class ImageGone(GatewayError):
             super().__init__("This image was taken down by the gateway's operator.", code="image_removed")
 
 
+def offload_location(stored: selectors.StoredFile) -> str | None:
+    """Where the reverse proxy finds the file (IMAGE_OFFLOAD_HEADER's value), or None: the gateway sends it."""
+    if not settings.IMAGE_OFFLOAD_HEADER or uses_s3():
+        return None
+    return settings.IMAGE_OFFLOAD_PREFIX + stored.file
+
+
 def image_headers(stored: selectors.StoredFile) -> list[tuple[str, str]]:
     """Every stored image's answer headers (Content-Type first), also used by ``image_fast_path``."""
     return [
@@ -87,9 +94,9 @@ async def serve_image(request: HttpRequest, token: str, ext: str) -> HttpRespons
         response = HttpResponse(b"", content_type=stored.content_type, headers=headers)
         response["Content-Length"] = str(stored.size)
         return response
-    if settings.IMAGE_OFFLOAD_HEADER and not uses_s3():  # the reverse proxy sends the file
+    if location := offload_location(stored):  # the reverse proxy sends the file
         response = HttpResponse(b"", content_type=stored.content_type, headers=headers)
-        response[settings.IMAGE_OFFLOAD_HEADER] = settings.IMAGE_OFFLOAD_PREFIX + stored.file
+        response[settings.IMAGE_OFFLOAD_HEADER] = location
         return response
     try:
         body = await read_image(stored.file, stored.size)

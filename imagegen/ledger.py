@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import transaction
 
-from core import metrics
+from core import metrics, rows
 from core.db import run_db
 from core.errors import GatewayError
 from core.request_context import current_request_id
@@ -114,15 +114,15 @@ class LedgerEntry:
 
 @transaction.atomic
 def _open(entry: LedgerEntry, attempt: Attempt | None) -> None:
-    row = Generation.objects.create(**_row(entry, Generation.Status.PENDING), worker=current_worker())
+    row = rows.create(Generation, **_row(entry, Generation.Status.PENDING), worker=current_worker())
     entry.generation_id = row.pk
     if attempt is not None:
         _add_attempts(entry, [attempt])
 
 
 def _add_attempts(entry: LedgerEntry, attempts: list[Attempt]) -> None:
-    for attempt in attempts:
-        row = VendorAttempt.objects.create(generation_id=entry.generation_id, **_attempt_row(attempt))
+    written = rows.insert([VendorAttempt(generation_id=entry.generation_id, **_attempt_row(one)) for one in attempts])
+    for attempt, row in zip(attempts, written, strict=True):
         entry.attempt_ids[attempt] = row.pk
 
 
@@ -136,14 +136,14 @@ def _complete(
         images = list(entry.cached_images) if status == Generation.Status.SUCCESS else []
     values = _row(entry, status, error, images)
     if entry.generation_id is None:
-        entry.generation_id = Generation.objects.create(**values, worker=current_worker()).pk
+        entry.generation_id = rows.create(Generation, **values, worker=current_worker()).pk
     else:
-        Generation.objects.filter(pk=entry.generation_id).update(**values)
+        rows.update(Generation, entry.generation_id, **values)
     _record_outcomes(entry)
     _link_inputs(entry)
     if images:
         links = Generation.images.through
-        links.objects.bulk_create([links(generation_id=entry.generation_id, storedimage=image) for image in images])
+        rows.insert([links(generation_id=entry.generation_id, storedimage=image) for image in images])
     return images
 
 
@@ -151,11 +151,13 @@ def _link_inputs(entry: LedgerEntry) -> None:
     """The client's input images recorded as stored images, and linked to the row in their order."""
     if not entry.inputs:
         return
-    rows = record_images(entry.inputs, model=entry.request.model, keep_days=keep_days(entry.request.route))
+    stored = record_images(entry.inputs, model=entry.request.model, keep_days=keep_days(entry.request.route))
     mask_at = len(entry.request.images) if entry.request.mask is not None else None
-    GenerationInput.objects.bulk_create(
-        GenerationInput(generation_id=entry.generation_id, image=row, position=index, is_mask=index == mask_at)
-        for index, row in enumerate(rows)
+    rows.insert(
+        [
+            GenerationInput(generation_id=entry.generation_id, image=row, position=index, is_mask=index == mask_at)
+            for index, row in enumerate(stored)
+        ]
     )
 
 
@@ -178,8 +180,12 @@ def _record_outcomes(entry: LedgerEntry) -> None:
             attempt.end(INTERRUPTED, sent=None)
     _add_attempts(entry, [attempt for attempt in entry.attempts if attempt not in entry.attempt_ids])
     for attempt in entry.attempts:  # usually one; an UPDATE each costs a third of one bulk_update's CASE
-        VendorAttempt.objects.filter(pk=entry.attempt_ids[attempt]).update(
-            ended_at=attempt.ended_at, outcome=attempt.outcome[:50], sent=attempt.sent
+        rows.update(
+            VendorAttempt,
+            entry.attempt_ids[attempt],
+            ended_at=attempt.ended_at,
+            outcome=attempt.outcome[:50],
+            sent=attempt.sent,
         )
 
 

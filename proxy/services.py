@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
+from core import rows
 from core.db import run_blocking, run_db
 from core.fetch import ImageFetchFailed, fetch_image_bytes, too_large
 from core.state import process_state
@@ -214,11 +215,11 @@ def record_images(prepared: list[PreparedImage], *, model: str = "", keep_days: 
     later change of the model's retention applies to the images stored after it.
     """
     expires_at = timezone.now() + timedelta(days=keep_days) if keep_days else None
-    rows = [StoredImage(**image.row_fields(), model=model[:200], expires_at=expires_at) for image in prepared]
+    images = [StoredImage(**image.row_fields(), model=model[:200], expires_at=expires_at) for image in prepared]
     reused = [image for image in prepared if image.reused_bytes is not None]
     if reused:
         transaction.on_commit(lambda: _keep_reused_files(reused))
-    return StoredImage.objects.bulk_create(rows)
+    return rows.insert(images)
 
 
 def _keep_reused_files(prepared: list[PreparedImage]) -> None:

@@ -7,7 +7,6 @@ a new :class:`StoredImage` row with a fresh random token: the token, not the has
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -25,9 +24,9 @@ from PIL import Image
 
 from core import rows
 from core.db import run_blocking, run_db
-from core.fetch import ImageFetchFailed, fetch_image_bytes, too_large
-from core.state import process_state
+from core.fetch import ImageFetchFailed, fetch_image_bytes, origin, too_large
 from proxy.file_lock import file_lock
+from proxy.image_slots import image_slot
 from proxy.models import StoredImage
 from proxy.object_store import StorageWriteFailed, describe, open_stored, public_link, read_stored, storage_writes
 
@@ -151,7 +150,7 @@ async def prepare_image(
     if not sources or not sources[0]:
         raise ImageFetchFailed("the vendor returned no image")
 
-    async with _image_slot():
+    async with image_slot(origin(url) if url is not None else ""):
         if url is not None:
             data, declared = await fetch_image_bytes(url, trusted_origins=trusted_origins)
             content_type = content_type or declared
@@ -160,26 +159,6 @@ async def prepare_image(
         if len(data) > settings.IMAGE_MAX_BYTES:
             raise too_large()
         return await run_blocking(_verify_and_write, data, content_type, vendor)
-
-
-class _ImageSlots:
-    """This process's bound on images being fetched, checked and written at once (per event loop)."""
-
-    def __init__(self) -> None:
-        self.by_loop: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
-
-
-def _image_slot() -> asyncio.Semaphore:
-    """One of IMAGE_PREPARE_CONCURRENCY places. A thousand vendor answers arriving in the same instant
-    would otherwise hold a thousand images in memory at once (200 MB for 200 KB images, the most of a
-    worker's peak in the bench); in turn, each holds its bytes only while it is worked on, and the
-    first answers are out sooner."""
-    slots = process_state().slot(_ImageSlots).by_loop
-    loop = asyncio.get_running_loop()
-    if loop not in slots:
-        slots.clear()  # a loop that ended (tests run several) keeps no semaphore alive
-        slots[loop] = asyncio.Semaphore(settings.IMAGE_PREPARE_CONCURRENCY)
-    return slots[loop]
 
 
 def _verify_and_write(data: bytes, content_type: str | None, vendor: str) -> PreparedImage:

@@ -4,6 +4,7 @@ images at once, so a thousand answers arriving together do not hold a thousand i
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from aiohttp import web
@@ -50,3 +51,45 @@ def test_a_burst_of_images_is_prepared_a_few_at_a_time_and_every_one_is_kept(set
 
     assert len({image.sha256 for image in prepared}) == 12
     assert host.most == 3
+
+
+class StallingHost(FakeImageHost):
+    """Answers nothing until released: an image host that has stopped sending."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()  # set from the test's loop; this host runs its own
+
+    def setup_routes(self, app: web.Application) -> None:
+        app.router.add_get("/{n}.png", self._stalled)
+
+    async def _stalled(self, request: web.Request) -> web.Response:
+        while not self.release.is_set():
+            await asyncio.sleep(0.02)
+        return web.Response(body=png_bytes(9, 9), headers={"Content-Type": "image/png"})
+
+
+def test_a_stalled_image_host_holding_every_place_does_not_hold_up_another_hosts_images(settings):
+    settings.IMAGE_PREPARE_CONCURRENCY = 2
+    with StallingHost() as slow, CountingHost() as fast:
+
+        async def both():
+            stalled = [
+                asyncio.ensure_future(prepare_image(url=f"{slow.url}/{n}.png", trusted_origins=[slow.url]))
+                for n in range(4)
+            ]
+            await asyncio.sleep(0.2)  # the slow host's downloads hold both places (and two more wait)
+            quick = await asyncio.wait_for(
+                asyncio.gather(
+                    *(prepare_image(url=f"{fast.url}/{n}.png", trusted_origins=[fast.url]) for n in range(3))
+                ),
+                timeout=5,
+            )
+            waiting = sum(not task.done() for task in stalled)
+            slow.release.set()
+            return quick, waiting, await asyncio.gather(*stalled)
+
+        quick, waiting, late = run(both())
+
+    assert len(quick) == 3 and waiting == 4
+    assert len(late) == 4 and fast.most == 2

@@ -22,6 +22,7 @@ default), and, as it boots, marks the ledger rows of dead workers interrupted (`
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import resource
 import socket
@@ -43,6 +44,13 @@ with warnings.catch_warnings():  # it suggests the uvicorn-worker package; this 
     from uvicorn.workers import UvicornWorker
 
 log = logging.getLogger(__name__)
+
+
+# Container allocations between two collections of the youngest generation (CPython's default: 700).
+# A worker holding a thousand requests keeps a million objects alive, most of them only for the request's
+# seconds, and at 700 the collector walked them again and again: 15% of the CPU of (b) in bench/README.md.
+# At 10,000: 14% less CPU and an 18% shorter tail there, 4% less CPU at 16 at once, and no higher peak.
+GC_YOUNG_THRESHOLD = 10_000
 
 
 def wrap_up_seconds(grace: float) -> float:
@@ -89,6 +97,7 @@ class GatewayWorker(UvicornWorker):
     def run(self) -> None:
         _raise_open_file_limit(settings.MAX_CONNECTIONS_PER_WORKER)
         _recover_abandoned_rows()
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         super().run()
 
     async def _serve(self) -> None:

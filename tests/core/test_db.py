@@ -120,3 +120,39 @@ def test_a_snapshot_build_reads_the_database_from_async_code(settings):
     snapshot.invalidate()
 
     assert (held, read(snapshot)) == (["first"], ["first", "second"])
+
+
+def test_requests_that_find_a_snapshot_out_of_date_together_wait_for_one_build(settings):
+    settings.ROUTING_CACHE_SECONDS = 60
+    build = Counted()
+
+    def slow_build() -> int:
+        time.sleep(0.05)  # long enough for every reader to arrive while it runs
+        return build()
+
+    snapshot = Snapshot(slow_build)
+
+    async def burst():
+        return await asyncio.gather(*(snapshot.get() for _ in range(200)))
+
+    assert asyncio.run(burst()) == [1] * 200
+    assert build.builds == 1
+
+
+def test_a_build_begun_before_an_invalidate_is_not_kept(settings):
+    settings.ROUTING_CACHE_SECONDS = 60
+    build = Counted()
+
+    def slow_build() -> int:
+        time.sleep(0.05)
+        return build()
+
+    snapshot = Snapshot(slow_build)
+
+    async def change_while_building():
+        early = asyncio.ensure_future(snapshot.get())
+        await asyncio.sleep(0.01)  # the build has begun: the rows change now
+        snapshot.invalidate()
+        return await early, await snapshot.get()
+
+    assert asyncio.run(change_while_building()) == (1, 2)

@@ -36,8 +36,10 @@ from gunicorn.arbiter import Arbiter
 from uvicorn.config import Config
 from uvicorn.server import Server
 
+from core.http import get_client
 from imagegen.connections import BoundedHttpProtocol
 from imagegen.shutdown import drain_left_running, shutdown_clock
+from vendors.adapters import adapters
 
 with warnings.catch_warnings():  # it suggests the uvicorn-worker package; this one is uvicorn's own
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -104,9 +106,18 @@ class GatewayWorker(UvicornWorker):
         self.config.app = self.wsgi
         server = GatewayServer(config=self.config, grace=float(self.cfg.graceful_timeout))
         self._install_sigquit_handler()
+        _warm_up()
         await server.serve(sockets=self.sockets)
         if not server.started:
             sys.exit(Arbiter.WORKER_BOOT_ERROR)
+
+
+def _warm_up() -> None:
+    """What the first requests would otherwise build in the event loop while others wait: the upstream
+    client (its TLS context, aiohttp's modules) and the adapters' modules. A worker that got none of the
+    traffic before a burst of 1,000 spent 0.3 s on them mid-burst."""
+    get_client()
+    adapters()
 
 
 def _raise_open_file_limit(connections_per_worker: int) -> None:

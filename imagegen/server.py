@@ -36,10 +36,8 @@ from gunicorn.arbiter import Arbiter
 from uvicorn.config import Config
 from uvicorn.server import Server
 
-from core.http import get_client
 from imagegen.connections import BoundedHttpProtocol
 from imagegen.shutdown import drain_left_running, shutdown_clock
-from vendors.adapters import adapters
 
 with warnings.catch_warnings():  # it suggests the uvicorn-worker package; this one is uvicorn's own
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -115,7 +113,11 @@ class GatewayWorker(UvicornWorker):
 def _warm_up() -> None:
     """What the first requests would otherwise build in the event loop while others wait: the upstream
     client (its TLS context, aiohttp's modules) and the adapters' modules. A worker that got none of the
-    traffic before a burst of 1,000 spent 0.3 s on them mid-burst."""
+    traffic before a burst of 1,000 spent 0.3 s on them mid-burst. Imported here: gunicorn's master
+    imports this module for the worker class, and has no use for them (5 MiB)."""
+    from core.http import get_client
+    from vendors.adapters import adapters
+
     get_client()
     adapters()
 

@@ -8,8 +8,9 @@ Routes (all on 127.0.0.1):
   ``{"images": [{"url": "<self>/files/<name>.png"}, ...], "seed": 1}`` (``batch_size`` URLs).
 - ``POST /v1/chat/completions``: the prompt optimizer's LLM in OpenAI's chat shape; sleeps
   ``optimizer_latency`` seconds, then answers the last user message rewritten, with token usage.
-- ``GET /files/<anything>``: the one PNG made at startup (random RGB noise, so it does not compress;
-  about ``--image-kb`` KB).
+- ``GET /files/<name>``: the PNG made at startup (random RGB noise, so it does not compress; about
+  ``--image-kb`` KB) with a text chunk of the name's hash before its end: every generation's image is
+  new bytes, as a real vendor's are, and every file is the same size (``image_bytes``).
 - ``POST /latency`` with ``{"latency": 5, "optimizer_latency": 0.5}``: change the latencies (the
   optimizer's is optional); answers the new values.
 - ``GET /health``: ``{"ok": true, "latency": ..., "image_bytes": ...}``.
@@ -22,13 +23,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import io
 import itertools
 import json
 import math
 import os
 import signal
+import struct
 import sys
+import zlib
 
 from aiohttp import web
 from PIL import Image
@@ -49,12 +53,21 @@ def noise_png(target_kb: float) -> bytes:
     return data
 
 
+def named_png(png: bytes, name: str) -> bytes:
+    """``png`` with a tEXt chunk holding 16 hex digits of ``name``'s hash before its IEND chunk (its last 12
+    bytes): different bytes per name, the same length for every name."""
+    data = b"Comment\x00" + hashlib.sha256(name.encode()).hexdigest()[:16].encode()
+    chunk = struct.pack(">I", len(data)) + b"tEXt" + data + struct.pack(">I", zlib.crc32(b"tEXt" + data))
+    return png[:-12] + chunk + png[-12:]
+
+
 class FakeVendor:
     def __init__(self, latency: float, image: bytes) -> None:
         self.latency = latency
         self.optimizer_latency = 0.0
         self.optimizations = 0
         self.image = image
+        self.image_bytes = len(named_png(image, ""))
         self.names = itertools.count(1)
         self.generations = 0
         self.file_gets = 0
@@ -100,7 +113,7 @@ class FakeVendor:
 
     async def serve_file(self, request: web.Request) -> web.Response:
         self.file_gets += 1
-        return web.Response(body=self.image, content_type="image/png")
+        return web.Response(body=named_png(self.image, request.match_info["name"]), content_type="image/png")
 
     async def set_latency(self, request: web.Request) -> web.Response:
         try:
@@ -120,7 +133,7 @@ class FakeVendor:
             {
                 "ok": True,
                 "latency": self.latency,
-                "image_bytes": len(self.image),
+                "image_bytes": self.image_bytes,
                 "generations": self.generations,
                 "optimizations": self.optimizations,
                 "file_gets": self.file_gets,

@@ -21,6 +21,7 @@ from django.db import connections, models
 ALIAS = "default"
 
 
+@cache
 def _fields(model: type[models.Model]) -> tuple[models.Field, ...]:
     return tuple(field for field in model._meta.concrete_fields if not field.primary_key)
 
@@ -70,9 +71,9 @@ def insert(objects: Sequence[models.Model]) -> list[models.Model]:
 
 def _insert_batch(model: type[models.Model], objects: Sequence[models.Model]) -> None:
     connection = connections[ALIAS]
-    params = []
+    fields, params = _fields(model), []
     for obj in objects:
-        params.extend(field.get_db_prep_save(field.pre_save(obj, True), connection) for field in _fields(model))
+        params.extend(field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields)
     with connection.cursor() as cursor:
         cursor.execute(_insert_sql(model, connection.vendor, len(objects)), params)
         ids = [row[0] for row in cursor.fetchall()]
